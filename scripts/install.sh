@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds pgml (release) and installs it into PostgreSQL 15, with libxgboost next to pgml.so.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+log "cargo pgrx install --release"
+if [ -n "$SUDO" ]; then
+  cargo pgrx install --release --pg-config "$PG_CONFIG" --sudo
+else
+  cargo pgrx install --release --pg-config "$PG_CONFIG"
+fi
+"$ROOT/scripts/install-libxgboost.sh"

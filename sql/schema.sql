@@ -1,0 +1,103 @@
+-- pgml catalog: every table, type and view pgml owns. Loaded first by CREATE EXTENSION
+-- (pgrx `bootstrap`); the Rust code reaches these tables only through src/catalog/.
+
+CREATE TYPE pgml.task AS ENUM ('regression', 'classification');
+CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost');
+CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific');
+CREATE TYPE pgml.sampling AS ENUM ('random', 'first', 'last');
+CREATE TYPE pgml.status AS ENUM ('in_progress', 'successful', 'failed');
+
+CREATE TABLE pgml.projects (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL UNIQUE,
+    task       pgml.task NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE TABLE pgml.snapshots (
+    id            bigserial PRIMARY KEY,
+    relation_name text NOT NULL,
+    y_column_name text[] NOT NULL,
+    test_size     real NOT NULL,
+    test_sampling pgml.sampling NOT NULL,
+    status        pgml.status NOT NULL,
+    -- [{"name": ..., "type": ...}] for every feature, in training order
+    columns       jsonb NOT NULL,
+    -- {"rows": n, "train_rows": n, "test_rows": n}
+    analysis      jsonb NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE TABLE pgml.models (
+    id           bigserial PRIMARY KEY,
+    project_id   bigint NOT NULL REFERENCES pgml.projects ON DELETE CASCADE,
+    snapshot_id  bigint REFERENCES pgml.snapshots ON DELETE SET NULL,
+    num_features integer NOT NULL,
+    algorithm    pgml.algorithm NOT NULL,
+    hyperparams  jsonb NOT NULL,
+    status       pgml.status NOT NULL,
+    metrics      jsonb,
+    -- Classification: the label values in class-index order (sorted ascending). predict
+    -- returns classes[i]; predict_proba's i-th probability is that of classes[i].
+    classes      real[],
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX models_project_id_idx ON pgml.models (project_id);
+
+CREATE TABLE pgml.deployments (
+    id         bigserial PRIMARY KEY,
+    project_id bigint NOT NULL REFERENCES pgml.projects ON DELETE CASCADE,
+    model_id   bigint NOT NULL REFERENCES pgml.models ON DELETE CASCADE,
+    strategy   pgml.strategy NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX deployments_project_id_idx ON pgml.deployments (project_id, id DESC);
+
+CREATE TABLE pgml.files (
+    id         bigserial PRIMARY KEY,
+    model_id   bigint NOT NULL REFERENCES pgml.models ON DELETE CASCADE,
+    path       text NOT NULL,
+    part       integer NOT NULL,
+    data       bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (model_id, path, part)
+);
+
+-- The key metric of a model as a number: r2 for regression, f1 for classification.
+-- (PostgresML compared metrics->>'r2' as text, so 0.9 ranked above 0.85 only by luck.)
+CREATE FUNCTION pgml.key_metric(task pgml.task, metrics jsonb) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE task WHEN 'regression' THEN (metrics ->> 'r2')::double precision
+                     ELSE (metrics ->> 'f1')::double precision END;
+
+CREATE VIEW pgml.deployed_models AS
+SELECT DISTINCT ON (d.project_id)
+       p.id AS project_id, p.name, p.task, m.algorithm, m.id AS model_id,
+       d.strategy, d.created_at AS deployed_at, m.metrics
+  FROM pgml.deployments d
+  JOIN pgml.projects p ON p.id = d.project_id
+  JOIN pgml.models m ON m.id = d.model_id
+ ORDER BY d.project_id, d.id DESC;
+
+CREATE VIEW pgml.overview AS
+SELECT p.name, dm.deployed_at, p.task, dm.algorithm, s.relation_name, s.y_column_name,
+       s.test_sampling, s.test_size, pgml.key_metric(p.task, dm.metrics) AS key_metric
+  FROM pgml.projects p
+  JOIN pgml.deployed_models dm ON dm.project_id = p.id
+  JOIN pgml.models m ON m.id = dm.model_id
+  LEFT JOIN pgml.snapshots s ON s.id = m.snapshot_id;
+
+-- Models are data: pg_dump must carry them.
+SELECT pg_catalog.pg_extension_config_dump('pgml.projects', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.projects_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.snapshots_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.models', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.models_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.deployments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.files', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.files_id_seq', '');

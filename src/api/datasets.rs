@@ -1,0 +1,9 @@
+use crate::datasets;
+use crate::error::OrReport;
+use pgrx::prelude::*;
+
+/// Creates and fills pgml.<name> with one of scikit-learn's toy datasets.
+#[pg_extern(volatile, parallel_unsafe)]
+fn load_dataset(name: &str) -> TableIterator<'static, (name!(table_name, String), name!(rows, i64))> {
+    TableIterator::once(datasets::load(name).or_report())
+}

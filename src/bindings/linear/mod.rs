@@ -1,0 +1,343 @@
+//! Linear models from linfa: ordinary least squares for regression, logistic regression
+//! (binary and multinomial) for classification.
+//!
+//! linfa's solvers run in f64 on standardized features (logistic regression's L-BFGS
+//! converges poorly on raw scales); the fitted coefficients are folded back to the original
+//! scale, so a stored model is just weights and intercepts and predicts with a dot product.
+
+use super::params::{p, ParamKind::*};
+use super::{
+    argmax, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress, Result,
+    Task, TrainData,
+};
+use linfa::prelude::*;
+use linfa_linear::LinearRegression;
+use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+pub struct Linear;
+
+static PARAMS: &[ParamSpec] = &[
+    // Names of linfa's builder methods.
+    p("with_intercept", Bool),
+    p("alpha", Float),
+    p("max_iterations", Int),
+    p("gradient_tolerance", Float),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Link {
+    Identity,
+    Logistic,
+    Softmax,
+}
+
+/// The stored form: `outputs` rows of `num_features` weights, one intercept per row.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Coefficients {
+    link: Link,
+    num_features: usize,
+    weights: Vec<f64>,
+    intercepts: Vec<f64>,
+}
+
+fn library(e: impl std::fmt::Display) -> BindingError {
+    BindingError::Library {
+        backend: "linear",
+        message: e.to_string(),
+    }
+}
+
+/// Standardized f64 copy of `x`, with the per-column mean and scale used.
+fn standardize(x: &ArrayView2<f32>) -> (Array2<f64>, Vec<f64>, Vec<f64>) {
+    let mut z = x.mapv(f64::from);
+    let mut means = Vec::with_capacity(z.ncols());
+    let mut scales = Vec::with_capacity(z.ncols());
+    for mut col in z.axis_iter_mut(Axis(1)) {
+        let mean = col.mean().unwrap_or(0.0);
+        let std = col.std(0.0);
+        let scale = if std > 1e-12 && std.is_finite() { std } else { 1.0 };
+        col.mapv_inplace(|v| (v - mean) / scale);
+        means.push(mean);
+        scales.push(scale);
+    }
+    (z, means, scales)
+}
+
+/// Coefficients fitted on standardized features, re-expressed on the raw features.
+fn unstandardize(w: &[f64], b: f64, means: &[f64], scales: &[f64]) -> (Vec<f64>, f64) {
+    let raw: Vec<f64> = w.iter().zip(scales).map(|(w, s)| w / s).collect();
+    let shift: f64 = raw.iter().zip(means).map(|(w, m)| w * m).sum();
+    (raw, b - shift)
+}
+
+fn reject_missing(x: &ArrayView2<f32>) -> Result<()> {
+    for (column, col) in x.axis_iter(Axis(1)).enumerate() {
+        let count = col.iter().filter(|v| v.is_nan()).count();
+        if count > 0 {
+            return Err(BindingError::MissingValues {
+                algorithm: "linear",
+                column,
+                count,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Backend for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn fit(&self, data: &TrainData, params: &Hyperparams, progress: Progress) -> Result<Box<dyn Model>> {
+        reject_missing(&data.x)?;
+        progress(0, 1)?;
+        let (z, means, scales) = standardize(&data.x);
+        let d = z.ncols();
+        let intercept = params.bool("with_intercept").unwrap_or(true);
+        let coefficients = match data.task {
+            Task::Regression => {
+                for name in ["alpha", "max_iterations", "gradient_tolerance"] {
+                    if params.get(name).is_some() {
+                        return Err(BindingError::InvalidHyperparam {
+                            name: name.into(),
+                            expected: "absent for linear regression (only with_intercept applies)",
+                            got: params.get(name).map(|v| v.to_string()).unwrap_or_default(),
+                        });
+                    }
+                }
+                let y = data.y.mapv(f64::from);
+                let fitted = LinearRegression::new()
+                    .with_intercept(intercept)
+                    .fit(&Dataset::new(z, y))
+                    .map_err(library)?;
+                let (w, b) = unstandardize(fitted.params().as_slice().unwrap_or(&[]), fitted.intercept(), &means, &scales);
+                Coefficients { link: Link::Identity, num_features: d, weights: w, intercepts: vec![b] }
+            }
+            Task::Classification => {
+                let y: Array1<usize> = data.y.mapv(|v| v as usize);
+                let alpha = params.float("alpha").unwrap_or(1.0);
+                let iters = params.int_in("max_iterations", 1, 1_000_000)?.unwrap_or(100) as u64;
+                let tol = params.float("gradient_tolerance").unwrap_or(1e-4);
+                if data.num_classes == 2 {
+                    let fitted = LogisticRegression::default()
+                        .alpha(alpha)
+                        .max_iterations(iters)
+                        .gradient_tolerance(tol)
+                        .with_intercept(intercept)
+                        .fit(&Dataset::new(z, y))
+                        .map_err(library)?;
+                    // linfa's probability is that of its "positive" class; we store P(class 1).
+                    let sign = if fitted.labels().pos.class == 1 { 1.0 } else { -1.0 };
+                    let w: Vec<f64> = fitted.params().iter().map(|v| v * sign).collect();
+                    let (w, b) = unstandardize(&w, fitted.intercept() * sign, &means, &scales);
+                    Coefficients { link: Link::Logistic, num_features: d, weights: w, intercepts: vec![b] }
+                } else {
+                    let k = data.num_classes;
+                    let fitted = MultiLogisticRegression::default()
+                        .alpha(alpha)
+                        .max_iterations(iters)
+                        .gradient_tolerance(tol)
+                        .with_intercept(intercept)
+                        .fit(&Dataset::new(z, y))
+                        .map_err(library)?;
+                    // A class absent from the training split keeps probability ~0.
+                    let mut weights = vec![0.0; k * d];
+                    let mut intercepts = vec![-1e30; k];
+                    for (j, class) in fitted.classes().iter().enumerate() {
+                        let col: Vec<f64> = fitted.params().column(j).to_vec();
+                        let (w, b) = unstandardize(&col, fitted.intercept()[j], &means, &scales);
+                        weights[class * d..(class + 1) * d].copy_from_slice(&w);
+                        intercepts[*class] = b;
+                    }
+                    Coefficients { link: Link::Softmax, num_features: d, weights, intercepts }
+                }
+            }
+        };
+        progress(1, 1)?;
+        Ok(Box::new(LinearModel {
+            c: coefficients,
+            shape: ModelShape { task: data.task, num_features: d, num_classes: data.num_classes },
+        }))
+    }
+
+    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        let corrupt = |message: String| BindingError::Corrupt { backend: "linear", message };
+        let c: Coefficients = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let outputs = match shape.task {
+            Task::Regression => 1,
+            Task::Classification if shape.num_classes == 2 => 1,
+            Task::Classification => shape.num_classes,
+        };
+        if c.num_features != shape.num_features
+            || c.weights.len() != outputs * c.num_features
+            || c.intercepts.len() != outputs
+        {
+            return Err(corrupt(format!(
+                "coefficients do not match {} features and {} outputs",
+                shape.num_features, outputs
+            )));
+        }
+        Ok(Box::new(LinearModel { c, shape }))
+    }
+}
+
+struct LinearModel {
+    c: Coefficients,
+    shape: ModelShape,
+}
+
+impl LinearModel {
+    /// Linear scores for one row, one per output.
+    fn scores<'a>(&'a self, row: &'a [f32]) -> impl Iterator<Item = f64> + 'a {
+        let d = self.c.num_features;
+        self.c.intercepts.iter().enumerate().map(move |(o, b)| {
+            let w = &self.c.weights[o * d..(o + 1) * d];
+            b + w.iter().zip(row).map(|(w, x)| w * f64::from(*x)).sum::<f64>()
+        })
+    }
+
+    fn rows<'a>(&self, x: &'a [f32]) -> std::slice::ChunksExact<'a, f32> {
+        x.chunks_exact(self.c.num_features.max(1))
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn softmax(scores: &mut [f64]) {
+    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    for s in scores.iter_mut() {
+        *s /= sum;
+    }
+}
+
+impl Model for LinearModel {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        for row in self.rows(x) {
+            let v = match self.c.link {
+                Link::Identity => self.scores(row).next().unwrap_or(0.0) as f32,
+                Link::Logistic => (sigmoid(self.scores(row).next().unwrap_or(0.0)) >= 0.5) as u8 as f32,
+                Link::Softmax => {
+                    let s: Vec<f32> = self.scores(row).map(|v| v as f32).collect();
+                    argmax(&s) as f32
+                }
+            };
+            out.push(v);
+        }
+        Ok(())
+    }
+
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        for row in self.rows(x) {
+            match self.c.link {
+                Link::Identity => return Err(library("probabilities of a regression model")),
+                Link::Logistic => {
+                    let p = sigmoid(self.scores(row).next().unwrap_or(0.0));
+                    out.extend([(1.0 - p) as f32, p as f32]);
+                }
+                Link::Softmax => {
+                    let mut s: Vec<f64> = self.scores(row).collect();
+                    softmax(&mut s);
+                    out.extend(s.iter().map(|v| *v as f32));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(&self.c).map_err(library)
+    }
+
+    fn shape(&self) -> ModelShape {
+        self.shape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hp(v: serde_json::Value) -> Hyperparams {
+        Hyperparams::new(v.as_object().unwrap().clone())
+    }
+
+    fn fit(x: &Array2<f32>, y: &Array1<f32>, task: Task, k: usize, params: serde_json::Value) -> Result<Box<dyn Model>> {
+        let data = TrainData { x: x.view(), y: y.view(), task, num_classes: k };
+        let h = hp(params);
+        Linear.validate(&h)?;
+        Linear.fit(&data, &h, &mut |_, _| Ok(()))
+    }
+
+    #[test]
+    fn ols_recovers_coefficients_on_raw_scale() {
+        let x = Array2::from_shape_fn((50, 2), |(i, j)| if j == 0 { i as f32 * 100.0 } else { (i % 7) as f32 });
+        let y = Array1::from_shape_fn(50, |i| 0.5 * x[[i, 0]] - 2.0 * x[[i, 1]] + 10.0);
+        let m = fit(&x, &y, Task::Regression, 0, json!({})).unwrap();
+        let mut out = vec![];
+        m.predict(&[1000.0, 3.0], &mut out).unwrap();
+        assert!((out[0] - (500.0 - 6.0 + 10.0)).abs() < 1e-2, "{out:?}");
+
+        let bytes = m.to_bytes().unwrap();
+        let r = Linear.from_bytes(&bytes, m.shape()).unwrap();
+        let mut again = vec![];
+        r.predict(&[1000.0, 3.0], &mut again).unwrap();
+        assert_eq!(out, again);
+    }
+
+    #[test]
+    fn logistic_binary_and_multinomial() {
+        let x = Array2::from_shape_fn((60, 1), |(i, _)| i as f32 * 10.0);
+        let y2 = Array1::from_shape_fn(60, |i| (i >= 30) as u8 as f32);
+        let m = fit(&x, &y2, Task::Classification, 2, json!({"alpha": 0.01})).unwrap();
+        let mut c = vec![];
+        m.predict(&[10.0, 590.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0]);
+        let mut p = vec![];
+        m.predict_proba(&[590.0], &mut p).unwrap();
+        assert!(p[1] > 0.9);
+
+        let y3 = Array1::from_shape_fn(60, |i| (i / 20) as f32);
+        let m = fit(&x, &y3, Task::Classification, 3, json!({"alpha": 0.01, "max_iterations": 500})).unwrap();
+        let mut c = vec![];
+        m.predict(&[0.0, 300.0, 590.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0, 2.0]);
+        let mut p = vec![];
+        m.predict_proba(&[300.0], &mut p).unwrap();
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn missing_values_name_the_column() {
+        let x = Array2::from_shape_fn((10, 2), |(i, j)| if j == 1 && i < 3 { f32::NAN } else { i as f32 });
+        let y = Array1::from_shape_fn(10, |i| i as f32);
+        let e = fit(&x, &y, Task::Regression, 0, json!({})).err().unwrap();
+        assert_eq!(e, BindingError::MissingValues { algorithm: "linear", column: 1, count: 3 });
+    }
+
+    #[test]
+    fn regression_rejects_logistic_params_and_corrupt_bytes() {
+        let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        assert!(fit(&x, &y, Task::Regression, 0, json!({"alpha": 1.0})).is_err());
+        assert!(fit(&x, &y, Task::Regression, 0, json!({"fit_intercept": true})).is_err());
+        let shape = ModelShape { task: Task::Regression, num_features: 1, num_classes: 0 };
+        assert!(Linear.from_bytes(b"{}", shape).is_err());
+        assert!(Linear.from_bytes(br#"{"link":"identity","num_features":2,"weights":[1,2],"intercepts":[0]}"#, shape).is_err());
+    }
+}

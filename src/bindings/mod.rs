@@ -1,0 +1,180 @@
+//! Model backends.
+//!
+//! One trait pair in front of every library: a [`Backend`] fits a [`Model`] and restores one
+//! from bytes; a [`Model`] predicts and serializes itself. Each backend lives in its own folder
+//! and is listed once in [`BACKENDS`]; adding an algorithm is a folder and a line there.
+//!
+//! Nothing here touches Postgres: everything is unit-tested with plain `cargo test`.
+
+pub mod linear;
+pub mod params;
+pub mod xgboost;
+
+use ndarray::{ArrayView1, ArrayView2};
+pub use params::{Hyperparams, ParamKind, ParamSpec};
+
+/// What a model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    Regression,
+    Classification,
+}
+
+impl Task {
+    pub const ALL: [Task; 2] = [Task::Regression, Task::Classification];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Regression => "regression",
+            Task::Classification => "classification",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Errors raised by a backend. The SQL layer maps each to a SQLSTATE.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BindingError {
+    #[error("unknown hyperparameter \"{name}\" for algorithm {algorithm}")]
+    UnknownHyperparam {
+        algorithm: &'static str,
+        name: String,
+        valid: Vec<&'static str>,
+    },
+    #[error("hyperparameter \"{name}\" must be {expected}, got {got}")]
+    InvalidHyperparam {
+        name: String,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("{algorithm} cannot be trained on a feature with missing values: column {column} has {count} NULL value(s)")]
+    MissingValues {
+        algorithm: &'static str,
+        column: usize,
+        count: usize,
+    },
+    #[error("{backend} failed: {message}")]
+    Library {
+        backend: &'static str,
+        message: String,
+    },
+    #[error("stored {backend} model is corrupt: {message}")]
+    Corrupt {
+        backend: &'static str,
+        message: String,
+    },
+    /// Raised by the caller's progress hook (e.g. query cancel); passed through untouched.
+    #[error("training interrupted")]
+    Interrupted,
+}
+
+pub type Result<T> = std::result::Result<T, BindingError>;
+
+/// A training set handed to a backend: views into the snapshot's single dense buffer.
+///
+/// Classification labels are already encoded as class indices `0..num_classes` (as f32).
+pub struct TrainData<'a> {
+    pub x: ArrayView2<'a, f32>,
+    pub y: ArrayView1<'a, f32>,
+    pub task: Task,
+    /// 0 for regression.
+    pub num_classes: usize,
+}
+
+/// Shape information a backend needs to restore a model from bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelShape {
+    pub task: Task,
+    pub num_features: usize,
+    pub num_classes: usize,
+}
+
+/// Called once per boosting round or solver step with (done, total). Returning an error
+/// aborts training; the SQL layer uses it to honour query cancel and statement_timeout.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> Result<()>;
+
+/// A trained model.
+pub trait Model: Send {
+    /// One value per row of `x` (row-major, `num_features` wide): the regression value, or
+    /// the predicted class index.
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
+
+    /// `num_classes` probabilities per row, row-major. Only for classification models.
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
+
+    /// Bytes that [`Backend::from_bytes`] restores. No temp files.
+    fn to_bytes(&self) -> Result<Vec<u8>>;
+
+    fn shape(&self) -> ModelShape;
+}
+
+/// One algorithm family.
+pub trait Backend: Sync {
+    /// The name users pass as `algorithm`.
+    fn name(&self) -> &'static str;
+
+    /// The hyperparameters it accepts, with the library's own names.
+    fn params(&self) -> &'static [ParamSpec];
+
+    fn fit(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Box<dyn Model>>;
+
+    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>>;
+
+    /// Checks names and types against [`Backend::params`] before any work is done.
+    fn validate(&self, params: &Hyperparams) -> Result<()> {
+        params.validate(self.name(), self.params())
+    }
+}
+
+/// Every algorithm pgml can train, one line each.
+pub static BACKENDS: &[&dyn Backend] = &[&linear::Linear, &xgboost::XGBoost];
+
+pub fn find(name: &str) -> Option<&'static dyn Backend> {
+    BACKENDS.iter().copied().find(|b| b.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    BACKENDS.iter().map(|b| b.name()).collect()
+}
+
+/// Index of the largest value; ties go to the lowest index, NaN never wins.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] || values[best].is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_has_unique_names() {
+        let mut names = names();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BACKENDS.len());
+        assert!(find("xgboost").is_some());
+        assert!(find("linear").is_some());
+        assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn argmax_picks_first_largest() {
+        assert_eq!(argmax(&[0.1, 0.7, 0.2]), 1);
+        assert_eq!(argmax(&[0.5, 0.5]), 0);
+        assert_eq!(argmax(&[f32::NAN, 0.1]), 1);
+    }
+}

@@ -1,0 +1,167 @@
+//! Hyperparameters: a JSON object checked against each backend's list of names and types.
+
+use super::{BindingError, Result};
+use serde_json::{Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    Int,
+    Float,
+    Bool,
+    Text,
+    /// Passed through to the library as text (e.g. XGBoost's `monotone_constraints`).
+    Any,
+}
+
+impl ParamKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ParamKind::Int => "an integer",
+            ParamKind::Float => "a number",
+            ParamKind::Bool => "a boolean",
+            ParamKind::Text => "a string",
+            ParamKind::Any => "a value",
+        }
+    }
+
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            ParamKind::Int => v.as_i64().is_some() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            ParamKind::Float => v.is_number(),
+            ParamKind::Bool => v.is_boolean(),
+            ParamKind::Text => v.is_string(),
+            ParamKind::Any => !v.is_null(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+}
+
+pub const fn p(name: &'static str, kind: ParamKind) -> ParamSpec {
+    ParamSpec { name, kind }
+}
+
+/// A validated-on-demand JSON object of hyperparameters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hyperparams(pub Map<String, Value>);
+
+impl Hyperparams {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Hyperparams(map)
+    }
+
+    pub fn validate(&self, algorithm: &'static str, specs: &[ParamSpec]) -> Result<()> {
+        for (name, value) in &self.0 {
+            let Some(spec) = specs.iter().find(|s| s.name == name) else {
+                return Err(BindingError::UnknownHyperparam {
+                    algorithm,
+                    name: name.clone(),
+                    valid: specs.iter().map(|s| s.name).collect(),
+                });
+            };
+            if !spec.kind.accepts(value) {
+                return Err(BindingError::InvalidHyperparam {
+                    name: name.clone(),
+                    expected: spec.kind.describe(),
+                    got: value.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    }
+
+    pub fn float(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(Value::as_f64)
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.get(name).and_then(Value::as_bool)
+    }
+
+    /// Integer that must lie in `lo..=hi`.
+    pub fn int_in(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>> {
+        match self.int(name) {
+            Some(v) if v < lo || v > hi => Err(BindingError::InvalidHyperparam {
+                name: name.into(),
+                expected: "an integer in range",
+                got: format!("{v} (allowed {lo}..={hi})"),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// The value as the text a C library's string-keyed parameter API expects.
+    pub fn as_library_text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPECS: &[ParamSpec] = &[p("max_depth", ParamKind::Int), p("eta", ParamKind::Float)];
+
+    fn hp(v: Value) -> Hyperparams {
+        Hyperparams::new(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn accepts_known_names_and_types() {
+        assert!(hp(json!({"max_depth": 3, "eta": 0.1})).validate("x", SPECS).is_ok());
+        assert!(hp(json!({"eta": 1})).validate("x", SPECS).is_ok());
+        assert!(hp(json!({"max_depth": 3.0})).validate("x", SPECS).is_ok());
+    }
+
+    #[test]
+    fn rejects_unknown_name_listing_valid_ones() {
+        let err = hp(json!({"depth": 3})).validate("x", SPECS).unwrap_err();
+        match err {
+            BindingError::UnknownHyperparam { name, valid, .. } => {
+                assert_eq!(name, "depth");
+                assert_eq!(valid, vec!["max_depth", "eta"]);
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_type() {
+        let err = hp(json!({"max_depth": "deep"})).validate("x", SPECS).unwrap_err();
+        assert!(matches!(err, BindingError::InvalidHyperparam { .. }));
+        let err = hp(json!({"max_depth": 2.5})).validate("x", SPECS).unwrap_err();
+        assert!(matches!(err, BindingError::InvalidHyperparam { .. }));
+    }
+
+    #[test]
+    fn range_checked_ints() {
+        let h = hp(json!({"max_depth": -1}));
+        assert!(h.int_in("max_depth", 0, 10).is_err());
+        assert_eq!(hp(json!({"max_depth": 4})).int_in("max_depth", 0, 10).unwrap(), Some(4));
+        assert_eq!(hp(json!({})).int_in("max_depth", 0, 10).unwrap(), None);
+    }
+
+    #[test]
+    fn library_text() {
+        assert_eq!(Hyperparams::as_library_text(&json!(true)), "true");
+        assert_eq!(Hyperparams::as_library_text(&json!("hist")), "hist");
+        assert_eq!(Hyperparams::as_library_text(&json!(0.5)), "0.5");
+    }
+}

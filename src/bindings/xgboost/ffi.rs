@@ -1,0 +1,162 @@
+//! The few XGBoost C API calls pgml needs, behind owning handles.
+
+use crate::bindings::{BindingError, Result};
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+use std::ptr;
+use xgboost_lib_sys as sys;
+
+fn check(ret: i32) -> Result<()> {
+    if ret == 0 {
+        return Ok(());
+    }
+    // SAFETY: XGBoost returns a thread-local, NUL-terminated message valid until its next call.
+    let message = unsafe { CStr::from_ptr(sys::XGBGetLastError()) }
+        .to_string_lossy()
+        .into_owned();
+    Err(BindingError::Library {
+        backend: "xgboost",
+        message,
+    })
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| BindingError::InvalidHyperparam {
+        name: s.replace('\0', "\\0"),
+        expected: "text without NUL bytes",
+        got: "a NUL byte".into(),
+    })
+}
+
+/// A training matrix. XGBoost copies the dense rows into its own layout on creation.
+pub struct DMatrix(sys::DMatrixHandle);
+
+impl DMatrix {
+    pub fn dense(x: &[f32], rows: usize, cols: usize, labels: &[f32]) -> Result<Self> {
+        debug_assert_eq!(x.len(), rows * cols);
+        let mut handle = ptr::null_mut();
+        // SAFETY: `x` holds rows*cols floats; XGBoost copies them before returning.
+        check(unsafe {
+            sys::XGDMatrixCreateFromMat(x.as_ptr(), rows as u64, cols as u64, f32::NAN, &mut handle)
+        })?;
+        let m = DMatrix(handle);
+        // SAFETY: `labels` has one value per row; copied by XGBoost.
+        check(unsafe {
+            sys::XGDMatrixSetFloatInfo(m.0, c"label".as_ptr(), labels.as_ptr(), labels.len() as u64)
+        })?;
+        Ok(m)
+    }
+}
+
+impl Drop for DMatrix {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from XGDMatrixCreateFromMat and is freed once.
+        unsafe { sys::XGDMatrixFree(self.0) };
+    }
+}
+
+pub struct Booster {
+    handle: sys::BoosterHandle,
+    /// Prediction config, built once: XGBoost parses it on every call.
+    predict_config: CString,
+}
+
+// SAFETY: a booster handle may move between threads; pgml never shares one between threads
+// at the same time (the type is not Sync).
+unsafe impl Send for Booster {}
+
+impl Booster {
+    fn from_handle(handle: sys::BoosterHandle) -> Self {
+        let config = r#"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN}"#;
+        Booster {
+            handle,
+            predict_config: CString::new(config).expect("static config has no NUL"),
+        }
+    }
+
+    pub fn new(cache: &DMatrix) -> Result<Self> {
+        let mut handle = ptr::null_mut();
+        let dmats = [cache.0];
+        // SAFETY: one valid DMatrix handle; XGBoost keeps a reference while the booster lives,
+        // and the caller keeps the DMatrix alive for the whole training.
+        check(unsafe { sys::XGBoosterCreate(dmats.as_ptr(), 1, &mut handle) })?;
+        Ok(Booster::from_handle(handle))
+    }
+
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let mut handle = ptr::null_mut();
+        check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
+        let booster = Booster::from_handle(handle);
+        // SAFETY: XGBoost reads exactly `len` bytes and validates the format itself.
+        check(unsafe {
+            sys::XGBoosterLoadModelFromBuffer(booster.handle, bytes.as_ptr().cast(), bytes.len() as u64)
+        })
+        .map_err(|e| BindingError::Corrupt {
+            backend: "xgboost",
+            message: e.to_string(),
+        })?;
+        Ok(booster)
+    }
+
+    pub fn set_param(&mut self, name: &str, value: &str) -> Result<()> {
+        let (n, v) = (cstring(name)?, cstring(value)?);
+        check(unsafe { sys::XGBoosterSetParam(self.handle, n.as_ptr(), v.as_ptr()) })
+    }
+
+    pub fn update(&mut self, iteration: i32, train: &DMatrix) -> Result<()> {
+        check(unsafe { sys::XGBoosterUpdateOneIter(self.handle, iteration, train.0) })
+    }
+
+    pub fn num_features(&self) -> Result<usize> {
+        let mut out = 0u64;
+        check(unsafe { sys::XGBoosterGetNumFeature(self.handle, &mut out) })?;
+        Ok(out as usize)
+    }
+
+    /// The model in XGBoost's Universal Binary JSON format.
+    pub fn to_ubj(&self) -> Result<Vec<u8>> {
+        let mut len = 0u64;
+        let mut data: *const c_char = ptr::null();
+        check(unsafe {
+            sys::XGBoosterSaveModelToBuffer(self.handle, c"{\"format\": \"ubj\"}".as_ptr(), &mut len, &mut data)
+        })?;
+        // SAFETY: XGBoost returned `len` bytes valid until its next call on this handle.
+        Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) }.to_vec())
+    }
+
+    /// Inplace prediction on dense row-major f32 rows (NaN = missing), no DMatrix: the
+    /// cheapest per-call path XGBoost offers. Appends to `out`.
+    pub fn predict_dense(&self, x: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) -> Result<()> {
+        let interface = format!(
+            r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
+            x.as_ptr() as usize
+        );
+        let interface = cstring(&interface)?;
+        let mut shape: *const u64 = ptr::null();
+        let mut dim = 0u64;
+        let mut result: *const f32 = ptr::null();
+        // SAFETY: the array interface points at `x`, alive for the call; the result buffer is
+        // owned by the booster and copied out before any other call.
+        check(unsafe {
+            sys::XGBoosterPredictFromDense(
+                self.handle,
+                interface.as_ptr(),
+                self.predict_config.as_ptr(),
+                ptr::null_mut(),
+                &mut shape,
+                &mut dim,
+                &mut result,
+            )
+        })?;
+        let shape = unsafe { std::slice::from_raw_parts(shape, dim as usize) };
+        let len: u64 = shape.iter().product();
+        out.extend_from_slice(unsafe { std::slice::from_raw_parts(result, len as usize) });
+        Ok(())
+    }
+}
+
+impl Drop for Booster {
+    fn drop(&mut self) {
+        unsafe { sys::XGBoosterFree(self.handle) };
+    }
+}

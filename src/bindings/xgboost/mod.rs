@@ -1,0 +1,325 @@
+//! XGBoost gradient-boosted trees, through its C API.
+//!
+//! Hyperparameters keep XGBoost's own names (and its aliases such as `learning_rate` for
+//! `eta`); `n_estimators` is the number of boosting rounds, as in XGBoost's Python API.
+
+mod ffi;
+
+use super::params::{p, ParamKind::*};
+use super::{
+    argmax, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress, Result,
+    Task, TrainData,
+};
+use ffi::{Booster, DMatrix};
+
+pub struct XGBoost;
+
+/// Rounds when `n_estimators` is not given (XGBoost's Python API default).
+const DEFAULT_ROUNDS: i64 = 100;
+
+static PARAMS: &[ParamSpec] = &[
+    p("n_estimators", Int),
+    // general
+    p("booster", Text),
+    p("nthread", Int),
+    p("verbosity", Int),
+    p("device", Text),
+    p("seed", Int),
+    p("seed_per_iteration", Bool),
+    // tree booster
+    p("eta", Float),
+    p("learning_rate", Float),
+    p("gamma", Float),
+    p("min_split_loss", Float),
+    p("max_depth", Int),
+    p("min_child_weight", Float),
+    p("max_delta_step", Float),
+    p("subsample", Float),
+    p("sampling_method", Text),
+    p("colsample_bytree", Float),
+    p("colsample_bylevel", Float),
+    p("colsample_bynode", Float),
+    p("lambda", Float),
+    p("reg_lambda", Float),
+    p("alpha", Float),
+    p("reg_alpha", Float),
+    p("tree_method", Text),
+    p("scale_pos_weight", Float),
+    p("updater", Text),
+    p("refresh_leaf", Bool),
+    p("process_type", Text),
+    p("grow_policy", Text),
+    p("max_leaves", Int),
+    p("max_bin", Int),
+    p("num_parallel_tree", Int),
+    p("monotone_constraints", Any),
+    p("interaction_constraints", Any),
+    p("max_cat_to_onehot", Int),
+    p("max_cat_threshold", Int),
+    p("multi_strategy", Text),
+    // dart booster
+    p("sample_type", Text),
+    p("normalize_type", Text),
+    p("rate_drop", Float),
+    p("one_drop", Bool),
+    p("skip_drop", Float),
+    // learning task
+    p("objective", Text),
+    p("base_score", Float),
+    p("huber_slope", Float),
+    p("quantile_alpha", Float),
+    p("tweedie_variance_power", Float),
+];
+
+/// The objective pgml uses for a task unless the user picks a compatible one.
+fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<String> {
+    let given = params.get("objective").and_then(|v| v.as_str());
+    match task {
+        Task::Regression => {
+            let o = given.unwrap_or("reg:squarederror");
+            if o.starts_with("reg:") || o.starts_with("count:") || o.starts_with("survival:") {
+                Ok(o.to_string())
+            } else {
+                Err(BindingError::InvalidHyperparam {
+                    name: "objective".into(),
+                    expected: "a regression objective (reg:*, count:*, survival:*)",
+                    got: o.into(),
+                })
+            }
+        }
+        Task::Classification => {
+            // Predictions and probabilities are read back assuming these two objectives.
+            let expected = if num_classes == 2 { "binary:logistic" } else { "multi:softprob" };
+            match given {
+                None => Ok(expected.into()),
+                Some(o) if o == expected => Ok(o.into()),
+                Some(o) => Err(BindingError::InvalidHyperparam {
+                    name: "objective".into(),
+                    expected: if num_classes == 2 {
+                        "binary:logistic for a two-class label"
+                    } else {
+                        "multi:softprob for a multi-class label"
+                    },
+                    got: o.into(),
+                }),
+            }
+        }
+    }
+}
+
+impl Backend for XGBoost {
+    fn name(&self) -> &'static str {
+        "xgboost"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn fit(&self, data: &TrainData, params: &Hyperparams, progress: Progress) -> Result<Box<dyn Model>> {
+        let rounds = params.int_in("n_estimators", 1, i32::MAX as i64)?.unwrap_or(DEFAULT_ROUNDS) as usize;
+        let objective = objective(data.task, data.num_classes, params)?;
+        let (rows, cols) = data.x.dim();
+        let x = data.x.as_slice().ok_or_else(|| BindingError::Library {
+            backend: "xgboost",
+            message: "training matrix is not contiguous".into(),
+        })?;
+        let y = data.y.to_vec();
+        let dtrain = DMatrix::dense(x, rows, cols, &y)?;
+        let mut booster = Booster::new(&dtrain)?;
+        booster.set_param("objective", &objective)?;
+        if data.task == Task::Classification && data.num_classes > 2 {
+            booster.set_param("num_class", &data.num_classes.to_string())?;
+        }
+        for (name, value) in &params.0 {
+            if name != "n_estimators" && name != "objective" {
+                booster.set_param(name, &Hyperparams::as_library_text(value))?;
+            }
+        }
+        for i in 0..rounds {
+            progress(i, rounds)?;
+            booster.update(i as i32, &dtrain)?;
+        }
+        progress(rounds, rounds)?;
+        drop(dtrain);
+        Ok(Box::new(XGBoostModel {
+            booster,
+            shape: ModelShape {
+                task: data.task,
+                num_features: cols,
+                num_classes: data.num_classes,
+            },
+        }))
+    }
+
+    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        let mut booster = Booster::load(bytes)?;
+        let stored = booster.num_features()?;
+        if stored != shape.num_features {
+            return Err(BindingError::Corrupt {
+                backend: "xgboost",
+                message: format!("model has {stored} features, catalog says {}", shape.num_features),
+            });
+        }
+        // A backend serves one query at a time: threads would only add start-up cost.
+        booster.set_param("nthread", "1")?;
+        Ok(Box::new(XGBoostModel { booster, shape }))
+    }
+}
+
+struct XGBoostModel {
+    booster: Booster,
+    shape: ModelShape,
+}
+
+impl XGBoostModel {
+    fn rows(&self, x: &[f32]) -> usize {
+        x.len() / self.shape.num_features.max(1)
+    }
+
+    /// Raw XGBoost output: values, P(class 1), or per-class probabilities.
+    fn raw(&self, x: &[f32], out: &mut Vec<f32>) -> Result<usize> {
+        let rows = self.rows(x);
+        let start = out.len();
+        self.booster.predict_dense(x, rows, self.shape.num_features, out)?;
+        let per_row = match (self.shape.task, self.shape.num_classes) {
+            (Task::Classification, k) if k > 2 => k,
+            _ => 1,
+        };
+        if out.len() - start != rows * per_row {
+            return Err(BindingError::Library {
+                backend: "xgboost",
+                message: format!("expected {} outputs, got {}", rows * per_row, out.len() - start),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+impl Model for XGBoostModel {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        match (self.shape.task, self.shape.num_classes) {
+            (Task::Regression, _) => self.raw(x, out).map(|_| ()),
+            (Task::Classification, 2) => {
+                let start = out.len();
+                self.raw(x, out)?;
+                for v in &mut out[start..] {
+                    *v = if *v >= 0.5 { 1.0 } else { 0.0 };
+                }
+                Ok(())
+            }
+            (Task::Classification, k) => {
+                let mut probs = Vec::with_capacity(self.rows(x) * k);
+                self.raw(x, &mut probs)?;
+                out.extend(probs.chunks_exact(k).map(|row| argmax(row) as f32));
+                Ok(())
+            }
+        }
+    }
+
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        if self.shape.num_classes == 2 {
+            let mut p1 = Vec::with_capacity(self.rows(x));
+            self.raw(x, &mut p1)?;
+            out.extend(p1.iter().flat_map(|p| [1.0 - p, *p]));
+            Ok(())
+        } else {
+            self.raw(x, out).map(|_| ())
+        }
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.booster.to_ubj()
+    }
+
+    fn shape(&self) -> ModelShape {
+        self.shape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+    use serde_json::json;
+
+    fn no_progress() -> impl FnMut(usize, usize) -> Result<()> {
+        |_, _| Ok(())
+    }
+
+    fn fit(x: &Array2<f32>, y: &Array1<f32>, task: Task, k: usize, params: serde_json::Value) -> Box<dyn Model> {
+        let data = TrainData { x: x.view(), y: y.view(), task, num_classes: k };
+        let hp = Hyperparams::new(params.as_object().unwrap().clone());
+        XGBoost.validate(&hp).unwrap();
+        XGBoost.fit(&data, &hp, &mut no_progress()).unwrap()
+    }
+
+    #[test]
+    fn regression_learns_and_round_trips() {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| (i * (j + 1)) as f32 / 10.0);
+        let y = x.column(0).mapv(|v| 3.0 * v + 1.0);
+        let m = fit(&x, &y, Task::Regression, 0, json!({"n_estimators": 50}));
+        let mut out = vec![];
+        m.predict(x.as_slice().unwrap(), &mut out).unwrap();
+        let err: f32 = out.iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).sum::<f32>() / 200.0;
+        assert!(err < 0.5, "mean abs error {err}");
+
+        let bytes = m.to_bytes().unwrap();
+        let restored = XGBoost.from_bytes(&bytes, m.shape()).unwrap();
+        let mut again = vec![];
+        restored.predict(x.as_slice().unwrap(), &mut again).unwrap();
+        assert_eq!(out, again);
+    }
+
+    #[test]
+    fn multiclass_probabilities_sum_to_one() {
+        let x = Array2::from_shape_fn((90, 1), |(i, _)| i as f32);
+        let y = Array1::from_shape_fn(90, |i| (i / 30) as f32);
+        let m = fit(&x, &y, Task::Classification, 3, json!({"n_estimators": 10, "max_depth": 2}));
+        let mut p = vec![];
+        m.predict_proba(&[5.0, 45.0, 85.0], &mut p).unwrap();
+        assert_eq!(p.len(), 9);
+        for row in p.chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        let mut c = vec![];
+        m.predict(&[5.0, 45.0, 85.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn binary_and_missing_values() {
+        let x = Array2::from_shape_fn((100, 2), |(i, j)| if j == 1 && i % 7 == 0 { f32::NAN } else { i as f32 });
+        let y = Array1::from_shape_fn(100, |i| if i >= 50 { 1.0 } else { 0.0 });
+        let m = fit(&x, &y, Task::Classification, 2, json!({"n_estimators": 5}));
+        let mut c = vec![];
+        m.predict(&[10.0, f32::NAN, 90.0, 90.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0]);
+        let mut p = vec![];
+        m.predict_proba(&[90.0, 90.0], &mut p).unwrap();
+        assert!(p[1] > 0.5 && (p[0] + p[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rejects_bad_objective_and_corrupt_bytes() {
+        let hp = Hyperparams::new(json!({"objective": "binary:hinge"}).as_object().unwrap().clone());
+        assert!(objective(Task::Classification, 2, &hp).is_err());
+        assert!(objective(Task::Regression, 0, &hp).is_err());
+        let shape = ModelShape { task: Task::Regression, num_features: 2, num_classes: 0 };
+        assert!(matches!(XGBoost.from_bytes(b"not a model", shape), Err(BindingError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn progress_can_interrupt() {
+        let x = Array2::from_shape_fn((20, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        let data = TrainData { x: x.view(), y: y.view(), task: Task::Regression, num_classes: 0 };
+        let hp = Hyperparams::new(json!({"n_estimators": 1000000000}).as_object().unwrap().clone());
+        let mut calls = 0;
+        let mut stop = |_: usize, _: usize| {
+            calls += 1;
+            if calls > 3 { Err(BindingError::Interrupted) } else { Ok(()) }
+        };
+        assert!(matches!(XGBoost.fit(&data, &hp, &mut stop), Err(BindingError::Interrupted)));
+    }
+}

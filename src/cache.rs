@@ -1,0 +1,91 @@
+//! Deployed models, deserialized once per backend and kept.
+//!
+//! Coherence comes from Postgres's own transactional invalidation: a statement trigger on
+//! pgml.deployments (sql/finalize.sql) calls `CacheInvalidateRelcacheByRelid` on it, and the
+//! relcache callback registered here bumps a generation counter when that invalidation is
+//! processed: in other backends after the deploying transaction commits, in this backend at
+//! once and again if it rolls back. An entry is served only while its generation is current.
+//! The generation is read *before* the catalog is, so an invalidation that arrives while a
+//! model is being loaded leaves that entry stale rather than trusted.
+
+use crate::bindings::{self, Model, ModelShape, Task};
+use crate::catalog;
+use crate::error::{Error, Result};
+use pgrx::pg_sys;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+static DEPLOYMENTS_OID: AtomicU32 = AtomicU32::new(0);
+
+pub struct Served {
+    pub task: Task,
+    pub num_features: usize,
+    pub classes: Vec<f32>,
+    pub feature_names: Vec<String>,
+    pub model: Box<dyn Model>,
+    generation: u64,
+    /// Insertion order, for eviction.
+    stamp: u64,
+}
+
+thread_local! {
+    static MODELS: RefCell<(HashMap<String, Rc<Served>>, u64)> = RefCell::new((HashMap::new(), 0));
+}
+
+/// Registered once per process in `_PG_init`.
+pub fn register_invalidation_callback() {
+    // SAFETY: called from _PG_init in a backend; the callback only touches atomics.
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0)) };
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let watched = DEPLOYMENTS_OID.load(Ordering::Relaxed);
+    // InvalidOid means "all relations" (e.g. after an invalidation queue overflow).
+    if relid == pg_sys::InvalidOid || u32::from(relid) == watched {
+        GENERATION.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
+    MODELS.with(|m| m.borrow().0.get(project).filter(|s| s.generation == generation).cloned())
+}
+
+/// The project's deployed model: from the cache when current, else from the catalog.
+pub fn get(project: &str) -> Result<Rc<Served>> {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if let Some(s) = current(project, generation) {
+        return Ok(s);
+    }
+    let d = catalog::deployed(project)?;
+    DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
+    let backend = bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
+    let shape = ModelShape { task: d.task, num_features: d.num_features, num_classes: d.classes.len() };
+    let model = backend.from_bytes(&d.bytes, shape)?;
+    let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
+    let served = MODELS.with(|m| {
+        let (map, counter) = &mut *m.borrow_mut();
+        *counter += 1;
+        map.retain(|_, s| s.generation == generation);
+        if map.len() >= max && !map.contains_key(project) {
+            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.stamp).map(|(k, _)| k.clone()) {
+                map.remove(&oldest);
+            }
+        }
+        let served = Rc::new(Served {
+            task: d.task,
+            num_features: d.num_features,
+            classes: d.classes,
+            feature_names: d.feature_names,
+            model,
+            generation,
+            stamp: *counter,
+        });
+        map.insert(project.to_string(), served.clone());
+        served
+    });
+    Ok(served)
+}

@@ -1,0 +1,273 @@
+//! Every statement that reads or writes the pgml.* tables. Nothing else in the crate names
+//! them; the tables themselves are defined in sql/schema.sql.
+
+use crate::bindings::Task;
+use crate::error::{Error, Result};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{Map, Value};
+
+/// Model bytes are split into parts of this size: bytea values stay far below Postgres's
+/// 1 GB limit and TOAST handles each part separately.
+const FILE_PART_BYTES: usize = 64 << 20;
+
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub task: Task,
+}
+
+fn task_of(s: Option<String>) -> Result<Task> {
+    let s = s.unwrap_or_default();
+    Task::parse(&s).ok_or(Error::Spi(format!("unknown task {s} in pgml.projects")))
+}
+
+/// A mutating statement whose first column of the first row is returned.
+fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
+    Spi::connect_mut(|client| {
+        let table = client.update(sql, Some(1), args)?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        Ok(table.first().get_one::<T>()?)
+    })
+}
+
+pub fn project(name: &str) -> Result<Option<Project>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT id, task::text FROM pgml.projects WHERE name = $1",
+            Some(1),
+            &[name.into()],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let row = table.first();
+        let (id, task) = row.get_two::<i64, String>()?;
+        Ok(Some(Project { id: id.unwrap_or_default(), name: name.to_string(), task: task_of(task)? }))
+    })
+}
+
+/// Returns the project, creating it with `task` if it does not exist. Safe when two
+/// sessions create the same project at once (the loser reads the winner's row).
+pub fn project_or_create(name: &str, task: Task) -> Result<Project> {
+    returning::<i64>(
+        "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) ON CONFLICT (name) DO NOTHING RETURNING id",
+        &[name.into(), task.as_str().into()],
+    )?;
+    project(name)?.ok_or_else(|| Error::UnknownProject(name.to_string()))
+}
+
+pub struct NewSnapshot<'a> {
+    pub relation_name: &'a str,
+    pub y_column_name: &'a str,
+    pub test_size: f32,
+    pub test_sampling: &'a str,
+    pub columns: Value,
+    pub analysis: Value,
+}
+
+pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
+    returning::<i64>(
+        "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
+         VALUES ($1, ARRAY[$2], $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
+        &[
+            s.relation_name.into(),
+            s.y_column_name.into(),
+            s.test_size.into(),
+            s.test_sampling.into(),
+            JsonB(s.columns.clone()).into(),
+            JsonB(s.analysis.clone()).into(),
+        ],
+    )?
+    .ok_or_else(|| Error::Spi("snapshot insert returned no id".into()))
+}
+
+pub struct NewModel<'a> {
+    pub project_id: i64,
+    pub snapshot_id: i64,
+    pub num_features: usize,
+    pub algorithm: &'a str,
+    pub hyperparams: Value,
+    pub metrics: Map<String, Value>,
+    pub classes: Option<Vec<f32>>,
+    pub bytes: Vec<u8>,
+}
+
+/// Stores a successful model and its bytes; returns its id.
+pub fn insert_model(m: NewModel) -> Result<i64> {
+    let id = returning::<i64>(
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes)
+         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7) RETURNING id",
+        &[
+            m.project_id.into(),
+            m.snapshot_id.into(),
+            (m.num_features as i32).into(),
+            m.algorithm.into(),
+            JsonB(m.hyperparams).into(),
+            JsonB(Value::Object(m.metrics)).into(),
+            m.classes.into(),
+        ],
+    )?
+    .ok_or_else(|| Error::Spi("model insert returned no id".into()))?;
+    for (part, chunk) in m.bytes.chunks(FILE_PART_BYTES).enumerate() {
+        returning::<i64>(
+            "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3) RETURNING id",
+            &[id.into(), (part as i32).into(), chunk.into()],
+        )?;
+    }
+    Ok(id)
+}
+
+/// The key metric (r2 or f1, as a number) of the project's deployed model, if any.
+pub fn deployed_key_metric(project_id: i64) -> Result<Option<Option<f64>>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT pgml.key_metric(p.task, m.metrics)
+               FROM pgml.deployments d
+               JOIN pgml.models m ON m.id = d.model_id
+               JOIN pgml.projects p ON p.id = d.project_id
+              WHERE d.project_id = $1
+              ORDER BY d.id DESC LIMIT 1",
+            Some(1),
+            &[project_id.into()],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(table.first().get_one::<f64>()?))
+    })
+}
+
+/// Deploys `model_id`. The trigger on pgml.deployments invalidates every backend's cache
+/// when this transaction commits (and this backend's own at once).
+pub fn insert_deployment(project_id: i64, model_id: i64, strategy: &str) -> Result<()> {
+    returning::<i64>(
+        "INSERT INTO pgml.deployments (project_id, model_id, strategy) VALUES ($1, $2, $3::pgml.strategy) RETURNING id",
+        &[project_id.into(), model_id.into(), strategy.into()],
+    )?;
+    Ok(())
+}
+
+/// (model id, algorithm) chosen by a deployment strategy, optionally among one algorithm.
+pub fn choose_model(project_id: i64, strategy: &str, algorithm: Option<&str>) -> Result<Option<(i64, String)>> {
+    let sql = match strategy {
+        "best_score" => {
+            "SELECT m.id, m.algorithm::text FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+              WHERE m.project_id = $1 AND m.status = 'successful' AND ($2::text IS NULL OR m.algorithm::text = $2)
+              ORDER BY pgml.key_metric(p.task, m.metrics) DESC NULLS LAST, m.id DESC LIMIT 1"
+        }
+        "most_recent" => {
+            "SELECT m.id, m.algorithm::text FROM pgml.models m
+              WHERE m.project_id = $1 AND m.status = 'successful' AND ($2::text IS NULL OR m.algorithm::text = $2)
+              ORDER BY m.id DESC LIMIT 1"
+        }
+        // The latest earlier deployment of a model other than the one deployed now.
+        "rollback" => {
+            "SELECT d.model_id, m.algorithm::text FROM pgml.deployments d JOIN pgml.models m ON m.id = d.model_id
+              WHERE d.project_id = $1 AND ($2::text IS NULL OR m.algorithm::text = $2)
+                AND d.model_id IS DISTINCT FROM (SELECT c.model_id FROM pgml.deployments c
+                                                  WHERE c.project_id = $1 ORDER BY c.id DESC LIMIT 1)
+              ORDER BY d.id DESC LIMIT 1"
+        }
+        other => return Err(Error::UnknownStrategy(other.to_string())),
+    };
+    Spi::connect(|client| {
+        let table = client.select(sql, Some(1), &[project_id.into(), algorithm.into()])?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let (id, alg) = table.first().get_two::<i64, String>()?;
+        Ok(id.map(|id| (id, alg.unwrap_or_default())))
+    })
+}
+
+/// (project, algorithm) of a model by id.
+pub fn model_project(model_id: i64) -> Result<Option<(Project, String)>> {
+    let row = Spi::connect(|client| -> Result<Option<(String, String)>> {
+        let table = client.select(
+            "SELECT p.name, m.algorithm::text FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
+            Some(1),
+            &[model_id.into()],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let (name, alg) = table.first().get_two::<String, String>()?;
+        Ok(Some((name.unwrap_or_default(), alg.unwrap_or_default())))
+    })?;
+    match row {
+        None => Ok(None),
+        Some((name, alg)) => Ok(project(&name)?.map(|p| (p, alg))),
+    }
+}
+
+/// Everything needed to serve a project's deployed model.
+pub struct Deployed {
+    pub algorithm: String,
+    pub task: Task,
+    pub num_features: usize,
+    pub classes: Vec<f32>,
+    pub feature_names: Vec<String>,
+    pub bytes: Vec<u8>,
+    /// OID of pgml.deployments, whose invalidations mark cached models stale.
+    pub deployments_oid: pg_sys::Oid,
+}
+
+pub fn deployed(project_name: &str) -> Result<Deployed> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
+                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid
+               FROM pgml.projects p
+               JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d
+                              WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true
+               JOIN pgml.models m ON m.id = d.model_id
+               LEFT JOIN pgml.snapshots s ON s.id = m.snapshot_id
+              WHERE p.name = $1",
+            Some(1),
+            &[project_name.into()],
+        )?;
+        if table.is_empty() {
+            let missing = client
+                .select("SELECT 1 FROM pgml.projects WHERE name = $1", Some(1), &[project_name.into()])?
+                .is_empty();
+            return Err(if missing {
+                Error::UnknownProject(project_name.to_string())
+            } else {
+                Error::NoDeployment(project_name.to_string())
+            });
+        }
+        let row = table.first();
+        let model_id = row.get::<i64>(1)?.unwrap_or_default();
+        let columns = row.get::<JsonB>(6)?.map(|j| j.0).unwrap_or(Value::Null);
+        let feature_names = columns
+            .as_array()
+            .map(|cols| {
+                cols.iter()
+                    .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut bytes = Vec::new();
+        let parts = client.select(
+            "SELECT data FROM pgml.files WHERE model_id = $1 ORDER BY part",
+            None,
+            &[model_id.into()],
+        )?;
+        for part in parts {
+            bytes.extend_from_slice(&part.get::<Vec<u8>>(1)?.unwrap_or_default());
+        }
+        Ok(Deployed {
+            algorithm: row.get::<String>(2)?.unwrap_or_default(),
+            task: task_of(row.get::<String>(3)?)?,
+            num_features: row.get::<i32>(4)?.unwrap_or_default().max(0) as usize,
+            classes: row.get::<Vec<f32>>(5)?.unwrap_or_default(),
+            feature_names,
+            bytes,
+            deployments_oid: row.get::<pg_sys::Oid>(7)?.unwrap_or(pg_sys::InvalidOid),
+        })
+    })
+}

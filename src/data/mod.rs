@@ -1,0 +1,311 @@
+//! Training data: one dense row-major f32 buffer, its labels, and the train/test split.
+//!
+//! The SQL layer streams rows into a [`DenseBuilder`]; the split reorders rows in place so
+//! both halves are contiguous slices of the same buffer (no second copy).
+
+use ndarray::{ArrayView1, ArrayView2};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DataError {
+    #[error("the relation has no rows")]
+    Empty,
+    #[error("the label has {count} NULL value(s)")]
+    NullLabel { count: usize },
+    #[error("{rows} row(s) are too few to split with test_size {test_size}")]
+    TooFewRows { rows: usize, test_size: f32 },
+    #[error("test_size {0} is not a fraction in (0, 1) or a row count >= 1")]
+    BadTestSize(f32),
+    #[error("the label has a single class ({0})")]
+    SingleClass(f32),
+    #[error("the label has non-finite value {0}")]
+    NonFiniteLabel(f32),
+}
+
+/// Rows as they are read, before the split.
+pub struct DenseBuilder {
+    num_features: usize,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    null_labels: usize,
+}
+
+impl DenseBuilder {
+    /// `rows` is the expected row count: the buffer is allocated once at that size.
+    pub fn with_capacity(rows: usize, num_features: usize) -> Self {
+        DenseBuilder {
+            num_features,
+            x: Vec::with_capacity(rows * num_features),
+            y: Vec::with_capacity(rows),
+            null_labels: 0,
+        }
+    }
+
+    /// Missing features are stored as NaN (XGBoost's and LightGBM's missing value).
+    pub fn push_row(&mut self, features: impl IntoIterator<Item = Option<f32>>, label: Option<f32>) {
+        let before = self.x.len();
+        self.x.extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
+        debug_assert_eq!(self.x.len() - before, self.num_features);
+        match label {
+            Some(v) => self.y.push(v),
+            None => {
+                self.null_labels += 1;
+                self.y.push(f32::NAN);
+            }
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn finish(self) -> Result<Dataset, DataError> {
+        if self.y.is_empty() {
+            return Err(DataError::Empty);
+        }
+        if self.null_labels > 0 {
+            return Err(DataError::NullLabel { count: self.null_labels });
+        }
+        if let Some(v) = self.y.iter().find(|v| !v.is_finite()) {
+            return Err(DataError::NonFiniteLabel(*v));
+        }
+        Ok(Dataset { num_features: self.num_features, x: self.x, y: self.y })
+    }
+
+    /// Bytes held by the buffers (for progress reporting and the memory notes).
+    pub fn capacity_bytes(&self) -> usize {
+        (self.x.capacity() + self.y.capacity()) * std::mem::size_of::<f32>()
+    }
+}
+
+pub struct Dataset {
+    pub num_features: usize,
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    Random,
+    First,
+    Last,
+}
+
+impl Sampling {
+    pub const ALL: [Sampling; 3] = [Sampling::Random, Sampling::First, Sampling::Last];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sampling::Random => "random",
+            Sampling::First => "first",
+            Sampling::Last => "last",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Sampling> {
+        Sampling::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Row ranges of the train and test halves within the (reordered) dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub train: std::ops::Range<usize>,
+    pub test: std::ops::Range<usize>,
+}
+
+/// Number of test rows: a fraction of the rows when `test_size < 1`, else a row count.
+pub fn test_rows(rows: usize, test_size: f32) -> Result<usize, DataError> {
+    if !test_size.is_finite() || test_size <= 0.0 || (test_size >= 1.0 && test_size.fract() != 0.0) {
+        return Err(DataError::BadTestSize(test_size));
+    }
+    let n_test = if test_size < 1.0 {
+        ((rows as f64 * test_size as f64).round() as usize).max(1)
+    } else {
+        test_size as usize
+    };
+    if rows < 2 || n_test >= rows {
+        return Err(DataError::TooFewRows { rows, test_size });
+    }
+    Ok(n_test)
+}
+
+/// Deterministic generator for the split (SplitMix64): the same seed gives the same split on
+/// every platform, with no dependency.
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), without modulo bias worth worrying about at row counts.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+}
+
+impl Dataset {
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    fn swap_rows(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let nf = self.num_features;
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = self.x.split_at_mut(hi * nf);
+        left[lo * nf..(lo + 1) * nf].swap_with_slice(&mut right[..nf]);
+        self.y.swap(a, b);
+    }
+
+    /// Reorders rows in place as `sampling` requires and returns the two halves' ranges.
+    pub fn split(&mut self, test_size: f32, sampling: Sampling, seed: u64) -> Result<Split, DataError> {
+        let rows = self.rows();
+        let n_test = test_rows(rows, test_size)?;
+        let n_train = rows - n_test;
+        Ok(match sampling {
+            Sampling::Last => Split { train: 0..n_train, test: n_train..rows },
+            Sampling::First => Split { train: n_test..rows, test: 0..n_test },
+            Sampling::Random => {
+                let mut rng = SplitMix64::new(seed);
+                for i in (1..rows).rev() {
+                    let j = rng.below(i + 1);
+                    self.swap_rows(i, j);
+                }
+                Split { train: 0..n_train, test: n_train..rows }
+            }
+        })
+    }
+
+    pub fn x_view(&self, rows: std::ops::Range<usize>) -> ArrayView2<'_, f32> {
+        let nf = self.num_features;
+        ArrayView2::from_shape((rows.len(), nf), &self.x[rows.start * nf..rows.end * nf])
+            .expect("buffer holds rows * num_features values")
+    }
+
+    pub fn x_slice(&self, rows: std::ops::Range<usize>) -> &[f32] {
+        &self.x[rows.start * self.num_features..rows.end * self.num_features]
+    }
+
+    pub fn y_view(&self, rows: std::ops::Range<usize>) -> ArrayView1<'_, f32> {
+        ArrayView1::from(&self.y[rows])
+    }
+
+    /// Replaces each label with the index of its value in the sorted list of distinct
+    /// values, and returns that list (the class list stored with the model).
+    pub fn encode_classes(&mut self) -> Result<Vec<f32>, DataError> {
+        let mut classes = self.y.clone();
+        classes.sort_by(f32::total_cmp);
+        classes.dedup();
+        if classes.len() < 2 {
+            return Err(DataError::SingleClass(classes.first().copied().unwrap_or(f32::NAN)));
+        }
+        for v in &mut self.y {
+            *v = classes.binary_search_by(|c| c.total_cmp(v)).expect("value is in its own class list") as f32;
+        }
+        Ok(classes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dataset(rows: usize) -> Dataset {
+        let mut b = DenseBuilder::with_capacity(rows, 2);
+        for i in 0..rows {
+            b.push_row([Some(i as f32), Some(i as f32 * 10.0)], Some(i as f32));
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn builder_sizes_once_and_marks_nulls() {
+        let mut b = DenseBuilder::with_capacity(3, 2);
+        let cap = b.capacity_bytes();
+        b.push_row([Some(1.0), None], Some(0.0));
+        b.push_row([Some(2.0), Some(3.0)], Some(1.0));
+        assert_eq!(b.capacity_bytes(), cap, "no reallocation within the expected rows");
+        let d = b.finish().unwrap();
+        assert!(d.x[1].is_nan());
+        assert_eq!(d.rows(), 2);
+    }
+
+    #[test]
+    fn builder_errors() {
+        assert_eq!(DenseBuilder::with_capacity(0, 1).finish().err(), Some(DataError::Empty));
+        let mut b = DenseBuilder::with_capacity(2, 1);
+        b.push_row([Some(1.0)], None);
+        b.push_row([Some(1.0)], Some(1.0));
+        assert_eq!(b.finish().err(), Some(DataError::NullLabel { count: 1 }));
+    }
+
+    #[test]
+    fn test_rows_rules() {
+        assert_eq!(test_rows(100, 0.25).unwrap(), 25);
+        assert_eq!(test_rows(3, 0.1).unwrap(), 1);
+        assert_eq!(test_rows(100, 10.0).unwrap(), 10);
+        assert!(test_rows(1, 0.5).is_err());
+        assert!(test_rows(10, 0.0).is_err());
+        assert!(test_rows(10, -0.5).is_err());
+        assert!(test_rows(10, f32::NAN).is_err());
+        assert!(test_rows(10, 1.5).is_err());
+        assert!(test_rows(10, 10.0).is_err());
+    }
+
+    #[test]
+    fn random_split_is_seeded_permutation_keeping_rows_intact() {
+        let mut a = dataset(50);
+        let mut b = dataset(50);
+        let sa = a.split(0.2, Sampling::Random, 42).unwrap();
+        b.split(0.2, Sampling::Random, 42).unwrap();
+        assert_eq!(a.y, b.y);
+        assert_eq!(sa, Split { train: 0..40, test: 40..50 });
+        // every row still carries its own features
+        for r in 0..50 {
+            assert_eq!(a.x[r * 2], a.y[r]);
+            assert_eq!(a.x[r * 2 + 1], a.y[r] * 10.0);
+        }
+        let mut sorted = a.y.clone();
+        sorted.sort_by(f32::total_cmp);
+        assert_eq!(sorted, (0..50).map(|v| v as f32).collect::<Vec<_>>());
+        assert_ne!(a.y, sorted, "shuffled");
+        let mut c = dataset(50);
+        c.split(0.2, Sampling::Random, 7).unwrap();
+        assert_ne!(a.y, c.y, "another seed, another split");
+    }
+
+    #[test]
+    fn first_and_last() {
+        let mut d = dataset(10);
+        assert_eq!(d.split(0.3, Sampling::Last, 0).unwrap(), Split { train: 0..7, test: 7..10 });
+        assert_eq!(d.split(0.3, Sampling::First, 0).unwrap(), Split { train: 3..10, test: 0..3 });
+        assert_eq!(d.x_view(7..10).dim(), (3, 2));
+        assert_eq!(d.y_view(0..3).to_vec(), vec![0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn classes_are_encoded_by_sorted_value() {
+        let mut b = DenseBuilder::with_capacity(4, 1);
+        for v in [4.0, 2.0, 4.0, 7.0] {
+            b.push_row([Some(0.0)], Some(v));
+        }
+        let mut d = b.finish().unwrap();
+        assert_eq!(d.encode_classes().unwrap(), vec![2.0, 4.0, 7.0]);
+        assert_eq!(d.y, vec![1.0, 0.0, 1.0, 2.0]);
+        let mut one = DenseBuilder::with_capacity(2, 1);
+        one.push_row([Some(0.0)], Some(1.0));
+        one.push_row([Some(0.0)], Some(1.0));
+        assert_eq!(one.finish().unwrap().encode_classes().err(), Some(DataError::SingleClass(1.0)));
+    }
+}

@@ -1,0 +1,172 @@
+//! The one error type the SQL layer reports. Every variant maps to a SQLSTATE, a message
+//! that names the offending value, and a HINT saying what to do instead.
+
+use crate::bindings::BindingError;
+use crate::data::DataError;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode as Code};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("project \"{0}\" does not exist")]
+    UnknownProject(String),
+    #[error("project \"{0}\" has no deployed model")]
+    NoDeployment(String),
+    #[error("relation \"{0}\" does not exist")]
+    UnknownRelation(String),
+    #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
+    WrongRelationKind { relation: String, kind: String },
+    #[error("column \"{column}\" does not exist in {relation}")]
+    UnknownColumn { relation: String, column: String, available: Vec<String> },
+    #[error("column \"{column}\" has type {type_name}, which pgml cannot use as a {role}")]
+    UnsupportedColumnType { column: String, type_name: String, role: &'static str },
+    #[error("{0} has no feature columns besides the label")]
+    NoFeatures(String),
+    #[error("{relation}: {source}")]
+    Data { relation: String, source: DataError },
+    #[error("project \"{0}\" does not exist yet, so task is required")]
+    TaskRequired(String),
+    #[error("unknown task \"{0}\"")]
+    UnknownTask(String),
+    #[error("project \"{project}\" is a {existing} project, not {given}")]
+    TaskConflict { project: String, existing: String, given: String },
+    #[error("unknown algorithm \"{0}\"")]
+    UnknownAlgorithm(String),
+    #[error("unknown test_sampling \"{0}\"")]
+    UnknownSampling(String),
+    #[error("unknown deployment strategy \"{0}\"")]
+    UnknownStrategy(String),
+    #[error("hyperparams must be a JSON object, got {0}")]
+    HyperparamsNotObject(String),
+    #[error("{0}")]
+    Binding(#[from] BindingError),
+    #[error("project \"{project}\" expects {expected} features, got {got}")]
+    WrongFeatureCount { project: String, expected: usize, got: usize },
+    #[error("{feature} is NULL")]
+    NullFeature { feature: String },
+    #[error("{algorithm} cannot train on missing values: column \"{column}\" has {count} NULL value(s)")]
+    MissingValues { algorithm: &'static str, column: String, count: usize },
+    #[error("project \"{0}\" is a regression project: it has no class probabilities")]
+    NotClassification(String),
+    #[error("model {0} does not exist")]
+    UnknownModel(i64),
+    #[error("project \"{project}\" has no model to deploy with strategy {strategy}")]
+    NothingToDeploy { project: String, strategy: String },
+    #[error("pgml.predict needs a row or an array of numbers, got type {0}")]
+    NotARow(String),
+    #[error("the row has no column \"{column}\" and has {count} columns for {expected} features")]
+    RowMismatch { column: String, count: usize, expected: usize },
+    #[error("unknown dataset \"{0}\"")]
+    UnknownDataset(String),
+    #[error("{0}")]
+    Spi(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<pgrx::spi::SpiError> for Error {
+    fn from(e: pgrx::spi::SpiError) -> Self {
+        Error::Spi(format!("internal query failed: {e}"))
+    }
+}
+
+fn join(v: &[impl AsRef<str>]) -> String {
+    v.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", ")
+}
+
+impl Error {
+    pub fn sqlstate(&self) -> Code {
+        use Error::*;
+        match self {
+            UnknownProject(_) | NoDeployment(_) | UnknownModel(_) | NothingToDeploy { .. } | UnknownDataset(_) => {
+                Code::ERRCODE_UNDEFINED_OBJECT
+            }
+            UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
+            WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
+            UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
+            UnsupportedColumnType { .. } | NotARow(_) => Code::ERRCODE_DATATYPE_MISMATCH,
+            Data { source: DataError::NullLabel { .. }, .. } | NullFeature { .. } => {
+                Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
+            }
+            Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            Binding(BindingError::Library { .. }) => Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+            Binding(BindingError::Corrupt { .. }) => Code::ERRCODE_DATA_CORRUPTED,
+            Binding(BindingError::Interrupted) => Code::ERRCODE_QUERY_CANCELED,
+            Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
+            _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
+        }
+    }
+
+    pub fn hint(&self) -> String {
+        use Error::*;
+        match self {
+            UnknownProject(p) => format!(
+                "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."
+            ),
+            NoDeployment(p) => format!("Deploy a model: SELECT * FROM pgml.deploy('{p}', 'most_recent');"),
+            UnknownRelation(_) => "Pass a table, view or materialized view on your search_path, optionally schema-qualified ('myschema.mytable'); mixed-case names may be given exactly or double-quoted.".into(),
+            WrongRelationKind { .. } => "Train on a table, a view or a materialized view.".into(),
+            UnknownColumn { available, .. } => format!("Columns of the relation: {}.", join(available)),
+            UnsupportedColumnType { role: "label", .. } => {
+                "The label must be numeric or boolean; cast it in a view, e.g. CREATE VIEW v AS SELECT ..., my_label::int AS label FROM t.".into()
+            }
+            UnsupportedColumnType { .. } => "Features must be smallint, integer, bigint, real, double precision, numeric or boolean: cast the column in a view, or leave it out of the view you train on.".into(),
+            NoFeatures(_) => "Train on a relation with at least one numeric column besides the label.".into(),
+            Data { source, .. } => match source {
+                DataError::Empty => "Train on a relation that has rows.".into(),
+                DataError::NullLabel { .. } => "Filter them out in a view: WHERE my_label IS NOT NULL.".into(),
+                DataError::TooFewRows { .. } => "Training needs at least one row for training and one for testing: add rows or lower test_size.".into(),
+                DataError::BadTestSize(_) => "Use a fraction such as 0.25, or a whole number of test rows smaller than the row count.".into(),
+                DataError::SingleClass(_) => "Classification needs at least two distinct label values; use task => 'regression' or add rows of other classes.".into(),
+                DataError::NonFiniteLabel(_) => "Filter out NaN and Infinity labels in a view.".into(),
+            },
+            TaskRequired(p) => format!("Pass task => 'regression' or task => 'classification' on the first pgml.train of project '{p}'."),
+            UnknownTask(_) => "Valid tasks: regression, classification.".into(),
+            TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),
+            UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&crate::bindings::names())),
+            UnknownSampling(_) => "Valid test_sampling values: random, first, last.".into(),
+            UnknownStrategy(_) => "Valid strategies: best_score, most_recent, rollback.".into(),
+            HyperparamsNotObject(_) => "Pass an object, e.g. hyperparams => '{\"n_estimators\": 50}'.".into(),
+            Binding(b) => match b {
+                BindingError::UnknownHyperparam { valid, .. } => format!("Valid hyperparameters: {}.", join(valid)),
+                BindingError::InvalidHyperparam { .. } => "See the library's documentation of this parameter.".into(),
+                BindingError::MissingValues { .. } => "Filter or fill the NULLs in a view (e.g. COALESCE(col, 0)), or use algorithm => 'xgboost', which treats NULL as missing.".into(),
+                BindingError::Library { .. } => "The library rejected the data or the parameters; its message says why.".into(),
+                BindingError::Corrupt { .. } => "The stored model bytes in pgml.files do not load: retrain, or deploy another model with pgml.deploy.".into(),
+                BindingError::Interrupted => "Training was cancelled.".into(),
+            },
+            MissingValues { column, .. } => format!("Filter or fill the NULLs in a view (e.g. COALESCE({column}, 0)), or use algorithm => 'xgboost', which treats NULL as missing."),
+            WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),
+            NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
+            NotClassification(_) => "Use pgml.predict for regression projects.".into(),
+            UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
+            NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),
+            NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
+            RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),
+            UnknownDataset(_) => format!("Valid datasets: {}.", join(&crate::datasets::names())),
+            Spi(_) => "This is a bug in pgml; please report it with the statement that raised it.".into(),
+        }
+    }
+
+    /// Raises the error as a Postgres ERROR. Never returns.
+    pub fn report(self) -> ! {
+        ErrorReport::new(self.sqlstate(), self.to_string(), "pgml")
+            .set_hint(self.hint())
+            .report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
+    }
+}
+
+/// `.or_report()` at the SQL boundary: the value, or an ERROR.
+pub trait OrReport<T> {
+    fn or_report(self) -> T;
+}
+
+impl<T, E: Into<Error>> OrReport<T> for std::result::Result<T, E> {
+    fn or_report(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => e.into().report(),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! pgml: train and serve machine learning models inside PostgreSQL.
+//!
+//! Wiring only: modules, the module magic, and process start-up.
+
+use pgrx::prelude::*;
+
+mod api;
+pub mod bindings;
+mod cache;
+mod catalog;
+pub mod data;
+mod datasets;
+mod deploy;
+mod error;
+mod gucs;
+pub mod metrics;
+mod serve;
+mod snapshot;
+mod train;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+::pgrx::pg_module_magic!();
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    cache::register_invalidation_callback();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,151 @@
+//! Scores stored in `pgml.models.metrics`. Pure functions over predictions; no Postgres.
+
+use serde_json::{Map, Value};
+
+fn put(m: &mut Map<String, Value>, key: &str, v: f64) {
+    // JSON has no NaN: an undefined score (e.g. r2 of a constant target) is stored as null.
+    let v = serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null);
+    m.insert(key.into(), v);
+}
+
+pub fn regression(y: &[f32], pred: &[f32]) -> Map<String, Value> {
+    let n = y.len() as f64;
+    let mean = y.iter().map(|v| *v as f64).sum::<f64>() / n;
+    let (mut ss_res, mut ss_tot, mut abs) = (0.0, 0.0, 0.0);
+    for (t, p) in y.iter().zip(pred) {
+        let (t, p) = (*t as f64, *p as f64);
+        ss_res += (t - p).powi(2);
+        ss_tot += (t - mean).powi(2);
+        abs += (t - p).abs();
+    }
+    let mut m = Map::new();
+    put(&mut m, "r2", if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { f64::NAN });
+    put(&mut m, "mse", ss_res / n);
+    put(&mut m, "mae", abs / n);
+    m
+}
+
+/// `y` and `pred` hold class indices; `proba` holds `k` probabilities per row.
+pub fn classification(y: &[f32], pred: &[f32], proba: &[f32], k: usize) -> Map<String, Value> {
+    let mut tp = vec![0usize; k];
+    let mut fp = vec![0usize; k];
+    let mut fn_ = vec![0usize; k];
+    let mut seen = vec![false; k];
+    let mut correct = 0usize;
+    for (t, p) in y.iter().zip(pred) {
+        let (t, p) = (*t as usize, *p as usize);
+        seen[t] = true;
+        seen[p] = true;
+        if t == p {
+            tp[t] += 1;
+            correct += 1;
+        } else {
+            fp[p] += 1;
+            fn_[t] += 1;
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    // Macro averages over the classes present in the labels or the predictions (as sklearn).
+    let classes: Vec<usize> = (0..k).filter(|c| seen[*c]).collect();
+    let (mut precision, mut recall, mut f1) = (0.0, 0.0, 0.0);
+    for &c in &classes {
+        let pr = ratio(tp[c], tp[c] + fp[c]);
+        let rc = ratio(tp[c], tp[c] + fn_[c]);
+        precision += pr;
+        recall += rc;
+        f1 += if pr + rc > 0.0 { 2.0 * pr * rc / (pr + rc) } else { 0.0 };
+    }
+    let nc = classes.len().max(1) as f64;
+    let mut m = Map::new();
+    put(&mut m, "accuracy", ratio(correct, y.len()));
+    put(&mut m, "precision", precision / nc);
+    put(&mut m, "recall", recall / nc);
+    put(&mut m, "f1", f1 / nc);
+    if k == 2 && proba.len() == 2 * y.len() {
+        let p1: Vec<f64> = proba.chunks_exact(2).map(|r| r[1] as f64).collect();
+        put(&mut m, "roc_auc", roc_auc(y, &p1));
+        put(&mut m, "log_loss", log_loss(y, &p1));
+    }
+    m
+}
+
+/// Area under the ROC curve: the Mann-Whitney U statistic with average ranks for ties.
+pub fn roc_auc(y: &[f32], score: &[f64]) -> f64 {
+    let mut idx: Vec<usize> = (0..y.len()).collect();
+    idx.sort_by(|a, b| score[*a].total_cmp(&score[*b]));
+    let mut ranks = vec![0.0; y.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && score[idx[j + 1]] == score[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for r in &idx[i..=j] {
+            ranks[*r] = avg;
+        }
+        i = j + 1;
+    }
+    let pos = y.iter().filter(|v| **v == 1.0).count() as f64;
+    let neg = y.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    let rank_sum: f64 = y.iter().zip(&ranks).filter(|(v, _)| **v == 1.0).map(|(_, r)| r).sum();
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+pub fn log_loss(y: &[f32], p1: &[f64]) -> f64 {
+    const EPS: f64 = 1e-15;
+    let sum: f64 = y
+        .iter()
+        .zip(p1)
+        .map(|(t, p)| {
+            let p = p.clamp(EPS, 1.0 - EPS);
+            if *t == 1.0 { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    sum / y.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(m: &Map<String, Value>, k: &str) -> f64 {
+        m[k].as_f64().unwrap()
+    }
+
+    #[test]
+    fn regression_scores() {
+        let m = regression(&[1.0, 2.0, 3.0], &[1.0, 2.0, 4.0]);
+        assert!((get(&m, "mse") - 1.0 / 3.0).abs() < 1e-12);
+        assert!((get(&m, "mae") - 1.0 / 3.0).abs() < 1e-12);
+        assert!((get(&m, "r2") - 0.5).abs() < 1e-12);
+        assert!(regression(&[2.0, 2.0], &[2.0, 2.0])["r2"].is_null());
+    }
+
+    #[test]
+    fn classification_macro_scores_match_sklearn() {
+        // sklearn: y=[0,0,1,1,2], p=[0,1,1,1,2] -> precision 0.8333, recall 0.8333, f1 0.8222
+        let y = [0.0, 0.0, 1.0, 1.0, 2.0];
+        let p = [0.0, 1.0, 1.0, 1.0, 2.0];
+        let m = classification(&y, &p, &[], 3);
+        assert!((get(&m, "accuracy") - 0.8).abs() < 1e-12);
+        assert!((get(&m, "precision") - 0.833333).abs() < 1e-5);
+        assert!((get(&m, "recall") - 0.833333).abs() < 1e-5);
+        assert!((get(&m, "f1") - 0.822222).abs() < 1e-5);
+        assert!(m.get("roc_auc").is_none());
+    }
+
+    #[test]
+    fn auc_and_log_loss() {
+        // sklearn roc_auc_score([0,0,1,1],[0.1,0.4,0.35,0.8]) == 0.75
+        assert!((roc_auc(&[0.0, 0.0, 1.0, 1.0], &[0.1, 0.4, 0.35, 0.8]) - 0.75).abs() < 1e-12);
+        assert!((roc_auc(&[0.0, 1.0], &[0.5, 0.5]) - 0.5).abs() < 1e-12);
+        // sklearn log_loss([0,1],[[.9,.1],[.2,.8]]) == 0.164252
+        assert!((log_loss(&[0.0, 1.0], &[0.1, 0.8]) - 0.164252).abs() < 1e-6);
+        let m = classification(&[0.0, 1.0], &[0.0, 1.0], &[0.9, 0.1, 0.2, 0.8], 2);
+        assert!(m.contains_key("roc_auc") && m.contains_key("log_loss"));
+    }
+}

@@ -1,0 +1,194 @@
+//! `pgml.train`: snapshot, split, fit, score, store, and deploy if better.
+
+use crate::bindings::{self, BindingError, Hyperparams, Task, TrainData};
+use crate::catalog::{self, NewModel, NewSnapshot};
+use crate::data::Sampling;
+use crate::error::{Error, Result};
+use crate::{metrics, snapshot};
+use pgrx::pg_sys;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// Seed of the train/test shuffle: the same data always splits the same way.
+pub const SPLIT_SEED: u64 = 0x5EED_0F_96_4D4C;
+
+pub struct TrainArgs {
+    pub project: String,
+    pub task: Option<String>,
+    pub relation: Option<String>,
+    pub y_column: Option<String>,
+    pub algorithm: String,
+    pub hyperparams: Value,
+    pub test_size: f32,
+    pub test_sampling: String,
+    pub automatic_deploy: bool,
+}
+
+pub struct Trained {
+    pub project: String,
+    pub task: Task,
+    pub algorithm: String,
+    pub deployed: bool,
+}
+
+pub fn train(a: TrainArgs) -> Result<Trained> {
+    // Check every argument before touching data.
+    let backend = bindings::find(&a.algorithm).ok_or_else(|| Error::UnknownAlgorithm(a.algorithm.clone()))?;
+    let params = match &a.hyperparams {
+        Value::Object(m) => Hyperparams::new(m.clone()),
+        other => return Err(Error::HyperparamsNotObject(other.to_string())),
+    };
+    backend.validate(&params)?;
+    let sampling = Sampling::parse(&a.test_sampling).ok_or_else(|| Error::UnknownSampling(a.test_sampling.clone()))?;
+    let task = match &a.task {
+        Some(t) => Some(Task::parse(t).ok_or_else(|| Error::UnknownTask(t.clone()))?),
+        None => None,
+    };
+    crate::data::test_rows(usize::MAX / 2, a.test_size)
+        .map_err(|source| Error::Data { relation: String::new(), source })?;
+    let project = match (catalog::project(&a.project)?, task) {
+        (Some(p), Some(t)) if p.task != t => {
+            return Err(Error::TaskConflict {
+                project: a.project.clone(),
+                existing: p.task.as_str().into(),
+                given: t.as_str().into(),
+            })
+        }
+        (Some(p), _) => p,
+        (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
+        (None, None) => return Err(Error::TaskRequired(a.project.clone())),
+    };
+    let relation = a.relation.as_deref().ok_or_else(|| Error::UnknownRelation("NULL".into()))?;
+    let y = a.y_column.as_deref().ok_or_else(|| Error::UnknownColumn {
+        relation: relation.to_string(),
+        column: "NULL".into(),
+        available: vec![],
+    })?;
+
+    let mut snap = snapshot::resolve(relation)?.read(y)?;
+    let data_err = |relation: &str| {
+        let relation = relation.to_string();
+        move |source| Error::Data { relation, source }
+    };
+    let classes = match project.task {
+        Task::Classification => Some(snap.data.encode_classes().map_err(data_err(&snap.relation))?),
+        Task::Regression => None,
+    };
+    let num_classes = classes.as_ref().map_or(0, Vec::len);
+    let split = snap.data.split(a.test_size, sampling, SPLIT_SEED).map_err(data_err(&snap.relation))?;
+
+    let train = TrainData {
+        x: snap.data.x_view(split.train.clone()),
+        y: snap.data.y_view(split.train.clone()),
+        task: project.task,
+        num_classes,
+    };
+    let started = Instant::now();
+    let mut progress = |_done: usize, _total: usize| -> bindings::Result<()> {
+        // Raises query cancel / statement_timeout as an ERROR between iterations, never
+        // inside the library.
+        pg_sys::check_for_interrupts!();
+        Ok(())
+    };
+    let model = backend.fit(&train, &params, &mut progress).map_err(|e| match e {
+        BindingError::MissingValues { algorithm, column, count } => Error::MissingValues {
+            algorithm,
+            column: snap.features.get(column).map(|c| c.name.clone()).unwrap_or_default(),
+            count,
+        },
+        other => Error::Binding(other),
+    })?;
+    let fit_time = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let x_test = snap.data.x_slice(split.test.clone());
+    let y_test = &snap.data.y[split.test.clone()];
+    let mut pred = Vec::with_capacity(y_test.len());
+    model.predict(x_test, &mut pred)?;
+    let mut scores = match project.task {
+        Task::Regression => metrics::regression(y_test, &pred),
+        Task::Classification => {
+            let mut proba = Vec::with_capacity(y_test.len() * num_classes);
+            model.predict_proba(x_test, &mut proba)?;
+            metrics::classification(y_test, &pred, &proba, num_classes)
+        }
+    };
+    scores.insert("fit_time".into(), json!(fit_time));
+    scores.insert("score_time".into(), json!(started.elapsed().as_secs_f64()));
+
+    let columns: Vec<Value> = snap.features.iter().map(|c| c.describe()).collect();
+    let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
+        relation_name: &snap.relation,
+        y_column_name: &snap.label.name,
+        test_size: a.test_size,
+        test_sampling: sampling.as_str(),
+        columns: Value::Array(columns),
+        analysis: json!({
+            "rows": snap.data.rows(),
+            "train_rows": split.train.len(),
+            "test_rows": split.test.len(),
+            "label": snap.label.describe(),
+        }),
+    })?;
+    let key = key_metric(project.task, &scores);
+    let model_id = catalog::insert_model(NewModel {
+        project_id: project.id,
+        snapshot_id,
+        num_features: snap.features.len(),
+        algorithm: backend.name(),
+        hyperparams: Value::Object(params.0),
+        metrics: scores,
+        classes,
+        bytes: model.to_bytes()?,
+    })?;
+
+    let deployed = a.automatic_deploy
+        && match catalog::deployed_key_metric(project.id)? {
+            None => true,
+            Some(current) => beats(key, current),
+        };
+    if deployed {
+        catalog::insert_deployment(project.id, model_id, "new_score")?;
+    }
+    Ok(Trained { project: project.name, task: project.task, algorithm: backend.name().into(), deployed })
+}
+
+/// r2 for regression, f1 for classification (same rule as SQL's pgml.key_metric).
+pub fn key_metric(task: Task, scores: &Map<String, Value>) -> Option<f64> {
+    let k = match task {
+        Task::Regression => "r2",
+        Task::Classification => "f1",
+    };
+    scores.get(k).and_then(Value::as_f64)
+}
+
+/// A new model replaces the deployed one when its key metric is strictly greater; an
+/// undefined metric never wins, and anything beats an undefined one.
+pub fn beats(new: Option<f64>, deployed: Option<f64>) -> bool {
+    match (new, deployed) {
+        (Some(n), Some(d)) => n > d,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_rule() {
+        assert!(beats(Some(0.9), Some(0.85)));
+        assert!(!beats(Some(0.85), Some(0.9)));
+        assert!(!beats(Some(0.9), Some(0.9)));
+        assert!(beats(Some(-1.0), None));
+        assert!(!beats(None, Some(0.1)));
+    }
+
+    #[test]
+    fn key_metric_by_task() {
+        let m: Map<String, Value> = serde_json::from_str(r#"{"r2": 0.5, "f1": 0.7}"#).unwrap();
+        assert_eq!(key_metric(Task::Regression, &m), Some(0.5));
+        assert_eq!(key_metric(Task::Classification, &m), Some(0.7));
+    }
+}
