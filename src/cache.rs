@@ -38,7 +38,9 @@ thread_local! {
 /// Registered once per process in `_PG_init`.
 pub fn register_invalidation_callback() {
     // SAFETY: called from _PG_init in a backend; the callback only touches atomics.
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0)) };
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0))
+    };
 }
 
 #[pgrx::pg_guard]
@@ -51,7 +53,13 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
 }
 
 fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
-    MODELS.with(|m| m.borrow().0.get(project).filter(|s| s.generation == generation).cloned())
+    MODELS.with(|m| {
+        m.borrow()
+            .0
+            .get(project)
+            .filter(|s| s.generation == generation)
+            .cloned()
+    })
 }
 
 /// The project's deployed model: from the cache when current, else from the catalog.
@@ -62,8 +70,13 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     }
     let d = catalog::deployed(project)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
-    let backend = bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
-    let shape = ModelShape { task: d.task, num_features: d.num_features, num_classes: d.classes.len() };
+    let backend =
+        bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
+    let shape = ModelShape {
+        task: d.task,
+        num_features: d.num_features,
+        num_classes: d.classes.len(),
+    };
     let model = backend.from_bytes(&d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
@@ -71,7 +84,11 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
         *counter += 1;
         map.retain(|_, s| s.generation == generation);
         if map.len() >= max && !map.contains_key(project) {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.stamp).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.stamp)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }

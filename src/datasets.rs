@@ -13,7 +13,11 @@ pub struct Dataset {
 
 macro_rules! dataset {
     ($name:literal, $label:expr) => {
-        Dataset { name: $name, csv: include_str!(concat!("../datasets/", $name, ".csv")), label: $label }
+        Dataset {
+            name: $name,
+            csv: include_str!(concat!("../datasets/", $name, ".csv")),
+            label: $label,
+        }
     };
 }
 
@@ -36,7 +40,12 @@ const BATCH: usize = 500;
 
 impl Dataset {
     fn header(&self) -> Vec<&'static str> {
-        self.csv.lines().next().unwrap_or_default().split(',').collect()
+        self.csv
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .collect()
     }
 
     fn rows(&self) -> impl Iterator<Item = &'static str> {
@@ -66,7 +75,12 @@ impl Dataset {
             .map(|line| {
                 let values: Vec<String> = line
                     .split(',')
-                    .map(|v| v.trim().parse::<f64>().map(|f| f.to_string()).unwrap_or_else(|_| "NULL".into()))
+                    .map(|v| {
+                        v.trim()
+                            .parse::<f64>()
+                            .map(|f| f.to_string())
+                            .unwrap_or_else(|_| "NULL".into())
+                    })
                     .collect();
                 format!("({})", values.join(","))
             })
@@ -84,7 +98,15 @@ pub fn load(name: &str) -> Result<(String, i64)> {
         .find(|d| d.name == name)
         .ok_or_else(|| Error::UnknownDataset(name.to_string()))?;
     let table = format!("pgml.{}", quote_identifier(ds.name));
-    Spi::run(&format!("DROP TABLE IF EXISTS {table}"))?;
+    // DROP only what exists: DROP ... IF EXISTS would send the caller a NOTICE.
+    if Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[table.as_str().into()],
+    )?
+    .unwrap_or(false)
+    {
+        Spi::run(&format!("DROP TABLE {table}"))?;
+    }
     Spi::run(&ds.create_sql(&table))?;
     for stmt in ds.insert_sql(&table) {
         Spi::run(&stmt)?;
@@ -112,7 +134,10 @@ mod tests {
             assert_eq!(d.header().len(), cols, "{name}");
             for r in d.rows() {
                 assert_eq!(r.split(',').count(), cols, "{name}: {r}");
-                assert!(r.split(',').all(|v| v.trim().parse::<f64>().is_ok()), "{name}: {r}");
+                assert!(
+                    r.split(',').all(|v| v.trim().parse::<f64>().is_ok()),
+                    "{name}: {r}"
+                );
             }
         }
     }

@@ -17,9 +17,17 @@ pub enum Error {
     #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
     WrongRelationKind { relation: String, kind: String },
     #[error("column \"{column}\" does not exist in {relation}")]
-    UnknownColumn { relation: String, column: String, available: Vec<String> },
+    UnknownColumn {
+        relation: String,
+        column: String,
+        available: Vec<String>,
+    },
     #[error("column \"{column}\" has type {type_name}, which pgml cannot use as a {role}")]
-    UnsupportedColumnType { column: String, type_name: String, role: &'static str },
+    UnsupportedColumnType {
+        column: String,
+        type_name: String,
+        role: &'static str,
+    },
     #[error("{0} has no feature columns besides the label")]
     NoFeatures(String),
     #[error("{relation}: {source}")]
@@ -29,7 +37,11 @@ pub enum Error {
     #[error("unknown task \"{0}\"")]
     UnknownTask(String),
     #[error("project \"{project}\" is a {existing} project, not {given}")]
-    TaskConflict { project: String, existing: String, given: String },
+    TaskConflict {
+        project: String,
+        existing: String,
+        given: String,
+    },
     #[error("unknown algorithm \"{0}\"")]
     UnknownAlgorithm(String),
     #[error("unknown test_sampling \"{0}\"")]
@@ -41,11 +53,21 @@ pub enum Error {
     #[error("{0}")]
     Binding(#[from] BindingError),
     #[error("project \"{project}\" expects {expected} features, got {got}")]
-    WrongFeatureCount { project: String, expected: usize, got: usize },
+    WrongFeatureCount {
+        project: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("{feature} is NULL")]
     NullFeature { feature: String },
-    #[error("{algorithm} cannot train on missing values: column \"{column}\" has {count} NULL value(s)")]
-    MissingValues { algorithm: &'static str, column: String, count: usize },
+    #[error(
+        "{algorithm} cannot train on missing values: column \"{column}\" has {count} NULL value(s)"
+    )]
+    MissingValues {
+        algorithm: &'static str,
+        column: String,
+        count: usize,
+    },
     #[error("project \"{0}\" is a regression project: it has no class probabilities")]
     NotClassification(String),
     #[error("model {0} does not exist")]
@@ -55,7 +77,11 @@ pub enum Error {
     #[error("pgml.predict needs a row or an array of numbers, got type {0}")]
     NotARow(String),
     #[error("the row has no column \"{column}\" and has {count} columns for {expected} features")]
-    RowMismatch { column: String, count: usize, expected: usize },
+    RowMismatch {
+        column: String,
+        count: usize,
+        expected: usize,
+    },
     #[error("unknown dataset \"{0}\"")]
     UnknownDataset(String),
     #[error("{0}")]
@@ -78,17 +104,23 @@ impl Error {
     pub fn sqlstate(&self) -> Code {
         use Error::*;
         match self {
-            UnknownProject(_) | NoDeployment(_) | UnknownModel(_) | NothingToDeploy { .. } | UnknownDataset(_) => {
-                Code::ERRCODE_UNDEFINED_OBJECT
-            }
+            UnknownProject(_)
+            | NoDeployment(_)
+            | UnknownModel(_)
+            | NothingToDeploy { .. }
+            | UnknownDataset(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
             UnsupportedColumnType { .. } | NotARow(_) => Code::ERRCODE_DATATYPE_MISMATCH,
-            Data { source: DataError::NullLabel { .. }, .. } | NullFeature { .. } => {
+            Data {
+                source: DataError::NullLabel { .. },
+                ..
+            }
+            | NullFeature { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
-            Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
             Binding(BindingError::Library { .. }) => Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
             Binding(BindingError::Corrupt { .. }) => Code::ERRCODE_DATA_CORRUPTED,
             Binding(BindingError::Interrupted) => Code::ERRCODE_QUERY_CANCELED,

@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 
 fn put(m: &mut Map<String, Value>, key: &str, v: f64) {
     // JSON has no NaN: an undefined score (e.g. r2 of a constant target) is stored as null.
-    let v = serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null);
+    let v = serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null);
     m.insert(key.into(), v);
 }
 
@@ -19,7 +21,15 @@ pub fn regression(y: &[f32], pred: &[f32]) -> Map<String, Value> {
         abs += (t - p).abs();
     }
     let mut m = Map::new();
-    put(&mut m, "r2", if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { f64::NAN });
+    put(
+        &mut m,
+        "r2",
+        if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            f64::NAN
+        },
+    );
     put(&mut m, "mse", ss_res / n);
     put(&mut m, "mae", abs / n);
     m
@@ -53,7 +63,11 @@ pub fn classification(y: &[f32], pred: &[f32], proba: &[f32], k: usize) -> Map<S
         let rc = ratio(tp[c], tp[c] + fn_[c]);
         precision += pr;
         recall += rc;
-        f1 += if pr + rc > 0.0 { 2.0 * pr * rc / (pr + rc) } else { 0.0 };
+        f1 += if pr + rc > 0.0 {
+            2.0 * pr * rc / (pr + rc)
+        } else {
+            0.0
+        };
     }
     let nc = classes.len().max(1) as f64;
     let mut m = Map::new();
@@ -91,7 +105,12 @@ pub fn roc_auc(y: &[f32], score: &[f64]) -> f64 {
     if pos == 0.0 || neg == 0.0 {
         return f64::NAN;
     }
-    let rank_sum: f64 = y.iter().zip(&ranks).filter(|(v, _)| **v == 1.0).map(|(_, r)| r).sum();
+    let rank_sum: f64 = y
+        .iter()
+        .zip(&ranks)
+        .filter(|(v, _)| **v == 1.0)
+        .map(|(_, r)| r)
+        .sum();
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
@@ -102,7 +121,11 @@ pub fn log_loss(y: &[f32], p1: &[f64]) -> f64 {
         .zip(p1)
         .map(|(t, p)| {
             let p = p.clamp(EPS, 1.0 - EPS);
-            if *t == 1.0 { -p.ln() } else { -(1.0 - p).ln() }
+            if *t == 1.0 {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
         })
         .sum();
     sum / y.len() as f64

@@ -6,7 +6,11 @@ use crate::error::{Error, Result};
 
 fn check_width(project: &str, s: &Served, got: usize) -> Result<()> {
     if got != s.num_features {
-        return Err(Error::WrongFeatureCount { project: project.to_string(), expected: s.num_features, got });
+        return Err(Error::WrongFeatureCount {
+            project: project.to_string(),
+            expected: s.num_features,
+            got,
+        });
     }
     Ok(())
 }
@@ -61,13 +65,26 @@ pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Resu
 /// row, matched by name when every feature is present, else by position when the row has
 /// exactly as many columns as features (an anonymous ROW(...)).
 pub fn row_order(features: &[String], row_names: &[String]) -> Result<Vec<usize>> {
-    let by_name: Option<Vec<usize>> = features.iter().map(|f| row_names.iter().position(|n| n == f)).collect();
+    let by_name: Option<Vec<usize>> = features
+        .iter()
+        .map(|f| row_names.iter().position(|n| n == f))
+        .collect();
     match by_name {
         Some(order) if !features.is_empty() => Ok(order),
-        _ if row_names.len() == features.len() || features.is_empty() => Ok((0..row_names.len()).collect()),
+        _ if row_names.len() == features.len() || features.is_empty() => {
+            Ok((0..row_names.len()).collect())
+        }
         _ => {
-            let missing = features.iter().find(|f| !row_names.contains(f)).cloned().unwrap_or_default();
-            Err(Error::RowMismatch { column: missing, count: row_names.len(), expected: features.len() })
+            let missing = features
+                .iter()
+                .find(|f| !row_names.contains(f))
+                .cloned()
+                .unwrap_or_default();
+            Err(Error::RowMismatch {
+                column: missing,
+                count: row_names.len(),
+                expected: features.len(),
+            })
         }
     }
 }
@@ -88,8 +105,14 @@ mod tests {
     #[test]
     fn rows_match_by_name_then_position() {
         let f = s(&["a", "b"]);
-        assert_eq!(row_order(&f, &s(&["target", "b", "a"])).unwrap(), vec![2, 1]);
+        assert_eq!(
+            row_order(&f, &s(&["target", "b", "a"])).unwrap(),
+            vec![2, 1]
+        );
         assert_eq!(row_order(&f, &s(&["f1", "f2"])).unwrap(), vec![0, 1]);
-        assert!(matches!(row_order(&f, &s(&["a", "x", "y"])), Err(Error::RowMismatch { .. })));
+        assert!(matches!(
+            row_order(&f, &s(&["a", "x", "y"])),
+            Err(Error::RowMismatch { .. })
+        ));
     }
 }

@@ -47,7 +47,7 @@ impl Column {
 }
 
 pub struct Relation {
-    /// Quoted, schema-qualified where needed (regclass output): safe to splice into SQL.
+    /// Quoted and schema-qualified: safe to splice into SQL, unaffected by search_path.
     pub name: String,
     pub columns: Vec<Column>,
 }
@@ -57,8 +57,9 @@ pub struct Relation {
 pub fn resolve(name: &str) -> Result<Relation> {
     let found = Spi::connect(|client| -> Result<Option<(pg_sys::Oid, String, String)>> {
         let t = client.select(
-            "SELECT c.oid, c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text
-               FROM pg_catalog.pg_class c
+            "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+                    c.relkind::pg_catalog.text
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.oid = COALESCE(pg_catalog.to_regclass(pg_catalog.quote_ident($1)),
                                      pg_catalog.to_regclass($1))",
             Some(1),
@@ -68,7 +69,11 @@ pub fn resolve(name: &str) -> Result<Relation> {
             return Ok(None);
         }
         let (oid, text, kind) = t.first().get_three::<pg_sys::Oid, String, String>()?;
-        Ok(Some((oid.unwrap_or(pg_sys::InvalidOid), text.unwrap_or_default(), kind.unwrap_or_default())))
+        Ok(Some((
+            oid.unwrap_or(pg_sys::InvalidOid),
+            text.unwrap_or_default(),
+            kind.unwrap_or_default(),
+        )))
     })?;
     let (oid, regclass, kind) = found.ok_or_else(|| Error::UnknownRelation(name.to_string()))?;
     let kind_name = match kind.as_str() {
@@ -80,7 +85,10 @@ pub fn resolve(name: &str) -> Result<Relation> {
         _ => Some("relation of another kind"),
     };
     if let Some(k) = kind_name {
-        return Err(Error::WrongRelationKind { relation: regclass, kind: k.into() });
+        return Err(Error::WrongRelationKind {
+            relation: regclass,
+            kind: k.into(),
+        });
     }
     let columns = Spi::connect(|client| -> Result<Vec<Column>> {
         let t = client.select(
@@ -101,7 +109,10 @@ pub fn resolve(name: &str) -> Result<Relation> {
         }
         Ok(cols)
     })?;
-    Ok(Relation { name: regclass, columns })
+    Ok(Relation {
+        name: regclass,
+        columns,
+    })
 }
 
 pub struct Snapshot {
@@ -129,9 +140,18 @@ impl Relation {
     pub fn read(self, y: &str) -> Result<Snapshot> {
         let label = self.label(y)?.clone();
         if !label.is_numeric() {
-            return Err(Error::UnsupportedColumnType { column: label.name, type_name: label.type_name, role: "label" });
+            return Err(Error::UnsupportedColumnType {
+                column: label.name,
+                type_name: label.type_name,
+                role: "label",
+            });
         }
-        let features: Vec<Column> = self.columns.iter().filter(|c| c.name != label.name).cloned().collect();
+        let features: Vec<Column> = self
+            .columns
+            .iter()
+            .filter(|c| c.name != label.name)
+            .cloned()
+            .collect();
         if features.is_empty() {
             return Err(Error::NoFeatures(self.name));
         }
@@ -142,31 +162,49 @@ impl Relation {
                 role: "feature",
             });
         }
-        let select: Vec<String> = features.iter().chain([&label]).map(Column::as_real).collect();
+        let select: Vec<String> = features
+            .iter()
+            .chain([&label])
+            .map(Column::as_real)
+            .collect();
         let query = format!("SELECT {} FROM {}", select.join(", "), self.name);
         let count = format!("SELECT pg_catalog.count(*) FROM {}", self.name);
         let nf = features.len();
-        let data = Spi::connect(|client| -> Result<std::result::Result<Dataset, DataError>> {
-            let expected = client.select(&count, Some(1), &[])?.first().get_one::<i64>()?.unwrap_or(0);
-            let mut builder = DenseBuilder::with_capacity(expected.max(0) as usize, nf);
-            let mut cursor = client.try_open_cursor(&query, &[])?;
-            let mut features = Vec::with_capacity(nf);
-            loop {
-                pg_sys::check_for_interrupts!();
-                let table = cursor.fetch(FETCH_ROWS)?;
-                if table.is_empty() {
-                    break;
-                }
-                for row in table {
-                    for i in 1..=nf {
-                        features.push(row.get::<f32>(i)?);
+        let data = Spi::connect(
+            |client| -> Result<std::result::Result<Dataset, DataError>> {
+                let expected = client
+                    .select(&count, Some(1), &[])?
+                    .first()
+                    .get_one::<i64>()?
+                    .unwrap_or(0);
+                let mut builder = DenseBuilder::with_capacity(expected.max(0) as usize, nf);
+                let mut cursor = client.try_open_cursor(&query, &[])?;
+                let mut features = Vec::with_capacity(nf);
+                loop {
+                    pg_sys::check_for_interrupts!();
+                    let table = cursor.fetch(FETCH_ROWS)?;
+                    if table.is_empty() {
+                        break;
                     }
-                    builder.push_row(features.drain(..), row.get::<f32>(nf + 1)?);
+                    for row in table {
+                        for i in 1..=nf {
+                            features.push(row.get::<f32>(i)?);
+                        }
+                        builder.push_row(features.drain(..), row.get::<f32>(nf + 1)?);
+                    }
                 }
-            }
-            Ok(builder.finish())
+                Ok(builder.finish())
+            },
+        )?;
+        let data = data.map_err(|source| Error::Data {
+            relation: self.name.clone(),
+            source,
         })?;
-        let data = data.map_err(|source| Error::Data { relation: self.name.clone(), source })?;
-        Ok(Snapshot { relation: self.name, label, features, data })
+        Ok(Snapshot {
+            relation: self.name,
+            label,
+            features,
+            data,
+        })
     }
 }

@@ -1,1 +1,377 @@
-mod placeholder {}
+//! `#[pg_test]`s: each SQL function and each error, in a real backend.
+
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn one<T: FromDatum + IntoDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// (SQLSTATE, message, hint) raised by `sql`, caught in a subtransaction.
+    fn error_of(sql: &str) -> (String, String, String) {
+        run(
+            r#"CREATE OR REPLACE FUNCTION pg_temp.err(q text, OUT state text, OUT msg text, OUT hint text)
+               LANGUAGE plpgsql AS $$
+               BEGIN EXECUTE q; state := 'OK'; msg := ''; hint := '';
+               EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+               END $$"#,
+        );
+        let (s, m, h) = Spi::get_three_with_args::<String, String, String>(
+            "SELECT state, msg, hint FROM pg_temp.err($1)",
+            &[sql.into()],
+        )
+        .unwrap();
+        (
+            s.unwrap_or_default(),
+            m.unwrap_or_default(),
+            h.unwrap_or_default(),
+        )
+    }
+
+    fn assert_error(sql: &str, state: &str, names: &str) {
+        let (s, m, h) = error_of(sql);
+        assert_eq!(s, state, "{sql}: {m}");
+        assert!(
+            m.contains(names),
+            "{sql}: message {m:?} should name {names:?}"
+        );
+        assert!(!h.is_empty(), "{sql}: no HINT for {m}");
+    }
+
+    fn metric(project: &str, key: &str) -> f64 {
+        one::<f64>(&format!(
+            "SELECT (m.metrics ->> '{key}')::float8 FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+              WHERE p.name = '{project}' ORDER BY m.id DESC LIMIT 1"
+        ))
+    }
+
+    #[pg_test]
+    fn version_is_the_crate_version() {
+        assert_eq!(
+            one::<String>("SELECT pgml.version()"),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+
+    #[pg_test]
+    fn datasets_load_with_their_row_counts() {
+        for (name, rows) in [
+            ("iris", 150),
+            ("diabetes", 442),
+            ("digits", 1797),
+            ("breast_cancer", 569),
+            ("wine", 178),
+            ("linnerud", 20),
+        ] {
+            let (table, n) =
+                Spi::get_two::<String, i64>(&format!("SELECT * FROM pgml.load_dataset('{name}')"))
+                    .unwrap();
+            assert_eq!(n, Some(rows));
+            assert_eq!(
+                one::<i64>(&format!("SELECT count(*) FROM {}", table.unwrap())),
+                rows
+            );
+        }
+        // loading again replaces the table rather than doubling it
+        run("SELECT pgml.load_dataset('iris')");
+        assert_eq!(one::<i64>("SELECT count(*) FROM pgml.iris"), 150);
+        assert_error("SELECT pgml.load_dataset('nope')", "42704", "nope");
+    }
+
+    #[pg_test]
+    fn iris_xgboost_accuracy_and_every_predict_form() {
+        run("SELECT pgml.load_dataset('iris')");
+        let deployed = one::<bool>(
+            "SELECT deployed FROM pgml.train('iris', 'classification', 'pgml.iris', 'target', 'xgboost', '{\"n_estimators\": 20}')",
+        );
+        assert!(deployed);
+        assert!(
+            metric("iris", "accuracy") >= 0.9,
+            "accuracy {}",
+            metric("iris", "accuracy")
+        );
+        for k in ["f1", "precision", "recall", "fit_time", "score_time"] {
+            metric("iris", k);
+        }
+        // row form, by name, label column ignored; labels come back as the original values
+        let right =
+            one::<i64>("SELECT count(*) FROM pgml.iris WHERE pgml.predict('iris', iris) = target");
+        assert!(right >= 140, "{right} of 150 rows right");
+        assert_eq!(
+            one::<i64>("SELECT count(DISTINCT pgml.predict('iris', iris)) FROM pgml.iris"),
+            3
+        );
+        // every array overload resolves and agrees
+        let v = one::<f32>("SELECT pgml.predict('iris', ARRAY[5.1, 3.5, 1.4, 0.2])");
+        assert_eq!(v, 0.0);
+        for lit in [
+            "ARRAY[5.1, 3.5, 1.4, 0.2]::real[]",
+            "ARRAY[5.1, 3.5, 1.4, 0.2]::float8[]",
+        ] {
+            assert_eq!(
+                one::<f32>(&format!("SELECT pgml.predict('iris', {lit})")),
+                v
+            );
+        }
+        one::<f32>("SELECT pgml.predict('iris', ARRAY[6, 3, 5, 2])");
+        one::<f32>("SELECT pgml.predict('iris', ARRAY[6, 3, 5, 2]::bigint[])");
+        // anonymous row: by position
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('iris', ROW(5.1, 3.5, 1.4, 0.2))"),
+            v
+        );
+        // probabilities
+        let p = one::<Vec<f32>>("SELECT pgml.predict_proba('iris', ARRAY[5.1, 3.5, 1.4, 0.2])");
+        assert_eq!(p.len(), 3);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5 && p[0] > 0.5);
+        one::<Vec<f32>>("SELECT pgml.predict_proba('iris', ARRAY[5, 3, 1, 0])");
+        // batch: flattened and 2-D
+        assert_eq!(one::<i64>("SELECT count(*) FROM pgml.predict_batch('iris', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3])"), 2);
+        assert_eq!(
+            one::<Vec<f32>>("SELECT array_agg(p) FROM pgml.predict_batch('iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]::real[]) p"),
+            vec![0.0, 2.0]
+        );
+        assert_error(
+            "SELECT pgml.predict_batch('iris', ARRAY[[1, 2, 3], [4, 5, 6]])",
+            "22023",
+            "expects 4 features",
+        );
+        assert_error(
+            "SELECT pgml.predict_batch('iris', ARRAY[1, 2, 3, 4, 5])",
+            "22023",
+            "expects 4 features",
+        );
+    }
+
+    #[pg_test]
+    fn breast_cancer_xgboost_accuracy() {
+        run("SELECT pgml.load_dataset('breast_cancer')");
+        run("SELECT * FROM pgml.train('bc', 'classification', 'pgml.breast_cancer', 'target', 'xgboost')");
+        let acc = metric("bc", "accuracy");
+        assert!(acc >= 0.93, "accuracy {acc}");
+        // binary problems also get roc_auc and log_loss
+        assert!(metric("bc", "roc_auc") > 0.95);
+        assert!(metric("bc", "log_loss") < 0.5);
+    }
+
+    #[pg_test]
+    fn diabetes_linear_r2_and_regression_predict() {
+        run("SELECT pgml.load_dataset('diabetes')");
+        run("SELECT * FROM pgml.train('diabetes', 'regression', 'pgml.diabetes', 'target')");
+        let r2 = metric("diabetes", "r2");
+        assert!(r2 >= 0.35, "r2 {r2}");
+        assert!(metric("diabetes", "mse") > 0.0 && metric("diabetes", "mae") > 0.0);
+        let n = one::<i64>("SELECT count(*) FROM pgml.diabetes WHERE pgml.predict('diabetes', diabetes) BETWEEN 0 AND 400");
+        assert_eq!(n, 442);
+        assert_error(
+            "SELECT pgml.predict_proba('diabetes', ARRAY[1,2,3,4,5,6,7,8,9,10])",
+            "22023",
+            "diabetes",
+        );
+    }
+
+    #[pg_test]
+    fn labels_are_returned_as_their_values() {
+        run("CREATE TABLE pets (weight real, legs int, kind int)");
+        run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");
+        run("SELECT * FROM pgml.train('pets', 'classification', 'pets', 'kind', 'linear', test_sampling => 'random')");
+        let labels = one::<Vec<f32>>("SELECT classes FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'pets'");
+        assert_eq!(labels, vec![10.0, 20.0]);
+        assert_eq!(one::<f32>("SELECT pgml.predict('pets', ARRAY[5, 4])"), 10.0);
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('pets', ARRAY[95, 4])"),
+            20.0
+        );
+    }
+
+    #[pg_test]
+    fn relation_names_are_resolved_and_quoted_safely() {
+        run(r#"CREATE SCHEMA "Odd Schema""#);
+        run(r#"CREATE TABLE "Odd Schema"."My Table" ("X value" real, "Y" real)"#);
+        run(r#"INSERT INTO "Odd Schema"."My Table" SELECT i, 2 * i FROM generate_series(1, 20) i"#);
+        run(r#"SELECT * FROM pgml.train('odd', 'regression', '"Odd Schema"."My Table"', 'Y')"#);
+        assert!((one::<f32>("SELECT pgml.predict('odd', ARRAY[10])") - 20.0).abs() < 0.01);
+        run(r#"SET search_path TO "Odd Schema", public"#);
+        run("SELECT * FROM pgml.train('odd', relation_name => 'My Table', y_column_name => 'Y')");
+        run("RESET search_path");
+        run("CREATE TABLE lower_case (a real, b real)");
+        run("INSERT INTO lower_case SELECT i, i FROM generate_series(1, 10) i");
+        run("CREATE VIEW v AS SELECT a, b FROM lower_case");
+        run("CREATE MATERIALIZED VIEW mv AS SELECT a, b FROM lower_case");
+        for rel in ["LOWER_CASE", "public.lower_case", "v", "mv"] {
+            run(&format!(
+                "SELECT * FROM pgml.train('rel_{rel}', 'regression', '{rel}', 'B')"
+            ));
+        }
+        // injection attempts are just names that do not exist
+        let (s, _, _) = error_of("SELECT * FROM pgml.train('inj', 'regression', 'lower_case; DROP TABLE lower_case', 'b')");
+        assert!(s == "42P01" || s == "42602", "{s}");
+        assert_error(
+            r#"SELECT * FROM pgml.train('inj', 'regression', 'lower_case', 'b"; DROP TABLE lower_case; --')"#,
+            "42703",
+            "DROP TABLE",
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM lower_case"), 10);
+        assert_error(
+            "SELECT * FROM pgml.train('idx', 'regression', 'lower_case_pkey_nope', 'b')",
+            "42P01",
+            "lower_case_pkey_nope",
+        );
+        run("CREATE SEQUENCE seq");
+        assert_error(
+            "SELECT * FROM pgml.train('seq', 'regression', 'seq', 'b')",
+            "42809",
+            "seq",
+        );
+    }
+
+    #[pg_test]
+    fn deploy_strategies_and_in_session_cache_invalidation() {
+        run("CREATE TABLE lin (x real, y real)");
+        run("INSERT INTO lin SELECT i, 3 * i + 1 FROM generate_series(1, 100) i");
+        run("SELECT * FROM pgml.train('lin', 'regression', 'lin', 'y', 'linear')");
+        let linear = one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])");
+        assert!((linear - 3001.0).abs() < 1.0, "{linear}");
+        // xgboost cannot extrapolate and scores lower: not deployed automatically
+        let deployed = one::<bool>("SELECT deployed FROM pgml.train('lin', algorithm => 'xgboost', hyperparams => '{\"n_estimators\": 5}')");
+        assert!(!deployed);
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])"),
+            linear
+        );
+        // most_recent switches to xgboost at once in this session (relcache invalidation)
+        assert_eq!(
+            one::<String>("SELECT algorithm FROM pgml.deploy('lin', 'most_recent')"),
+            "xgboost"
+        );
+        let xgb = one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])");
+        assert!(xgb < 400.0, "{xgb}");
+        // a deploy rolled back (here a subtransaction) is not seen
+        run("DO $$ BEGIN PERFORM pgml.deploy('lin', 'best_score'); RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN END $$");
+        assert_eq!(one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])"), xgb);
+        assert_eq!(
+            one::<String>("SELECT algorithm FROM pgml.deploy('lin', 'best_score')"),
+            "linear"
+        );
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])"),
+            linear
+        );
+        assert_eq!(
+            one::<String>("SELECT algorithm FROM pgml.deploy('lin', 'rollback')"),
+            "xgboost"
+        );
+        assert_eq!(
+            one::<String>("SELECT algorithm FROM pgml.deploy('lin', 'best_score', 'xgboost')"),
+            "xgboost"
+        );
+        let first = one::<i64>("SELECT min(id) FROM pgml.models m WHERE m.project_id = (SELECT id FROM pgml.projects WHERE name = 'lin')");
+        assert_eq!(
+            one::<String>(&format!("SELECT strategy FROM pgml.deploy({first})")),
+            "specific"
+        );
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])"),
+            linear
+        );
+        assert_eq!(
+            one::<String>("SELECT name FROM pgml.deployed_models WHERE name = 'lin'"),
+            "lin"
+        );
+        assert_eq!(
+            one::<String>("SELECT algorithm::text FROM pgml.overview WHERE name = 'lin'"),
+            "linear"
+        );
+        // deleting the deployed model (cascades to deployments) also reaches the cache
+        run(&format!("DELETE FROM pgml.models WHERE id = {first}"));
+        assert!((one::<f32>("SELECT pgml.predict('lin', ARRAY[1000])") - linear).abs() > 1.0);
+    }
+
+    #[pg_test]
+    fn every_bad_input_is_a_clean_error() {
+        run("SELECT pgml.load_dataset('diabetes')");
+        run("SELECT * FROM pgml.train('d', 'regression', 'pgml.diabetes', 'target')");
+        run("CREATE TABLE empty (x real, y real)");
+        run("CREATE TABLE one_row (x real, y real)");
+        run("INSERT INTO one_row VALUES (1, 1)");
+        run("CREATE TABLE texty (name text, x real, y real)");
+        run("INSERT INTO texty VALUES ('a', 1, 1), ('b', 2, 2)");
+        run("CREATE TABLE nulls (x real, y real)");
+        run("INSERT INTO nulls SELECT CASE WHEN i % 5 = 0 THEN NULL ELSE i END, i FROM generate_series(1, 20) i");
+        run("CREATE TABLE null_label (x real, y real)");
+        run("INSERT INTO null_label VALUES (1, NULL), (2, 1), (3, 2)");
+        run("CREATE TABLE one_class (x real, y int)");
+        run("INSERT INTO one_class SELECT i, 1 FROM generate_series(1, 10) i");
+        let cases = [
+            ("SELECT pgml.predict('nope', ARRAY[1.0])", "42704", "nope"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'no_such_table', 'y')", "42P01", "no_such_table"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'no_such_col')", "42703", "no_such_col"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'texty', 'y')", "42804", "name"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'empty', 'y')", "22023", "no rows"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'one_row', 'y')", "22023", "1 row"),
+            ("SELECT pgml.predict('d', ARRAY[1.0, 2.0])", "22023", "got 2"),
+            ("SELECT pgml.predict('d', ARRAY[1,2,3,4,5,6,7,8,9,NULL])", "22004", "feature 10"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'nope_algo')", "22023", "nope_algo"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '[1, 2]')", "22023", "[1,2]"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"depth\": 3}')", "22023", "depth"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"max_depth\": \"deep\"}')", "22023", "max_depth"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"n_estimators\": -1}')", "22023", "n_estimators"),
+            ("SELECT pgml.predict_proba('d', ARRAY[1,2,3,4,5,6,7,8,9,10])", "22023", "regression"),
+            ("SELECT * FROM pgml.train('d', 'classification', 'pgml.diabetes', 'target')", "22023", "classification"),
+            ("SELECT * FROM pgml.train('brand_new', relation_name => 'pgml.diabetes', y_column_name => 'target')", "22023", "brand_new"),
+            ("SELECT * FROM pgml.train('e', 'bogus_task', 'pgml.diabetes', 'target')", "22023", "bogus_task"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_size => 1.5)", "22023", "1.5"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_size => 0)", "22023", "test_size 0"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_sampling => 'sideways')", "22023", "sideways"),
+            ("SELECT * FROM pgml.deploy('d', 'sideways')", "22023", "sideways"),
+            ("SELECT * FROM pgml.deploy('nope', 'best_score')", "42704", "nope"),
+            ("SELECT * FROM pgml.deploy(999999)", "42704", "999999"),
+            ("SELECT * FROM pgml.deploy('d', 'rollback')", "42704", "rollback"),
+            ("SELECT pgml.predict('d', 5)", "42804", "integer"),
+            ("SELECT * FROM pgml.train('e', 'regression', 'nulls', 'y', 'linear')", "22004", "\"x\""),
+            ("SELECT * FROM pgml.train('e', 'regression', 'null_label', 'y')", "22004", "NULL"),
+            ("SELECT * FROM pgml.train('e', 'classification', 'one_class', 'y')", "22023", "single class"),
+        ];
+        for (sql, state, names) in cases {
+            assert_error(sql, state, names);
+        }
+        // xgboost takes the NULLs as missing values
+        run("SELECT * FROM pgml.train('nulls_ok', 'regression', 'nulls', 'y', 'xgboost', '{\"n_estimators\": 3}')");
+        // a failed train leaves nothing behind
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM pgml.projects WHERE name IN ('e', 'brand_new')"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn corrupt_model_bytes_are_an_error_not_a_crash() {
+        run("CREATE TABLE c (x real, y real)");
+        run("INSERT INTO c SELECT i, i FROM generate_series(1, 30) i");
+        for (project, algorithm) in [("cx", "xgboost"), ("cl", "linear")] {
+            run(&format!(
+                "SELECT * FROM pgml.train('{project}', 'regression', 'c', 'y', '{algorithm}')"
+            ));
+            run(&format!(
+                "UPDATE pgml.files SET data = '\\xdeadbeef' WHERE model_id = (SELECT max(id) FROM pgml.models)"
+            ));
+            // a redeploy forces a reload of the tampered bytes
+            run(&format!(
+                "SELECT * FROM pgml.deploy('{project}', 'most_recent')"
+            ));
+            assert_error(
+                &format!("SELECT pgml.predict('{project}', ARRAY[1.0])"),
+                "XX001",
+                "corrupt",
+            );
+        }
+    }
+}

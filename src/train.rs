@@ -33,19 +33,23 @@ pub struct Trained {
 
 pub fn train(a: TrainArgs) -> Result<Trained> {
     // Check every argument before touching data.
-    let backend = bindings::find(&a.algorithm).ok_or_else(|| Error::UnknownAlgorithm(a.algorithm.clone()))?;
+    let backend =
+        bindings::find(&a.algorithm).ok_or_else(|| Error::UnknownAlgorithm(a.algorithm.clone()))?;
     let params = match &a.hyperparams {
         Value::Object(m) => Hyperparams::new(m.clone()),
         other => return Err(Error::HyperparamsNotObject(other.to_string())),
     };
     backend.validate(&params)?;
-    let sampling = Sampling::parse(&a.test_sampling).ok_or_else(|| Error::UnknownSampling(a.test_sampling.clone()))?;
+    let sampling = Sampling::parse(&a.test_sampling)
+        .ok_or_else(|| Error::UnknownSampling(a.test_sampling.clone()))?;
     let task = match &a.task {
         Some(t) => Some(Task::parse(t).ok_or_else(|| Error::UnknownTask(t.clone()))?),
         None => None,
     };
-    crate::data::test_rows(usize::MAX / 2, a.test_size)
-        .map_err(|source| Error::Data { relation: String::new(), source })?;
+    crate::data::test_rows(usize::MAX / 2, a.test_size).map_err(|source| Error::Data {
+        relation: "pgml.train".into(),
+        source,
+    })?;
     let project = match (catalog::project(&a.project)?, task) {
         (Some(p), Some(t)) if p.task != t => {
             return Err(Error::TaskConflict {
@@ -58,7 +62,10 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
-    let relation = a.relation.as_deref().ok_or_else(|| Error::UnknownRelation("NULL".into()))?;
+    let relation = a
+        .relation
+        .as_deref()
+        .ok_or_else(|| Error::UnknownRelation("NULL".into()))?;
     let y = a.y_column.as_deref().ok_or_else(|| Error::UnknownColumn {
         relation: relation.to_string(),
         column: "NULL".into(),
@@ -71,11 +78,18 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         move |source| Error::Data { relation, source }
     };
     let classes = match project.task {
-        Task::Classification => Some(snap.data.encode_classes().map_err(data_err(&snap.relation))?),
+        Task::Classification => Some(
+            snap.data
+                .encode_classes()
+                .map_err(data_err(&snap.relation))?,
+        ),
         Task::Regression => None,
     };
     let num_classes = classes.as_ref().map_or(0, Vec::len);
-    let split = snap.data.split(a.test_size, sampling, SPLIT_SEED).map_err(data_err(&snap.relation))?;
+    let split = snap
+        .data
+        .split(a.test_size, sampling, SPLIT_SEED)
+        .map_err(data_err(&snap.relation))?;
 
     let train = TrainData {
         x: snap.data.x_view(split.train.clone()),
@@ -90,14 +104,24 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         pg_sys::check_for_interrupts!();
         Ok(())
     };
-    let model = backend.fit(&train, &params, &mut progress).map_err(|e| match e {
-        BindingError::MissingValues { algorithm, column, count } => Error::MissingValues {
-            algorithm,
-            column: snap.features.get(column).map(|c| c.name.clone()).unwrap_or_default(),
-            count,
-        },
-        other => Error::Binding(other),
-    })?;
+    let model = backend
+        .fit(&train, &params, &mut progress)
+        .map_err(|e| match e {
+            BindingError::MissingValues {
+                algorithm,
+                column,
+                count,
+            } => Error::MissingValues {
+                algorithm,
+                column: snap
+                    .features
+                    .get(column)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                count,
+            },
+            other => Error::Binding(other),
+        })?;
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -150,7 +174,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     if deployed {
         catalog::insert_deployment(project.id, model_id, "new_score")?;
     }
-    Ok(Trained { project: project.name, task: project.task, algorithm: backend.name().into(), deployed })
+    Ok(Trained {
+        project: project.name,
+        task: project.task,
+        algorithm: backend.name().into(),
+        deployed,
+    })
 }
 
 /// r2 for regression, f1 for classification (same rule as SQL's pgml.key_metric).

@@ -8,14 +8,30 @@ fn deploy_strategy(
     project_name: &str,
     strategy: default!(&str, "'best_score'"),
     algorithm: default!(Option<&str>, "NULL"),
-) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(strategy, String),
+        name!(algorithm, String),
+    ),
+> {
     let d = deploy::by_strategy(project_name, strategy, algorithm).or_report();
     TableIterator::once((d.project, d.strategy, d.algorithm))
 }
 
 /// Deploys one model by id.
 #[pg_extern(volatile, parallel_unsafe, name = "deploy")]
-fn deploy_model(model_id: i64) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
+fn deploy_model(
+    model_id: i64,
+) -> TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(strategy, String),
+        name!(algorithm, String),
+    ),
+> {
     let d = deploy::by_id(model_id).or_report();
     TableIterator::once((d.project, d.strategy, d.algorithm))
 }

@@ -4,12 +4,14 @@
 
 use crate::error::{Error, OrReport, Result};
 use crate::serve;
-use pgrx::prelude::*;
 use pgrx::datum::AnyElement;
+use pgrx::prelude::*;
 use std::num::NonZeroUsize;
 
 fn null_at(i: usize) -> Error {
-    Error::NullFeature { feature: format!("feature {} of the array", i + 1) }
+    Error::NullFeature {
+        feature: format!("feature {} of the array", i + 1),
+    }
 }
 
 /// Calls `f` on the array's values as f32: in place for real[], converted otherwise.
@@ -44,20 +46,28 @@ macro_rules! convert_features {
 convert_features!(f64, |x: f64| x as f32);
 convert_features!(i32, |x: i32| x as f32);
 convert_features!(i64, |x: i64| x as f32);
-convert_features!(AnyNumeric, |x: AnyNumeric| f32::try_from(x).unwrap_or(f32::NAN));
+convert_features!(AnyNumeric, |x: AnyNumeric| f32::try_from(x)
+    .unwrap_or(f32::NAN));
 
 /// The array and, when it has two or more dimensions, the length of its last one (the
 /// number of features per row).
-fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(arr: Array<'a, T>) -> (Array<'a, T>, Option<usize>) {
+fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
+    arr: Array<'a, T>,
+) -> (Array<'a, T>, Option<usize>) {
     let ptr = arr.into_array_type();
     // SAFETY: `ptr` is the detoasted array Postgres passed us; RawArray only reads its
     // header, and the Array is rebuilt from the same datum (no copy, no free).
     unsafe {
         let raw = pgrx::array::RawArray::from_ptr(std::ptr::NonNull::new_unchecked(ptr as *mut _));
         let dims = raw.dims();
-        let width = if dims.len() >= 2 { dims.last().map(|d| *d as usize) } else { None };
-        let arr = Array::<T>::from_polymorphic_datum(pg_sys::Datum::from(ptr), false, pg_sys::InvalidOid)
-            .expect("a non-null array datum");
+        let width = if dims.len() >= 2 {
+            dims.last().map(|d| *d as usize)
+        } else {
+            None
+        };
+        let arr =
+            Array::<T>::from_polymorphic_datum(pg_sys::Datum::from(ptr), false, pg_sys::InvalidOid)
+                .expect("a non-null array datum");
         (arr, width)
     }
 }
@@ -67,39 +77,68 @@ macro_rules! array_overloads {
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
-            features.with_f32(|x| serve::predict(project_name, x)).or_report()
+            features
+                .with_f32(|x| serve::predict(project_name, x))
+                .or_report()
         }
 
         /// Class probabilities for one row, in the order of pgml.models.classes.
         #[pg_extern(stable, parallel_safe, strict, name = "predict_proba")]
         fn $proba(project_name: &str, features: Array<$t>) -> Vec<f32> {
-            features.with_f32(|x| serve::predict_proba(project_name, x)).or_report()
+            features
+                .with_f32(|x| serve::predict_proba(project_name, x))
+                .or_report()
         }
 
         /// Predicts many rows given as one flattened or 2-D array, one result per row.
         #[pg_extern(stable, parallel_safe, strict, name = "predict_batch")]
         fn $batch(project_name: &str, features: Array<$t>) -> SetOfIterator<'static, f32> {
             let (features, width) = with_row_width(features);
-            SetOfIterator::new(features.with_f32(|x| serve::predict_batch(project_name, x, width)).or_report())
+            SetOfIterator::new(
+                features
+                    .with_f32(|x| serve::predict_batch(project_name, x, width))
+                    .or_report(),
+            )
         }
     };
 }
 
 array_overloads!(f32, predict_real, predict_proba_real, predict_batch_real);
-array_overloads!(f64, predict_double, predict_proba_double, predict_batch_double);
-array_overloads!(AnyNumeric, predict_numeric, predict_proba_numeric, predict_batch_numeric);
+array_overloads!(
+    f64,
+    predict_double,
+    predict_proba_double,
+    predict_batch_double
+);
+array_overloads!(
+    AnyNumeric,
+    predict_numeric,
+    predict_proba_numeric,
+    predict_batch_numeric
+);
 array_overloads!(i32, predict_int, predict_proba_int, predict_batch_int);
-array_overloads!(i64, predict_bigint, predict_proba_bigint, predict_batch_bigint);
+array_overloads!(
+    i64,
+    predict_bigint,
+    predict_proba_bigint,
+    predict_batch_bigint
+);
 
 /// One numeric or boolean attribute of a row as f32 (None: NULL).
-fn attribute(tuple: &PgHeapTuple<'_, pgrx::AllocatedByRust>, i: NonZeroUsize, type_oid: pg_sys::Oid) -> Option<std::result::Result<Option<f32>, ()>> {
+fn attribute(
+    tuple: &PgHeapTuple<'_, pgrx::AllocatedByRust>,
+    i: NonZeroUsize,
+    type_oid: pg_sys::Oid,
+) -> Option<std::result::Result<Option<f32>, ()>> {
     let v = match type_oid {
         pg_sys::FLOAT4OID => tuple.get_by_index::<f32>(i).map(|v| v),
         pg_sys::FLOAT8OID => tuple.get_by_index::<f64>(i).map(|v| v.map(|x| x as f32)),
         pg_sys::INT2OID => tuple.get_by_index::<i16>(i).map(|v| v.map(f32::from)),
         pg_sys::INT4OID => tuple.get_by_index::<i32>(i).map(|v| v.map(|x| x as f32)),
         pg_sys::INT8OID => tuple.get_by_index::<i64>(i).map(|v| v.map(|x| x as f32)),
-        pg_sys::BOOLOID => tuple.get_by_index::<bool>(i).map(|v| v.map(|b| b as u8 as f32)),
+        pg_sys::BOOLOID => tuple
+            .get_by_index::<bool>(i)
+            .map(|v| v.map(|b| b as u8 as f32)),
         pg_sys::NUMERICOID => tuple
             .get_by_index::<AnyNumeric>(i)
             .map(|v| v.map(|n| f32::try_from(n).unwrap_or(f32::NAN))),
@@ -113,7 +152,9 @@ fn row_features(project: &str, row: &AnyElement) -> Result<Vec<f32>> {
     // SAFETY: reading the type catalog for the argument's own type.
     if !unsafe { pg_sys::type_is_rowtype(type_oid) } {
         let name = unsafe { pgrx::pg_sys::format_type_be(type_oid) };
-        let name = unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        let name = unsafe { std::ffi::CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned();
         return Err(Error::NotARow(name));
     }
     // SAFETY: the datum is a composite of the type Postgres told us.
@@ -138,7 +179,11 @@ fn row_features(project: &str, row: &AnyElement) -> Result<Vec<f32>> {
                 })
             }
             Some(Ok(Some(v))) => x.push(v),
-            Some(Ok(None)) => return Err(Error::NullFeature { feature: format!("column \"{name}\"") }),
+            Some(Ok(None)) => {
+                return Err(Error::NullFeature {
+                    feature: format!("column \"{name}\""),
+                })
+            }
             Some(Err(())) => return Err(Error::Spi(format!("could not read column \"{name}\""))),
         }
     }

@@ -16,19 +16,36 @@ fn train(
     test_size: default!(Option<f32>, 0.25),
     test_sampling: default!(Option<&str>, "'random'"),
     automatic_deploy: default!(Option<bool>, true),
-) -> TableIterator<'static, (name!(project, String), name!(task, String), name!(algorithm, String), name!(deployed, bool))> {
-    let project = project_name.ok_or_else(|| Error::UnknownProject("NULL".into())).or_report();
+) -> TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(task, String),
+        name!(algorithm, String),
+        name!(deployed, bool),
+    ),
+> {
+    let project = project_name
+        .ok_or_else(|| Error::UnknownProject("NULL".into()))
+        .or_report();
     let t = train_core(TrainArgs {
         project: project.to_string(),
         task: task.map(str::to_string),
         relation: relation_name.map(str::to_string),
         y_column: y_column_name.map(str::to_string),
         algorithm: algorithm.unwrap_or("linear").to_string(),
-        hyperparams: hyperparams.map(|j| j.0).unwrap_or_else(|| serde_json::json!({})),
+        hyperparams: hyperparams
+            .map(|j| j.0)
+            .unwrap_or_else(|| serde_json::json!({})),
         test_size: test_size.unwrap_or(0.25),
         test_sampling: test_sampling.unwrap_or("random").to_string(),
         automatic_deploy: automatic_deploy.unwrap_or(true),
     })
     .or_report();
-    TableIterator::once((t.project, t.task.as_str().to_string(), t.algorithm, t.deployed))
+    TableIterator::once((
+        t.project,
+        t.task.as_str().to_string(),
+        t.algorithm,
+        t.deployed,
+    ))
 }

@@ -79,7 +79,8 @@ impl Hyperparams {
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
-        self.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        self.get(name)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
     }
 
     pub fn float(&self, name: &str) -> Option<f64> {
@@ -125,7 +126,9 @@ mod tests {
 
     #[test]
     fn accepts_known_names_and_types() {
-        assert!(hp(json!({"max_depth": 3, "eta": 0.1})).validate("x", SPECS).is_ok());
+        assert!(hp(json!({"max_depth": 3, "eta": 0.1}))
+            .validate("x", SPECS)
+            .is_ok());
         assert!(hp(json!({"eta": 1})).validate("x", SPECS).is_ok());
         assert!(hp(json!({"max_depth": 3.0})).validate("x", SPECS).is_ok());
     }
@@ -144,9 +147,13 @@ mod tests {
 
     #[test]
     fn rejects_wrong_type() {
-        let err = hp(json!({"max_depth": "deep"})).validate("x", SPECS).unwrap_err();
+        let err = hp(json!({"max_depth": "deep"}))
+            .validate("x", SPECS)
+            .unwrap_err();
         assert!(matches!(err, BindingError::InvalidHyperparam { .. }));
-        let err = hp(json!({"max_depth": 2.5})).validate("x", SPECS).unwrap_err();
+        let err = hp(json!({"max_depth": 2.5}))
+            .validate("x", SPECS)
+            .unwrap_err();
         assert!(matches!(err, BindingError::InvalidHyperparam { .. }));
     }
 
@@ -154,7 +161,12 @@ mod tests {
     fn range_checked_ints() {
         let h = hp(json!({"max_depth": -1}));
         assert!(h.int_in("max_depth", 0, 10).is_err());
-        assert_eq!(hp(json!({"max_depth": 4})).int_in("max_depth", 0, 10).unwrap(), Some(4));
+        assert_eq!(
+            hp(json!({"max_depth": 4}))
+                .int_in("max_depth", 0, 10)
+                .unwrap(),
+            Some(4)
+        );
         assert_eq!(hp(json!({})).int_in("max_depth", 0, 10).unwrap(), None);
     }
 

@@ -46,7 +46,11 @@ pub fn project(name: &str) -> Result<Option<Project>> {
         }
         let row = table.first();
         let (id, task) = row.get_two::<i64, String>()?;
-        Ok(Some(Project { id: id.unwrap_or_default(), name: name.to_string(), task: task_of(task)? }))
+        Ok(Some(Project {
+            id: id.unwrap_or_default(),
+            name: name.to_string(),
+            task: task_of(task)?,
+        }))
     })
 }
 
@@ -152,7 +156,11 @@ pub fn insert_deployment(project_id: i64, model_id: i64, strategy: &str) -> Resu
 }
 
 /// (model id, algorithm) chosen by a deployment strategy, optionally among one algorithm.
-pub fn choose_model(project_id: i64, strategy: &str, algorithm: Option<&str>) -> Result<Option<(i64, String)>> {
+pub fn choose_model(
+    project_id: i64,
+    strategy: &str,
+    algorithm: Option<&str>,
+) -> Result<Option<(i64, String)>> {
     let sql = match strategy {
         "best_score" => {
             "SELECT m.id, m.algorithm::text FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
@@ -232,7 +240,11 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
         )?;
         if table.is_empty() {
             let missing = client
-                .select("SELECT 1 FROM pgml.projects WHERE name = $1", Some(1), &[project_name.into()])?
+                .select(
+                    "SELECT 1 FROM pgml.projects WHERE name = $1",
+                    Some(1),
+                    &[project_name.into()],
+                )?
                 .is_empty();
             return Err(if missing {
                 Error::UnknownProject(project_name.to_string())

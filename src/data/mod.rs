@@ -41,9 +41,14 @@ impl DenseBuilder {
     }
 
     /// Missing features are stored as NaN (XGBoost's and LightGBM's missing value).
-    pub fn push_row(&mut self, features: impl IntoIterator<Item = Option<f32>>, label: Option<f32>) {
+    pub fn push_row(
+        &mut self,
+        features: impl IntoIterator<Item = Option<f32>>,
+        label: Option<f32>,
+    ) {
         let before = self.x.len();
-        self.x.extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
+        self.x
+            .extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
         debug_assert_eq!(self.x.len() - before, self.num_features);
         match label {
             Some(v) => self.y.push(v),
@@ -63,12 +68,18 @@ impl DenseBuilder {
             return Err(DataError::Empty);
         }
         if self.null_labels > 0 {
-            return Err(DataError::NullLabel { count: self.null_labels });
+            return Err(DataError::NullLabel {
+                count: self.null_labels,
+            });
         }
         if let Some(v) = self.y.iter().find(|v| !v.is_finite()) {
             return Err(DataError::NonFiniteLabel(*v));
         }
-        Ok(Dataset { num_features: self.num_features, x: self.x, y: self.y })
+        Ok(Dataset {
+            num_features: self.num_features,
+            x: self.x,
+            y: self.y,
+        })
     }
 
     /// Bytes held by the buffers (for progress reporting and the memory notes).
@@ -115,7 +126,8 @@ pub struct Split {
 
 /// Number of test rows: a fraction of the rows when `test_size < 1`, else a row count.
 pub fn test_rows(rows: usize, test_size: f32) -> Result<usize, DataError> {
-    if !test_size.is_finite() || test_size <= 0.0 || (test_size >= 1.0 && test_size.fract() != 0.0) {
+    if !test_size.is_finite() || test_size <= 0.0 || (test_size >= 1.0 && test_size.fract() != 0.0)
+    {
         return Err(DataError::BadTestSize(test_size));
     }
     let n_test = if test_size < 1.0 {
@@ -169,20 +181,34 @@ impl Dataset {
     }
 
     /// Reorders rows in place as `sampling` requires and returns the two halves' ranges.
-    pub fn split(&mut self, test_size: f32, sampling: Sampling, seed: u64) -> Result<Split, DataError> {
+    pub fn split(
+        &mut self,
+        test_size: f32,
+        sampling: Sampling,
+        seed: u64,
+    ) -> Result<Split, DataError> {
         let rows = self.rows();
         let n_test = test_rows(rows, test_size)?;
         let n_train = rows - n_test;
         Ok(match sampling {
-            Sampling::Last => Split { train: 0..n_train, test: n_train..rows },
-            Sampling::First => Split { train: n_test..rows, test: 0..n_test },
+            Sampling::Last => Split {
+                train: 0..n_train,
+                test: n_train..rows,
+            },
+            Sampling::First => Split {
+                train: n_test..rows,
+                test: 0..n_test,
+            },
             Sampling::Random => {
                 let mut rng = SplitMix64::new(seed);
                 for i in (1..rows).rev() {
                     let j = rng.below(i + 1);
                     self.swap_rows(i, j);
                 }
-                Split { train: 0..n_train, test: n_train..rows }
+                Split {
+                    train: 0..n_train,
+                    test: n_train..rows,
+                }
             }
         })
     }
@@ -208,10 +234,14 @@ impl Dataset {
         classes.sort_by(f32::total_cmp);
         classes.dedup();
         if classes.len() < 2 {
-            return Err(DataError::SingleClass(classes.first().copied().unwrap_or(f32::NAN)));
+            return Err(DataError::SingleClass(
+                classes.first().copied().unwrap_or(f32::NAN),
+            ));
         }
         for v in &mut self.y {
-            *v = classes.binary_search_by(|c| c.total_cmp(v)).expect("value is in its own class list") as f32;
+            *v = classes
+                .binary_search_by(|c| c.total_cmp(v))
+                .expect("value is in its own class list") as f32;
         }
         Ok(classes)
     }
@@ -235,7 +265,11 @@ mod tests {
         let cap = b.capacity_bytes();
         b.push_row([Some(1.0), None], Some(0.0));
         b.push_row([Some(2.0), Some(3.0)], Some(1.0));
-        assert_eq!(b.capacity_bytes(), cap, "no reallocation within the expected rows");
+        assert_eq!(
+            b.capacity_bytes(),
+            cap,
+            "no reallocation within the expected rows"
+        );
         let d = b.finish().unwrap();
         assert!(d.x[1].is_nan());
         assert_eq!(d.rows(), 2);
@@ -243,7 +277,10 @@ mod tests {
 
     #[test]
     fn builder_errors() {
-        assert_eq!(DenseBuilder::with_capacity(0, 1).finish().err(), Some(DataError::Empty));
+        assert_eq!(
+            DenseBuilder::with_capacity(0, 1).finish().err(),
+            Some(DataError::Empty)
+        );
         let mut b = DenseBuilder::with_capacity(2, 1);
         b.push_row([Some(1.0)], None);
         b.push_row([Some(1.0)], Some(1.0));
@@ -270,7 +307,13 @@ mod tests {
         let sa = a.split(0.2, Sampling::Random, 42).unwrap();
         b.split(0.2, Sampling::Random, 42).unwrap();
         assert_eq!(a.y, b.y);
-        assert_eq!(sa, Split { train: 0..40, test: 40..50 });
+        assert_eq!(
+            sa,
+            Split {
+                train: 0..40,
+                test: 40..50
+            }
+        );
         // every row still carries its own features
         for r in 0..50 {
             assert_eq!(a.x[r * 2], a.y[r]);
@@ -288,8 +331,20 @@ mod tests {
     #[test]
     fn first_and_last() {
         let mut d = dataset(10);
-        assert_eq!(d.split(0.3, Sampling::Last, 0).unwrap(), Split { train: 0..7, test: 7..10 });
-        assert_eq!(d.split(0.3, Sampling::First, 0).unwrap(), Split { train: 3..10, test: 0..3 });
+        assert_eq!(
+            d.split(0.3, Sampling::Last, 0).unwrap(),
+            Split {
+                train: 0..7,
+                test: 7..10
+            }
+        );
+        assert_eq!(
+            d.split(0.3, Sampling::First, 0).unwrap(),
+            Split {
+                train: 3..10,
+                test: 0..3
+            }
+        );
         assert_eq!(d.x_view(7..10).dim(), (3, 2));
         assert_eq!(d.y_view(0..3).to_vec(), vec![0.0, 1.0, 2.0]);
     }
@@ -306,6 +361,9 @@ mod tests {
         let mut one = DenseBuilder::with_capacity(2, 1);
         one.push_row([Some(0.0)], Some(1.0));
         one.push_row([Some(0.0)], Some(1.0));
-        assert_eq!(one.finish().unwrap().encode_classes().err(), Some(DataError::SingleClass(1.0)));
+        assert_eq!(
+            one.finish().unwrap().encode_classes().err(),
+            Some(DataError::SingleClass(1.0))
+        );
     }
 }

@@ -58,7 +58,11 @@ fn standardize(x: &ArrayView2<f32>) -> (Array2<f64>, Vec<f64>, Vec<f64>) {
     for mut col in z.axis_iter_mut(Axis(1)) {
         let mean = col.mean().unwrap_or(0.0);
         let std = col.std(0.0);
-        let scale = if std > 1e-12 && std.is_finite() { std } else { 1.0 };
+        let scale = if std > 1e-12 && std.is_finite() {
+            std
+        } else {
+            1.0
+        };
         col.mapv_inplace(|v| (v - mean) / scale);
         means.push(mean);
         scales.push(scale);
@@ -96,7 +100,12 @@ impl Backend for Linear {
         PARAMS
     }
 
-    fn fit(&self, data: &TrainData, params: &Hyperparams, progress: Progress) -> Result<Box<dyn Model>> {
+    fn fit(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Box<dyn Model>> {
         reject_missing(&data.x)?;
         progress(0, 1)?;
         let (z, means, scales) = standardize(&data.x);
@@ -118,13 +127,25 @@ impl Backend for Linear {
                     .with_intercept(intercept)
                     .fit(&Dataset::new(z, y))
                     .map_err(library)?;
-                let (w, b) = unstandardize(fitted.params().as_slice().unwrap_or(&[]), fitted.intercept(), &means, &scales);
-                Coefficients { link: Link::Identity, num_features: d, weights: w, intercepts: vec![b] }
+                let (w, b) = unstandardize(
+                    fitted.params().as_slice().unwrap_or(&[]),
+                    fitted.intercept(),
+                    &means,
+                    &scales,
+                );
+                Coefficients {
+                    link: Link::Identity,
+                    num_features: d,
+                    weights: w,
+                    intercepts: vec![b],
+                }
             }
             Task::Classification => {
                 let y: Array1<usize> = data.y.mapv(|v| v as usize);
                 let alpha = params.float("alpha").unwrap_or(1.0);
-                let iters = params.int_in("max_iterations", 1, 1_000_000)?.unwrap_or(100) as u64;
+                let iters = params
+                    .int_in("max_iterations", 1, 1_000_000)?
+                    .unwrap_or(100) as u64;
                 let tol = params.float("gradient_tolerance").unwrap_or(1e-4);
                 if data.num_classes == 2 {
                     let fitted = LogisticRegression::default()
@@ -135,10 +156,19 @@ impl Backend for Linear {
                         .fit(&Dataset::new(z, y))
                         .map_err(library)?;
                     // linfa's probability is that of its "positive" class; we store P(class 1).
-                    let sign = if fitted.labels().pos.class == 1 { 1.0 } else { -1.0 };
+                    let sign = if fitted.labels().pos.class == 1 {
+                        1.0
+                    } else {
+                        -1.0
+                    };
                     let w: Vec<f64> = fitted.params().iter().map(|v| v * sign).collect();
                     let (w, b) = unstandardize(&w, fitted.intercept() * sign, &means, &scales);
-                    Coefficients { link: Link::Logistic, num_features: d, weights: w, intercepts: vec![b] }
+                    Coefficients {
+                        link: Link::Logistic,
+                        num_features: d,
+                        weights: w,
+                        intercepts: vec![b],
+                    }
                 } else {
                     let k = data.num_classes;
                     let fitted = MultiLogisticRegression::default()
@@ -157,19 +187,31 @@ impl Backend for Linear {
                         weights[class * d..(class + 1) * d].copy_from_slice(&w);
                         intercepts[*class] = b;
                     }
-                    Coefficients { link: Link::Softmax, num_features: d, weights, intercepts }
+                    Coefficients {
+                        link: Link::Softmax,
+                        num_features: d,
+                        weights,
+                        intercepts,
+                    }
                 }
             }
         };
         progress(1, 1)?;
         Ok(Box::new(LinearModel {
             c: coefficients,
-            shape: ModelShape { task: data.task, num_features: d, num_classes: data.num_classes },
+            shape: ModelShape {
+                task: data.task,
+                num_features: d,
+                num_classes: data.num_classes,
+            },
         }))
     }
 
     fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let corrupt = |message: String| BindingError::Corrupt { backend: "linear", message };
+        let corrupt = |message: String| BindingError::Corrupt {
+            backend: "linear",
+            message,
+        };
         let c: Coefficients = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let outputs = match shape.task {
             Task::Regression => 1,
@@ -200,7 +242,11 @@ impl LinearModel {
         let d = self.c.num_features;
         self.c.intercepts.iter().enumerate().map(move |(o, b)| {
             let w = &self.c.weights[o * d..(o + 1) * d];
-            b + w.iter().zip(row).map(|(w, x)| w * f64::from(*x)).sum::<f64>()
+            b + w
+                .iter()
+                .zip(row)
+                .map(|(w, x)| w * f64::from(*x))
+                .sum::<f64>()
         })
     }
 
@@ -230,7 +276,9 @@ impl Model for LinearModel {
         for row in self.rows(x) {
             let v = match self.c.link {
                 Link::Identity => self.scores(row).next().unwrap_or(0.0) as f32,
-                Link::Logistic => (sigmoid(self.scores(row).next().unwrap_or(0.0)) >= 0.5) as u8 as f32,
+                Link::Logistic => {
+                    (sigmoid(self.scores(row).next().unwrap_or(0.0)) >= 0.5) as u8 as f32
+                }
                 Link::Softmax => {
                     let s: Vec<f32> = self.scores(row).map(|v| v as f32).collect();
                     argmax(&s) as f32
@@ -277,8 +325,19 @@ mod tests {
         Hyperparams::new(v.as_object().unwrap().clone())
     }
 
-    fn fit(x: &Array2<f32>, y: &Array1<f32>, task: Task, k: usize, params: serde_json::Value) -> Result<Box<dyn Model>> {
-        let data = TrainData { x: x.view(), y: y.view(), task, num_classes: k };
+    fn fit(
+        x: &Array2<f32>,
+        y: &Array1<f32>,
+        task: Task,
+        k: usize,
+        params: serde_json::Value,
+    ) -> Result<Box<dyn Model>> {
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task,
+            num_classes: k,
+        };
         let h = hp(params);
         Linear.validate(&h)?;
         Linear.fit(&data, &h, &mut |_, _| Ok(()))
@@ -286,7 +345,13 @@ mod tests {
 
     #[test]
     fn ols_recovers_coefficients_on_raw_scale() {
-        let x = Array2::from_shape_fn((50, 2), |(i, j)| if j == 0 { i as f32 * 100.0 } else { (i % 7) as f32 });
+        let x = Array2::from_shape_fn((50, 2), |(i, j)| {
+            if j == 0 {
+                i as f32 * 100.0
+            } else {
+                (i % 7) as f32
+            }
+        });
         let y = Array1::from_shape_fn(50, |i| 0.5 * x[[i, 0]] - 2.0 * x[[i, 1]] + 10.0);
         let m = fit(&x, &y, Task::Regression, 0, json!({})).unwrap();
         let mut out = vec![];
@@ -313,7 +378,14 @@ mod tests {
         assert!(p[1] > 0.9);
 
         let y3 = Array1::from_shape_fn(60, |i| (i / 20) as f32);
-        let m = fit(&x, &y3, Task::Classification, 3, json!({"alpha": 0.01, "max_iterations": 500})).unwrap();
+        let m = fit(
+            &x,
+            &y3,
+            Task::Classification,
+            3,
+            json!({"alpha": 0.01, "max_iterations": 500}),
+        )
+        .unwrap();
         let mut c = vec![];
         m.predict(&[0.0, 300.0, 590.0], &mut c).unwrap();
         assert_eq!(c, vec![0.0, 1.0, 2.0]);
@@ -324,10 +396,20 @@ mod tests {
 
     #[test]
     fn missing_values_name_the_column() {
-        let x = Array2::from_shape_fn((10, 2), |(i, j)| if j == 1 && i < 3 { f32::NAN } else { i as f32 });
+        let x = Array2::from_shape_fn(
+            (10, 2),
+            |(i, j)| if j == 1 && i < 3 { f32::NAN } else { i as f32 },
+        );
         let y = Array1::from_shape_fn(10, |i| i as f32);
         let e = fit(&x, &y, Task::Regression, 0, json!({})).err().unwrap();
-        assert_eq!(e, BindingError::MissingValues { algorithm: "linear", column: 1, count: 3 });
+        assert_eq!(
+            e,
+            BindingError::MissingValues {
+                algorithm: "linear",
+                column: 1,
+                count: 3
+            }
+        );
     }
 
     #[test]
@@ -336,8 +418,17 @@ mod tests {
         let y = x.column(0).to_owned();
         assert!(fit(&x, &y, Task::Regression, 0, json!({"alpha": 1.0})).is_err());
         assert!(fit(&x, &y, Task::Regression, 0, json!({"fit_intercept": true})).is_err());
-        let shape = ModelShape { task: Task::Regression, num_features: 1, num_classes: 0 };
+        let shape = ModelShape {
+            task: Task::Regression,
+            num_features: 1,
+            num_classes: 0,
+        };
         assert!(Linear.from_bytes(b"{}", shape).is_err());
-        assert!(Linear.from_bytes(br#"{"link":"identity","num_features":2,"weights":[1,2],"intercepts":[0]}"#, shape).is_err());
+        assert!(Linear
+            .from_bytes(
+                br#"{"link":"identity","num_features":2,"weights":[1,2],"intercepts":[0]}"#,
+                shape
+            )
+            .is_err());
     }
 }

@@ -89,7 +89,11 @@ impl Booster {
         let booster = Booster::from_handle(handle);
         // SAFETY: XGBoost reads exactly `len` bytes and validates the format itself.
         check(unsafe {
-            sys::XGBoosterLoadModelFromBuffer(booster.handle, bytes.as_ptr().cast(), bytes.len() as u64)
+            sys::XGBoosterLoadModelFromBuffer(
+                booster.handle,
+                bytes.as_ptr().cast(),
+                bytes.len() as u64,
+            )
         })
         .map_err(|e| BindingError::Corrupt {
             backend: "xgboost",
@@ -118,7 +122,12 @@ impl Booster {
         let mut len = 0u64;
         let mut data: *const c_char = ptr::null();
         check(unsafe {
-            sys::XGBoosterSaveModelToBuffer(self.handle, c"{\"format\": \"ubj\"}".as_ptr(), &mut len, &mut data)
+            sys::XGBoosterSaveModelToBuffer(
+                self.handle,
+                c"{\"format\": \"ubj\"}".as_ptr(),
+                &mut len,
+                &mut data,
+            )
         })?;
         // SAFETY: XGBoost returned `len` bytes valid until its next call on this handle.
         Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) }.to_vec())
@@ -126,7 +135,13 @@ impl Booster {
 
     /// Inplace prediction on dense row-major f32 rows (NaN = missing), no DMatrix: the
     /// cheapest per-call path XGBoost offers. Appends to `out`.
-    pub fn predict_dense(&self, x: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) -> Result<()> {
+    pub fn predict_dense(
+        &self,
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
         let interface = format!(
             r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
             x.as_ptr() as usize

@@ -89,7 +89,11 @@ fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<Str
         }
         Task::Classification => {
             // Predictions and probabilities are read back assuming these two objectives.
-            let expected = if num_classes == 2 { "binary:logistic" } else { "multi:softprob" };
+            let expected = if num_classes == 2 {
+                "binary:logistic"
+            } else {
+                "multi:softprob"
+            };
             match given {
                 None => Ok(expected.into()),
                 Some(o) if o == expected => Ok(o.into()),
@@ -116,8 +120,15 @@ impl Backend for XGBoost {
         PARAMS
     }
 
-    fn fit(&self, data: &TrainData, params: &Hyperparams, progress: Progress) -> Result<Box<dyn Model>> {
-        let rounds = params.int_in("n_estimators", 1, i32::MAX as i64)?.unwrap_or(DEFAULT_ROUNDS) as usize;
+    fn fit(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Box<dyn Model>> {
+        let rounds = params
+            .int_in("n_estimators", 1, i32::MAX as i64)?
+            .unwrap_or(DEFAULT_ROUNDS) as usize;
         let objective = objective(data.task, data.num_classes, params)?;
         let (rows, cols) = data.x.dim();
         let x = data.x.as_slice().ok_or_else(|| BindingError::Library {
@@ -158,7 +169,10 @@ impl Backend for XGBoost {
         if stored != shape.num_features {
             return Err(BindingError::Corrupt {
                 backend: "xgboost",
-                message: format!("model has {stored} features, catalog says {}", shape.num_features),
+                message: format!(
+                    "model has {stored} features, catalog says {}",
+                    shape.num_features
+                ),
             });
         }
         // A backend serves one query at a time: threads would only add start-up cost.
@@ -181,7 +195,8 @@ impl XGBoostModel {
     fn raw(&self, x: &[f32], out: &mut Vec<f32>) -> Result<usize> {
         let rows = self.rows(x);
         let start = out.len();
-        self.booster.predict_dense(x, rows, self.shape.num_features, out)?;
+        self.booster
+            .predict_dense(x, rows, self.shape.num_features, out)?;
         let per_row = match (self.shape.task, self.shape.num_classes) {
             (Task::Classification, k) if k > 2 => k,
             _ => 1,
@@ -189,7 +204,11 @@ impl XGBoostModel {
         if out.len() - start != rows * per_row {
             return Err(BindingError::Library {
                 backend: "xgboost",
-                message: format!("expected {} outputs, got {}", rows * per_row, out.len() - start),
+                message: format!(
+                    "expected {} outputs, got {}",
+                    rows * per_row,
+                    out.len() - start
+                ),
             });
         }
         Ok(rows)
@@ -247,8 +266,19 @@ mod tests {
         |_, _| Ok(())
     }
 
-    fn fit(x: &Array2<f32>, y: &Array1<f32>, task: Task, k: usize, params: serde_json::Value) -> Box<dyn Model> {
-        let data = TrainData { x: x.view(), y: y.view(), task, num_classes: k };
+    fn fit(
+        x: &Array2<f32>,
+        y: &Array1<f32>,
+        task: Task,
+        k: usize,
+        params: serde_json::Value,
+    ) -> Box<dyn Model> {
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task,
+            num_classes: k,
+        };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
         XGBoost.validate(&hp).unwrap();
         XGBoost.fit(&data, &hp, &mut no_progress()).unwrap()
@@ -261,7 +291,12 @@ mod tests {
         let m = fit(&x, &y, Task::Regression, 0, json!({"n_estimators": 50}));
         let mut out = vec![];
         m.predict(x.as_slice().unwrap(), &mut out).unwrap();
-        let err: f32 = out.iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).sum::<f32>() / 200.0;
+        let err: f32 = out
+            .iter()
+            .zip(y.iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / 200.0;
         assert!(err < 0.5, "mean abs error {err}");
 
         let bytes = m.to_bytes().unwrap();
@@ -275,7 +310,13 @@ mod tests {
     fn multiclass_probabilities_sum_to_one() {
         let x = Array2::from_shape_fn((90, 1), |(i, _)| i as f32);
         let y = Array1::from_shape_fn(90, |i| (i / 30) as f32);
-        let m = fit(&x, &y, Task::Classification, 3, json!({"n_estimators": 10, "max_depth": 2}));
+        let m = fit(
+            &x,
+            &y,
+            Task::Classification,
+            3,
+            json!({"n_estimators": 10, "max_depth": 2}),
+        );
         let mut p = vec![];
         m.predict_proba(&[5.0, 45.0, 85.0], &mut p).unwrap();
         assert_eq!(p.len(), 9);
@@ -289,7 +330,13 @@ mod tests {
 
     #[test]
     fn binary_and_missing_values() {
-        let x = Array2::from_shape_fn((100, 2), |(i, j)| if j == 1 && i % 7 == 0 { f32::NAN } else { i as f32 });
+        let x = Array2::from_shape_fn((100, 2), |(i, j)| {
+            if j == 1 && i % 7 == 0 {
+                f32::NAN
+            } else {
+                i as f32
+            }
+        });
         let y = Array1::from_shape_fn(100, |i| if i >= 50 { 1.0 } else { 0.0 });
         let m = fit(&x, &y, Task::Classification, 2, json!({"n_estimators": 5}));
         let mut c = vec![];
@@ -302,24 +349,53 @@ mod tests {
 
     #[test]
     fn rejects_bad_objective_and_corrupt_bytes() {
-        let hp = Hyperparams::new(json!({"objective": "binary:hinge"}).as_object().unwrap().clone());
+        let hp = Hyperparams::new(
+            json!({"objective": "binary:hinge"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         assert!(objective(Task::Classification, 2, &hp).is_err());
         assert!(objective(Task::Regression, 0, &hp).is_err());
-        let shape = ModelShape { task: Task::Regression, num_features: 2, num_classes: 0 };
-        assert!(matches!(XGBoost.from_bytes(b"not a model", shape), Err(BindingError::Corrupt { .. })));
+        let shape = ModelShape {
+            task: Task::Regression,
+            num_features: 2,
+            num_classes: 0,
+        };
+        assert!(matches!(
+            XGBoost.from_bytes(b"not a model", shape),
+            Err(BindingError::Corrupt { .. })
+        ));
     }
 
     #[test]
     fn progress_can_interrupt() {
         let x = Array2::from_shape_fn((20, 1), |(i, _)| i as f32);
         let y = x.column(0).to_owned();
-        let data = TrainData { x: x.view(), y: y.view(), task: Task::Regression, num_classes: 0 };
-        let hp = Hyperparams::new(json!({"n_estimators": 1000000000}).as_object().unwrap().clone());
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+        };
+        let hp = Hyperparams::new(
+            json!({"n_estimators": 1000000000})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let mut calls = 0;
         let mut stop = |_: usize, _: usize| {
             calls += 1;
-            if calls > 3 { Err(BindingError::Interrupted) } else { Ok(()) }
+            if calls > 3 {
+                Err(BindingError::Interrupted)
+            } else {
+                Ok(())
+            }
         };
-        assert!(matches!(XGBoost.fit(&data, &hp, &mut stop), Err(BindingError::Interrupted)));
+        assert!(matches!(
+            XGBoost.fit(&data, &hp, &mut stop),
+            Err(BindingError::Interrupted)
+        ));
     }
 }
