@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -32,7 +33,10 @@ pub struct Served {
 }
 
 thread_local! {
-    static MODELS: RefCell<(HashMap<String, Rc<Served>>, u64)> = RefCell::new((HashMap::new(), 0));
+    /// Never dropped: at backend exit, C++ libraries (XGBoost, OpenMP) have already run their
+    /// static destructors, and freeing a booster then segfaults. The OS reclaims the memory.
+    static MODELS: ManuallyDrop<RefCell<(HashMap<String, Rc<Served>>, u64)>> =
+        ManuallyDrop::new(RefCell::new((HashMap::new(), 0)));
 }
 
 /// Registered once per process in `_PG_init`.
@@ -77,7 +81,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
         num_features: d.num_features,
         num_classes: d.classes.len(),
     };
-    let model = backend.from_bytes(&d.bytes, shape)?;
+    let model = backend.load(&d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
         let (map, counter) = &mut *m.borrow_mut();
@@ -105,4 +109,13 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
         served
     });
     Ok(served)
+}
+
+/// (invalidation generation, watched relation OID, models held) of this backend.
+pub fn info() -> (i64, i64, i64) {
+    (
+        GENERATION.load(Ordering::Relaxed) as i64,
+        DEPLOYMENTS_OID.load(Ordering::Relaxed) as i64,
+        MODELS.with(|m| m.borrow().0.len() as i64),
+    )
 }

@@ -2,7 +2,12 @@
 //! needs neither network nor files at run time (see datasets/LICENSE.scikit-learn).
 
 use crate::error::{Error, Result};
-use pgrx::spi::{quote_identifier, Spi};
+use pgrx::spi::Spi;
+
+/// SQL identifier quoting, in plain Rust so the unit tests need no Postgres symbols.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
 
 pub struct Dataset {
     pub name: &'static str,
@@ -145,7 +150,8 @@ mod tests {
     #[test]
     fn sql_is_built_from_numbers() {
         let d = &DATASETS[0];
-        assert!(d.create_sql("pgml.iris").contains("target integer"));
+        assert!(d.create_sql("pgml.iris").contains("\"target\" integer"));
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
         let ins = d.insert_sql("pgml.iris");
         assert_eq!(ins.len(), 1);
         assert!(ins[0].starts_with("INSERT INTO pgml.iris VALUES (5.1,3.5,1.4,0.2,0)"));

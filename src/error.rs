@@ -32,6 +32,10 @@ pub enum Error {
     NoFeatures(String),
     #[error("{relation}: {source}")]
     Data { relation: String, source: DataError },
+    #[error("project \"{0}\" has not been trained yet, so relation_name is required")]
+    RelationRequired(String),
+    #[error("y_column_name is required to train on {0}")]
+    LabelRequired(String),
     #[error("project \"{0}\" does not exist yet, so task is required")]
     TaskRequired(String),
     #[error("unknown task \"{0}\"")]
@@ -152,6 +156,8 @@ impl Error {
                 DataError::SingleClass(_) => "Classification needs at least two distinct label values; use task => 'regression' or add rows of other classes.".into(),
                 DataError::NonFiniteLabel(_) => "Filter out NaN and Infinity labels in a view.".into(),
             },
+            RelationRequired(_) => "Pass relation_name => 'my_table' and y_column_name => 'my_label'; later trains of the project may leave both out to reuse them.".into(),
+            LabelRequired(_) => "Pass y_column_name => 'my_label', the column to predict.".into(),
             TaskRequired(p) => format!("Pass task => 'regression' or task => 'classification' on the first pgml.train of project '{p}'."),
             UnknownTask(_) => "Valid tasks: regression, classification.".into(),
             TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),

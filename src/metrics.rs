@@ -150,12 +150,12 @@ mod tests {
 
     #[test]
     fn classification_macro_scores_match_sklearn() {
-        // sklearn: y=[0,0,1,1,2], p=[0,1,1,1,2] -> precision 0.8333, recall 0.8333, f1 0.8222
+        // sklearn: y=[0,0,1,1,2], p=[0,1,1,1,2] -> precision 0.8889, recall 0.8333, f1 0.8222
         let y = [0.0, 0.0, 1.0, 1.0, 2.0];
         let p = [0.0, 1.0, 1.0, 1.0, 2.0];
         let m = classification(&y, &p, &[], 3);
         assert!((get(&m, "accuracy") - 0.8).abs() < 1e-12);
-        assert!((get(&m, "precision") - 0.833333).abs() < 1e-5);
+        assert!((get(&m, "precision") - 0.888889).abs() < 1e-5);
         assert!((get(&m, "recall") - 0.833333).abs() < 1e-5);
         assert!((get(&m, "f1") - 0.822222).abs() < 1e-5);
         assert!(m.get("roc_auc").is_none());

@@ -46,7 +46,7 @@ pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
 pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Result<Vec<f32>> {
     let s = cache::get(project)?;
     let width = row_width.unwrap_or(s.num_features);
-    if width != s.num_features || x.len() % s.num_features.max(1) != 0 {
+    if width != s.num_features || !x.len().is_multiple_of(s.num_features.max(1)) {
         return Err(Error::WrongFeatureCount {
             project: project.to_string(),
             expected: s.num_features,

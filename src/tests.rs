@@ -1,5 +1,7 @@
 //! `#[pg_test]`s: each SQL function and each error, in a real backend.
 
+use pgrx::prelude::*;
+
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
@@ -328,6 +330,9 @@ mod tests {
             ("SELECT * FROM pgml.train('d', 'classification', 'pgml.diabetes', 'target')", "22023", "classification"),
             ("SELECT * FROM pgml.train('brand_new', relation_name => 'pgml.diabetes', y_column_name => 'target')", "22023", "brand_new"),
             ("SELECT * FROM pgml.train('e', 'bogus_task', 'pgml.diabetes', 'target')", "22023", "bogus_task"),
+            ("SELECT * FROM pgml.train('fresh', 'regression')", "22023", "relation_name"),
+            ("SELECT * FROM pgml.train('fresh', 'regression', 'pgml.diabetes')", "22023", "y_column_name"),
+            ("SELECT * FROM pgml.train(NULL, 'regression', 'pgml.diabetes', 'target')", "42704", "NULL"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_size => 1.5)", "22023", "1.5"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_size => 0)", "22023", "test_size 0"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', test_sampling => 'sideways')", "22023", "sideways"),
@@ -360,9 +365,7 @@ mod tests {
             run(&format!(
                 "SELECT * FROM pgml.train('{project}', 'regression', 'c', 'y', '{algorithm}')"
             ));
-            run(&format!(
-                "UPDATE pgml.files SET data = '\\xdeadbeef' WHERE model_id = (SELECT max(id) FROM pgml.models)"
-            ));
+            run("UPDATE pgml.files SET data = '\\xdeadbeef' WHERE model_id = (SELECT max(id) FROM pgml.models)");
             // a redeploy forces a reload of the tampered bytes
             run(&format!(
                 "SELECT * FROM pgml.deploy('{project}', 'most_recent')"

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use std::time::Instant;
 
 /// Seed of the train/test shuffle: the same data always splits the same way.
-pub const SPLIT_SEED: u64 = 0x5EED_0F_96_4D4C;
+pub const SPLIT_SEED: u64 = 0x5EED_0F96_4D4C;
 
 pub struct TrainArgs {
     pub project: String,
@@ -62,17 +62,23 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
-    let relation = a
-        .relation
-        .as_deref()
-        .ok_or_else(|| Error::UnknownRelation("NULL".into()))?;
-    let y = a.y_column.as_deref().ok_or_else(|| Error::UnknownColumn {
-        relation: relation.to_string(),
-        column: "NULL".into(),
-        available: vec![],
-    })?;
+    // Without a relation, retrain on the project's previous relation and label.
+    let previous = match (&a.relation, &a.y_column) {
+        (Some(_), Some(_)) => None,
+        _ => catalog::last_snapshot(project.id)?,
+    };
+    let relation = match (&a.relation, &previous) {
+        (Some(r), _) => r.clone(),
+        (None, Some((r, _))) => r.clone(),
+        (None, None) => return Err(Error::RelationRequired(a.project.clone())),
+    };
+    let y = match (&a.y_column, &previous) {
+        (Some(y), _) => y.clone(),
+        (None, Some((_, y))) => y.clone(),
+        (None, None) => return Err(Error::LabelRequired(relation)),
+    };
 
-    let mut snap = snapshot::resolve(relation)?.read(y)?;
+    let mut snap = snapshot::resolve(&relation)?.read(&y)?;
     let data_err = |relation: &str| {
         let relation = relation.to_string();
         move |source| Error::Data { relation, source }

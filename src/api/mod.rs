@@ -12,3 +12,17 @@ use pgrx::prelude::*;
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+/// This backend's model cache: how many invalidations it has seen, which relation it
+/// watches (pgml.deployments), and how many deployed models it holds.
+#[pg_extern(volatile, parallel_safe)]
+fn cache_info() -> TableIterator<
+    'static,
+    (
+        name!(generation, i64),
+        name!(watched_relation, i64),
+        name!(models, i64),
+    ),
+> {
+    TableIterator::once(crate::cache::info())
+}

@@ -131,7 +131,7 @@ fn attribute(
     type_oid: pg_sys::Oid,
 ) -> Option<std::result::Result<Option<f32>, ()>> {
     let v = match type_oid {
-        pg_sys::FLOAT4OID => tuple.get_by_index::<f32>(i).map(|v| v),
+        pg_sys::FLOAT4OID => tuple.get_by_index::<f32>(i),
         pg_sys::FLOAT8OID => tuple.get_by_index::<f64>(i).map(|v| v.map(|x| x as f32)),
         pg_sys::INT2OID => tuple.get_by_index::<i16>(i).map(|v| v.map(f32::from)),
         pg_sys::INT4OID => tuple.get_by_index::<i32>(i).map(|v| v.map(|x| x as f32)),

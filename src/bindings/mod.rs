@@ -105,7 +105,7 @@ pub trait Model: Send {
     /// `num_classes` probabilities per row, row-major. Only for classification models.
     fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
 
-    /// Bytes that [`Backend::from_bytes`] restores. No temp files.
+    /// Bytes that [`Backend::load`] restores. No temp files.
     fn to_bytes(&self) -> Result<Vec<u8>>;
 
     fn shape(&self) -> ModelShape;
@@ -126,7 +126,7 @@ pub trait Backend: Sync {
         progress: Progress,
     ) -> Result<Box<dyn Model>>;
 
-    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>>;
+    fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>>;
 
     /// Checks names and types against [`Backend::params`] before any work is done.
     fn validate(&self, params: &Hyperparams) -> Result<()> {

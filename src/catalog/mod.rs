@@ -26,7 +26,9 @@ fn task_of(s: Option<String>) -> Result<Task> {
 /// A mutating statement whose first column of the first row is returned.
 fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
     Spi::connect_mut(|client| {
-        let table = client.update(sql, Some(1), args)?;
+        // No row limit: with one, the executor stops at the first RETURNING row and never
+        // finishes the INSERT, so AFTER STATEMENT triggers (our cache invalidation) never fire.
+        let table = client.update(sql, None, args)?;
         if table.is_empty() {
             return Ok(None);
         }
@@ -89,6 +91,23 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     .ok_or_else(|| Error::Spi("snapshot insert returned no id".into()))
 }
 
+/// (relation, label column) of the project's most recent training run.
+pub fn last_snapshot(project_id: i64) -> Result<Option<(String, String)>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT s.relation_name, s.y_column_name[1] FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
+              WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
+            Some(1),
+            &[project_id.into()],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let (r, y) = table.first().get_two::<String, String>()?;
+        Ok(Some((r.unwrap_or_default(), y.unwrap_or_default())))
+    })
+}
+
 pub struct NewModel<'a> {
     pub project_id: i64,
     pub snapshot_id: i64,
@@ -145,13 +164,19 @@ pub fn deployed_key_metric(project_id: i64) -> Result<Option<Option<f64>>> {
     })
 }
 
-/// Deploys `model_id`. The trigger on pgml.deployments invalidates every backend's cache
-/// when this transaction commits (and this backend's own at once).
+/// Deploys `model_id`. The trigger on pgml.deployments queues a relcache invalidation that
+/// reaches every other backend when this transaction commits.
 pub fn insert_deployment(project_id: i64, model_id: i64, strategy: &str) -> Result<()> {
     returning::<i64>(
         "INSERT INTO pgml.deployments (project_id, model_id, strategy) VALUES ($1, $2, $3::pgml.strategy) RETURNING id",
         &[project_id.into(), model_id.into(), strategy.into()],
     )?;
+    // Apply the invalidation to this backend now, not at the end of the calling statement:
+    // a predict later in the same statement must see the new deployment. It also moves the
+    // message to the list Postgres replays locally if the transaction aborts, so a rolled
+    // back deploy un-caches whatever was loaded meanwhile.
+    // SAFETY: a plain command boundary inside a volatile function, as SPI itself makes.
+    unsafe { pg_sys::CommandCounterIncrement() };
     Ok(())
 }
 

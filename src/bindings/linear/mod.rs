@@ -207,7 +207,7 @@ impl Backend for Linear {
         }))
     }
 
-    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+    fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
         let corrupt = |message: String| BindingError::Corrupt {
             backend: "linear",
             message,
@@ -359,7 +359,7 @@ mod tests {
         assert!((out[0] - (500.0 - 6.0 + 10.0)).abs() < 1e-2, "{out:?}");
 
         let bytes = m.to_bytes().unwrap();
-        let r = Linear.from_bytes(&bytes, m.shape()).unwrap();
+        let r = Linear.load(&bytes, m.shape()).unwrap();
         let mut again = vec![];
         r.predict(&[1000.0, 3.0], &mut again).unwrap();
         assert_eq!(out, again);
@@ -423,9 +423,9 @@ mod tests {
             num_features: 1,
             num_classes: 0,
         };
-        assert!(Linear.from_bytes(b"{}", shape).is_err());
+        assert!(Linear.load(b"{}", shape).is_err());
         assert!(Linear
-            .from_bytes(
+            .load(
                 br#"{"link":"identity","num_features":2,"weights":[1,2],"intercepts":[0]}"#,
                 shape
             )

@@ -163,7 +163,7 @@ impl Backend for XGBoost {
         }))
     }
 
-    fn from_bytes(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+    fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
         let mut booster = Booster::load(bytes)?;
         let stored = booster.num_features()?;
         if stored != shape.num_features {
@@ -300,7 +300,7 @@ mod tests {
         assert!(err < 0.5, "mean abs error {err}");
 
         let bytes = m.to_bytes().unwrap();
-        let restored = XGBoost.from_bytes(&bytes, m.shape()).unwrap();
+        let restored = XGBoost.load(&bytes, m.shape()).unwrap();
         let mut again = vec![];
         restored.predict(x.as_slice().unwrap(), &mut again).unwrap();
         assert_eq!(out, again);
@@ -363,7 +363,7 @@ mod tests {
             num_classes: 0,
         };
         assert!(matches!(
-            XGBoost.from_bytes(b"not a model", shape),
+            XGBoost.load(b"not a model", shape),
             Err(BindingError::Corrupt { .. })
         ));
     }
