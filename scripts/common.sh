@@ -21,3 +21,16 @@ else
 fi
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# cargo-pgrx copies pgml.so over the installed file in place; a running server that has it
+# mapped (shared_preload_libraries) then crashes. Stop the demo cluster around installs.
+DEMO_WAS_RUNNING=""
+stop_demo_for_install() {
+  if "$ROOT/scripts/cluster.sh" status >/dev/null 2>&1; then
+    DEMO_WAS_RUNNING=1
+    "$ROOT/scripts/cluster.sh" stop >/dev/null
+  fi
+}
+restart_demo_if_stopped() {
+  if [ -n "$DEMO_WAS_RUNNING" ]; then "$ROOT/scripts/cluster.sh" start >/dev/null; fi
+}

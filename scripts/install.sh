@@ -3,6 +3,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+stop_demo_for_install
 log "cargo pgrx install --release"
 if [ -n "$SUDO" ]; then
   cargo pgrx install --release --pg-config "$PG_CONFIG" --sudo

@@ -2,18 +2,27 @@
 # Every test: formatting and lints, unit tests (#[test], no Postgres), #[pg_test]s in a
 # throwaway cluster, and the golden SQL files (examples/*.sql against tests/expected/)
 # on a real server started without LD_LIBRARY_PATH.
+# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
+STAGES=${PGML_TEST_STAGES:-lint pgrx golden}
+stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
+if stage lint; then
 log "cargo fmt --check"
 cargo fmt --check
 
 log "cargo clippy -D warnings"
 cargo clippy --locked --features pg_test --tests -- -D warnings
 
-"$ROOT/scripts/install-libxgboost.sh"
+fi
 
+"$ROOT/scripts/install-libxgboost.sh"
+stop_demo_for_install
+trap restart_demo_if_stopped EXIT
+
+if stage pgrx; then
 log "cargo pgrx test (unit tests and #[pg_test]s)"
 # The test binary links libxgboost itself (outside Postgres): point the loader at it.
 PGRX_DATA=/var/tmp/pgml-pgrx-test
@@ -23,6 +32,9 @@ if [ "$PGUSER_OS" = postgres ]; then
 else
   LD_LIBRARY_PATH="$XGB_LIB" cargo pgrx test pg15 --release
 fi
+fi
+
+stage golden || exit 0
 
 log "golden SQL tests (examples/ against tests/expected/)"
 REG=/var/tmp/pgml-regress
@@ -35,14 +47,28 @@ cp examples/*.sql "$REG/sql/"
 cp tests/expected/*.out "$REG/expected/" 2>/dev/null || true
 [ "$PGUSER_OS" = postgres ] && chown -R postgres: "$REG"
 "$ROOT/scripts/cluster.sh" start "$REG_PORT" "$REG_DATA" >/dev/null
-trap 'as_pg "$PGBIN/pg_ctl" -D "$REG_DATA" -m fast stop >/dev/null 2>&1 || true' EXIT
-tests=$(cd examples && ls *.sql | sed 's/\.sql$//' | grep -v '^demo$' | sort)
+trap 'as_pg "$PGBIN/pg_ctl" -D "$REG_DATA" -m fast stop >/dev/null 2>&1 || true; restart_demo_if_stopped' EXIT
+# demo first (it loads the datasets the README shows), then the rest in name order.
+tests="demo $(cd examples && ls *.sql | sed 's/\.sql$//' | grep -v '^demo$' | sort | tr '\n' ' ')"
+for t in $tests; do
+  if [ ! -f "tests/expected/$t.out" ]; then
+    echo "missing tests/expected/$t.out: review /var/tmp/pgml-regress/results/$t.out after a run, then make golden-update" >&2
+    touch "$REG/expected/$t.out"
+    missing=1
+  fi
+done
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 set +e
 as_pg "$PG_REGRESS" --inputdir="$REG" --outputdir="$REG" --bindir="$PGBIN" \
   --host=127.0.0.1 --port="$REG_PORT" --user=pgml --dbname=pgml_regress $tests
 status=$?
 set -e
+[ -n "${missing:-}" ] && status=1
+# Every backend must have exited cleanly (a crash at exit would not show in any output).
+if grep -E 'terminated by signal|was terminated' "$REG_DATA/server.log"; then
+  echo "a backend crashed: see $REG_DATA/server.log" >&2
+  status=1
+fi
 total=$(echo $tests | wc -w)
 if [ $status -ne 0 ]; then
   cat "$REG/regression.diffs" 2>/dev/null | head -200

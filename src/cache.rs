@@ -32,11 +32,17 @@ pub struct Served {
     stamp: u64,
 }
 
+#[derive(Default)]
+struct Models {
+    by_project: HashMap<String, Rc<Served>>,
+    /// Insertion counter, for eviction.
+    loads: u64,
+}
+
 thread_local! {
     /// Never dropped: at backend exit, C++ libraries (XGBoost, OpenMP) have already run their
     /// static destructors, and freeing a booster then segfaults. The OS reclaims the memory.
-    static MODELS: ManuallyDrop<RefCell<(HashMap<String, Rc<Served>>, u64)>> =
-        ManuallyDrop::new(RefCell::new((HashMap::new(), 0)));
+    static MODELS: ManuallyDrop<RefCell<Models>> = ManuallyDrop::new(RefCell::new(Models::default()));
 }
 
 /// Registered once per process in `_PG_init`.
@@ -59,7 +65,7 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
 fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
     MODELS.with(|m| {
         m.borrow()
-            .0
+            .by_project
             .get(project)
             .filter(|s| s.generation == generation)
             .cloned()
@@ -84,8 +90,9 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     let model = backend.load(&d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
-        let (map, counter) = &mut *m.borrow_mut();
-        *counter += 1;
+        let models = &mut *m.borrow_mut();
+        models.loads += 1;
+        let (map, stamp) = (&mut models.by_project, models.loads);
         map.retain(|_, s| s.generation == generation);
         if map.len() >= max && !map.contains_key(project) {
             if let Some(oldest) = map
@@ -103,7 +110,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
             feature_names: d.feature_names,
             model,
             generation,
-            stamp: *counter,
+            stamp,
         });
         map.insert(project.to_string(), served.clone());
         served
@@ -116,6 +123,6 @@ pub fn info() -> (i64, i64, i64) {
     (
         GENERATION.load(Ordering::Relaxed) as i64,
         DEPLOYMENTS_OID.load(Ordering::Relaxed) as i64,
-        MODELS.with(|m| m.borrow().0.len() as i64),
+        MODELS.with(|m| m.borrow().by_project.len() as i64),
     )
 }

@@ -4,9 +4,21 @@
 use crate::error::{Error, Result};
 use pgrx::spi::Spi;
 
-/// SQL identifier quoting, in plain Rust so the unit tests need no Postgres symbols.
+/// SQL identifier quoting (only when needed), in plain Rust so the unit tests need no
+/// Postgres symbols.
 fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 pub struct Dataset {
@@ -150,7 +162,9 @@ mod tests {
     #[test]
     fn sql_is_built_from_numbers() {
         let d = &DATASETS[0];
-        assert!(d.create_sql("pgml.iris").contains("\"target\" integer"));
+        assert!(d.create_sql("pgml.iris").contains("target integer"));
+        assert_eq!(quote_identifier("pixel_0_1"), "pixel_0_1");
+        assert_eq!(quote_identifier("Odd Name"), "\"Odd Name\"");
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
         let ins = d.insert_sql("pgml.iris");
         assert_eq!(ins.len(), 1);
