@@ -91,6 +91,26 @@ fn reject_missing(x: &ArrayView2<f32>) -> Result<()> {
     Ok(())
 }
 
+/// linfa's logistic regression settings, shared by the binary and multinomial solvers.
+struct Solver {
+    alpha: f64,
+    max_iterations: u64,
+    gradient_tolerance: f64,
+    with_intercept: bool,
+}
+
+/// Applies a [`Solver`] to linfa's binary or multinomial builder (their common type is
+/// private to linfa-logistic, so a function could not name it).
+macro_rules! configure {
+    ($solver:expr, $builder:expr) => {
+        $builder
+            .alpha($solver.alpha)
+            .max_iterations($solver.max_iterations)
+            .gradient_tolerance($solver.gradient_tolerance)
+            .with_intercept($solver.with_intercept)
+    };
+}
+
 impl Backend for Linear {
     fn name(&self) -> &'static str {
         "linear"
@@ -142,17 +162,16 @@ impl Backend for Linear {
             }
             Task::Classification => {
                 let y: Array1<usize> = data.y.mapv(|v| v as usize);
-                let alpha = params.float("alpha").unwrap_or(1.0);
-                let iters = params
-                    .int_in("max_iterations", 1, 1_000_000)?
-                    .unwrap_or(100) as u64;
-                let tol = params.float("gradient_tolerance").unwrap_or(1e-4);
+                let solver = Solver {
+                    alpha: params.float("alpha").unwrap_or(1.0),
+                    max_iterations: params
+                        .int_in("max_iterations", 1, 1_000_000)?
+                        .unwrap_or(100) as u64,
+                    gradient_tolerance: params.float("gradient_tolerance").unwrap_or(1e-4),
+                    with_intercept: intercept,
+                };
                 if data.num_classes == 2 {
-                    let fitted = LogisticRegression::default()
-                        .alpha(alpha)
-                        .max_iterations(iters)
-                        .gradient_tolerance(tol)
-                        .with_intercept(intercept)
+                    let fitted = configure!(solver, LogisticRegression::default())
                         .fit(&Dataset::new(z, y))
                         .map_err(library)?;
                     // linfa's probability is that of its "positive" class; we store P(class 1).
@@ -171,11 +190,7 @@ impl Backend for Linear {
                     }
                 } else {
                     let k = data.num_classes;
-                    let fitted = MultiLogisticRegression::default()
-                        .alpha(alpha)
-                        .max_iterations(iters)
-                        .gradient_tolerance(tol)
-                        .with_intercept(intercept)
+                    let fitted = configure!(solver, MultiLogisticRegression::default())
                         .fit(&Dataset::new(z, y))
                         .map_err(library)?;
                     // A class absent from the training split keeps probability ~0.
