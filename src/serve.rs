@@ -25,10 +25,25 @@ fn label(s: &Served, v: f32) -> f32 {
 
 pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
     let s = cache::get(project)?;
-    check_width(project, &s, x.len())?;
+    predict_served(project, &s, x)
+}
+
+fn predict_served(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
+    check_width(project, s, x.len())?;
     let mut out = Vec::with_capacity(1);
     s.model.predict(x, &mut out)?;
-    Ok(label(&s, out[0]))
+    Ok(label(s, out[0]))
+}
+
+/// Predicts one row whose features `features_of` extracts, given the training feature names
+/// (empty if the model's snapshot was deleted). One cache lookup for both steps.
+pub fn predict_row(
+    project: &str,
+    features_of: impl FnOnce(&[String]) -> Result<Vec<f32>>,
+) -> Result<f32> {
+    let s = cache::get(project)?;
+    let x = features_of(&s.feature_names)?;
+    predict_served(project, &s, &x)
 }
 
 pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
@@ -87,11 +102,6 @@ pub fn row_order(features: &[String], row_names: &[String]) -> Result<Vec<usize>
             })
         }
     }
-}
-
-/// Feature names of the deployed model (empty if its snapshot was deleted).
-pub fn feature_names(project: &str) -> Result<Vec<String>> {
-    Ok(cache::get(project)?.feature_names.clone())
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ fn attribute(
     Some(v.map_err(|_| ()))
 }
 
-fn row_features(project: &str, row: &AnyElement) -> Result<Vec<f32>> {
+fn row_features(row: &AnyElement, features: &[String]) -> Result<Vec<f32>> {
     let type_oid = row.oid();
     // SAFETY: reading the type catalog for the argument's own type.
     if !unsafe { pg_sys::type_is_rowtype(type_oid) } {
@@ -164,8 +164,7 @@ fn row_features(project: &str, row: &AnyElement) -> Result<Vec<f32>> {
         .map(|(_, a)| (a.name().to_string(), a.type_oid().value()))
         .collect();
     let names: Vec<String> = attrs.iter().map(|(n, _)| n.clone()).collect();
-    let features = serve::feature_names(project)?;
-    let order = serve::row_order(&features, &names)?;
+    let order = serve::row_order(features, &names)?;
     let mut x = Vec::with_capacity(order.len());
     for idx in order {
         let (name, oid) = &attrs[idx];
@@ -194,7 +193,5 @@ fn row_features(project: &str, row: &AnyElement) -> Result<Vec<f32>> {
 /// features by name, so `pgml.predict('iris', iris) FROM pgml.iris` ignores the label.
 #[pg_extern(stable, parallel_safe, strict, name = "predict")]
 fn predict_row(project_name: &str, row: AnyElement) -> f32 {
-    row_features(project_name, &row)
-        .and_then(|x| serve::predict(project_name, &x))
-        .or_report()
+    serve::predict_row(project_name, |features| row_features(&row, features)).or_report()
 }
