@@ -8,6 +8,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGRX_VERSION=0.18.1
 PGRX_BIN="$PGML_CACHE/cargo-pgrx-$PGRX_VERSION/bin"
 PGBIN=$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+# LightGBM's build needs cmake >= 3.28 (Debian 12 has 3.25): setup.sh puts one from PyPI
+# here, and the cmake crate that builds LightGBM runs whatever $CMAKE names.
+CMAKE_PIP="$PGML_CACHE/cmake-pip"
+[ -x "$CMAKE_PIP/cmake/data/bin/cmake" ] && export CMAKE="$CMAKE_PIP/cmake/data/bin/cmake"
 export PGML_CACHE CARGO_TARGET_DIR PG_CONFIG
 export PATH="$PGRX_BIN:$HOME/.cargo/bin:$PATH"
 

@@ -21,6 +21,11 @@ if ! "$PGRX_BIN/cargo-pgrx" pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"
   rm -rf "$PGML_CACHE/pgrx-install-target"
 fi
 
+if [ ! -x "$CMAKE_PIP/cmake/data/bin/cmake" ]; then
+  log "cmake 3.x from PyPI into $CMAKE_PIP (LightGBM needs >= 3.28)"
+  python3 -m pip install -q --disable-pip-version-check --target "$CMAKE_PIP" "cmake>=3.28,<4"
+fi
+
 "$ROOT/scripts/build-xgboost.sh"
 mkdir -p "$ROOT/.cache"
 ln -sfn "$PGML_CACHE/xgboost-3.4.0" "$ROOT/.cache/xgboost"

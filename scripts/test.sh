@@ -14,7 +14,8 @@ log "cargo fmt --check"
 cargo fmt --check
 
 log "cargo clippy -D warnings"
-cargo clippy --locked --features pg_test --tests -- -D warnings
+# --release: share the release build's C++ libraries (build scripts run once per profile).
+cargo clippy --release --locked --features pg_test --tests -- -D warnings
 
 fi
 

@@ -181,6 +181,54 @@ mod tests {
     }
 
     #[pg_test]
+    fn lightgbm_on_every_task() {
+        for ds in ["iris", "breast_cancer", "diabetes", "digits"] {
+            run(&format!("SELECT pgml.load_dataset('{ds}')"));
+        }
+        run("SELECT * FROM pgml.train('lgb_iris', 'classification', 'pgml.iris', 'target', 'lightgbm', '{\"min_data_in_leaf\": 5}')");
+        assert!(
+            metric("lgb_iris", "accuracy") >= 0.85,
+            "{}",
+            metric("lgb_iris", "accuracy")
+        );
+        run("SELECT * FROM pgml.train('lgb_bc', 'classification', 'pgml.breast_cancer', 'target', 'lightgbm')");
+        assert!(
+            metric("lgb_bc", "accuracy") >= 0.93,
+            "{}",
+            metric("lgb_bc", "accuracy")
+        );
+        run("SELECT * FROM pgml.train('lgb_digits', 'classification', 'pgml.digits', 'target', 'lightgbm', '{\"n_estimators\": 30}')");
+        assert!(
+            metric("lgb_digits", "accuracy") >= 0.9,
+            "{}",
+            metric("lgb_digits", "accuracy")
+        );
+        run("SELECT * FROM pgml.train('lgb_diabetes', 'regression', 'pgml.diabetes', 'target', 'lightgbm', '{\"n_estimators\": 50, \"learning_rate\": 0.05}')");
+        assert!(
+            metric("lgb_diabetes", "r2") >= 0.3,
+            "{}",
+            metric("lgb_diabetes", "r2")
+        );
+        // every predict form
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('lgb_iris', ARRAY[5.1, 3.5, 1.4, 0.2])"),
+            0.0
+        );
+        assert!(
+            one::<i64>(
+                "SELECT count(*) FROM pgml.iris WHERE pgml.predict('lgb_iris', iris) = target"
+            ) >= 140
+        );
+        assert_eq!(
+            one::<Vec<f32>>("SELECT pgml.predict_proba('lgb_iris', ARRAY[5.1, 3.5, 1.4, 0.2])")
+                .len(),
+            3
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM pgml.predict_batch('lgb_iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])"), 2);
+        assert_error("SELECT * FROM pgml.train('lgb_iris', algorithm => 'lightgbm', hyperparams => '{\"num_leafs\": 3}')", "22023", "num_leafs");
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

@@ -6,6 +6,7 @@
 //!
 //! Nothing here touches Postgres: everything is unit-tested with plain `cargo test`.
 
+pub mod lightgbm;
 pub mod linear;
 pub mod params;
 pub mod xgboost;
@@ -135,7 +136,7 @@ pub trait Backend: Sync {
 }
 
 /// Every algorithm pgml can train, one line each.
-pub static BACKENDS: &[&dyn Backend] = &[&linear::Linear, &xgboost::XGBoost];
+pub static BACKENDS: &[&dyn Backend] = &[&linear::Linear, &xgboost::XGBoost, &lightgbm::LightGBM];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
     BACKENDS.iter().copied().find(|b| b.name() == name)
@@ -143,6 +144,35 @@ pub fn find(name: &str) -> Option<&'static dyn Backend> {
 
 pub fn names() -> Vec<&'static str> {
     BACKENDS.iter().map(|b| b.name()).collect()
+}
+
+/// Values per row that a gradient-boosting library returns: the value (regression) or
+/// P(class 1) (two classes), else one probability per class.
+pub fn outputs_per_row(shape: ModelShape) -> usize {
+    match (shape.task, shape.num_classes) {
+        (Task::Classification, k) if k > 2 => k,
+        _ => 1,
+    }
+}
+
+/// Such raw output as `Model::predict` returns it: the value, or the class index.
+pub fn raw_to_predictions(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
+    match (shape.task, outputs_per_row(shape)) {
+        (Task::Regression, _) => out.extend_from_slice(raw),
+        (Task::Classification, 1) => {
+            out.extend(raw.iter().map(|p| if *p >= 0.5 { 1.0 } else { 0.0 }))
+        }
+        (Task::Classification, k) => out.extend(raw.chunks_exact(k).map(|row| argmax(row) as f32)),
+    }
+}
+
+/// Such raw output as `Model::predict_proba` returns it: one probability per class.
+pub fn raw_to_proba(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
+    if outputs_per_row(shape) == 1 {
+        out.extend(raw.iter().flat_map(|p| [1.0 - p, *p]));
+    } else {
+        out.extend_from_slice(raw);
+    }
 }
 
 /// Index of the largest value; ties go to the lowest index, NaN never wins.

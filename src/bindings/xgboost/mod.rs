@@ -7,8 +7,8 @@ mod ffi;
 
 use super::params::{p, ParamKind::*};
 use super::{
-    argmax, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress, Result,
-    Task, TrainData,
+    outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
+    ModelShape, ParamSpec, Progress, Result, Task, TrainData,
 };
 use ffi::{Booster, DMatrix};
 
@@ -187,64 +187,32 @@ struct XGBoostModel {
 }
 
 impl XGBoostModel {
-    fn rows(&self, x: &[f32]) -> usize {
-        x.len() / self.shape.num_features.max(1)
-    }
-
     /// Raw XGBoost output: values, P(class 1), or per-class probabilities.
-    fn raw(&self, x: &[f32], out: &mut Vec<f32>) -> Result<usize> {
-        let rows = self.rows(x);
-        let start = out.len();
+    fn raw(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let rows = x.len() / self.shape.num_features.max(1);
+        let expected = rows * outputs_per_row(self.shape);
+        let mut raw = Vec::with_capacity(expected);
         self.booster
-            .predict_dense(x, rows, self.shape.num_features, out)?;
-        let per_row = match (self.shape.task, self.shape.num_classes) {
-            (Task::Classification, k) if k > 2 => k,
-            _ => 1,
-        };
-        if out.len() - start != rows * per_row {
+            .predict_dense(x, rows, self.shape.num_features, &mut raw)?;
+        if raw.len() != expected {
             return Err(BindingError::Library {
                 backend: "xgboost",
-                message: format!(
-                    "expected {} outputs, got {}",
-                    rows * per_row,
-                    out.len() - start
-                ),
+                message: format!("expected {expected} outputs, got {}", raw.len()),
             });
         }
-        Ok(rows)
+        Ok(raw)
     }
 }
 
 impl Model for XGBoostModel {
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        match (self.shape.task, self.shape.num_classes) {
-            (Task::Regression, _) => self.raw(x, out).map(|_| ()),
-            (Task::Classification, 2) => {
-                let start = out.len();
-                self.raw(x, out)?;
-                for v in &mut out[start..] {
-                    *v = if *v >= 0.5 { 1.0 } else { 0.0 };
-                }
-                Ok(())
-            }
-            (Task::Classification, k) => {
-                let mut probs = Vec::with_capacity(self.rows(x) * k);
-                self.raw(x, &mut probs)?;
-                out.extend(probs.chunks_exact(k).map(|row| argmax(row) as f32));
-                Ok(())
-            }
-        }
+        raw_to_predictions(self.shape, &self.raw(x)?, out);
+        Ok(())
     }
 
     fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        if self.shape.num_classes == 2 {
-            let mut p1 = Vec::with_capacity(self.rows(x));
-            self.raw(x, &mut p1)?;
-            out.extend(p1.iter().flat_map(|p| [1.0 - p, *p]));
-            Ok(())
-        } else {
-            self.raw(x, out).map(|_| ())
-        }
+        raw_to_proba(self.shape, &self.raw(x)?, out);
+        Ok(())
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

@@ -1,0 +1,424 @@
+//! LightGBM gradient-boosted trees, through its C API.
+//!
+//! Hyperparameters keep LightGBM's own names and its documented aliases (`n_estimators` for
+//! `num_iterations`, `subsample` for `bagging_fraction`, ...). Training runs one boosting
+//! round per call, so query cancel is honoured between rounds.
+
+mod ffi;
+
+use super::params::{p, ParamKind::*};
+use super::{
+    outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
+    ModelShape, ParamSpec, Progress, Result, Task, TrainData,
+};
+use ffi::{Booster, Dataset};
+
+pub struct LightGBM;
+
+/// Rounds when no alias of `num_iterations` is given (LightGBM's default).
+const DEFAULT_ROUNDS: i64 = 100;
+const ROUNDS: [&str; 5] = [
+    "num_iterations",
+    "n_estimators",
+    "num_boost_round",
+    "num_trees",
+    "num_round",
+];
+/// Parameters that shape the binned dataset rather than the booster.
+const DATASET_PARAMS: [&str; 4] = [
+    "max_bin",
+    "min_data_in_bin",
+    "bin_construct_sample_cnt",
+    "data_random_seed",
+];
+
+static PARAMS: &[ParamSpec] = &[
+    p("num_iterations", Int),
+    p("n_estimators", Int),
+    p("num_boost_round", Int),
+    p("num_trees", Int),
+    p("num_round", Int),
+    p("objective", Text),
+    p("boosting", Text),
+    p("boosting_type", Text),
+    p("learning_rate", Float),
+    p("eta", Float),
+    p("num_leaves", Int),
+    p("max_leaves", Int),
+    p("max_depth", Int),
+    p("min_data_in_leaf", Int),
+    p("min_child_samples", Int),
+    p("min_sum_hessian_in_leaf", Float),
+    p("min_child_weight", Float),
+    p("bagging_fraction", Float),
+    p("subsample", Float),
+    p("bagging_freq", Int),
+    p("subsample_freq", Int),
+    p("bagging_seed", Int),
+    p("feature_fraction", Float),
+    p("colsample_bytree", Float),
+    p("feature_fraction_bynode", Float),
+    p("feature_fraction_seed", Int),
+    p("extra_trees", Bool),
+    p("lambda_l1", Float),
+    p("reg_alpha", Float),
+    p("lambda_l2", Float),
+    p("reg_lambda", Float),
+    p("min_gain_to_split", Float),
+    p("min_split_gain", Float),
+    p("max_delta_step", Float),
+    p("path_smooth", Float),
+    p("linear_tree", Bool),
+    p("drop_rate", Float),
+    p("max_drop", Int),
+    p("skip_drop", Float),
+    p("xgboost_dart_mode", Bool),
+    p("top_rate", Float),
+    p("other_rate", Float),
+    p("data_sample_strategy", Text),
+    p("is_unbalance", Bool),
+    p("scale_pos_weight", Float),
+    p("boost_from_average", Bool),
+    p("sigmoid", Float),
+    p("alpha", Float),
+    p("monotone_constraints", Any),
+    p("num_threads", Int),
+    p("n_jobs", Int),
+    p("seed", Int),
+    p("random_state", Int),
+    p("deterministic", Bool),
+    p("force_col_wise", Bool),
+    p("force_row_wise", Bool),
+    p("verbosity", Int),
+    p("max_bin", Int),
+    p("min_data_in_bin", Int),
+    p("bin_construct_sample_cnt", Int),
+    p("data_random_seed", Int),
+];
+
+fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<String> {
+    let given = params.get("objective").and_then(|v| v.as_str());
+    let (expected, allowed): (&str, &[&str]) = match (task, num_classes) {
+        (Task::Regression, _) => (
+            "regression",
+            &[
+                "regression",
+                "regression_l2",
+                "l2",
+                "mse",
+                "regression_l1",
+                "l1",
+                "mae",
+                "huber",
+                "fair",
+                "poisson",
+                "quantile",
+                "mape",
+                "gamma",
+                "tweedie",
+            ],
+        ),
+        // Predictions and probabilities are read back assuming these.
+        (Task::Classification, 2) => ("binary", &["binary"]),
+        (Task::Classification, _) => ("multiclass", &["multiclass", "softmax"]),
+    };
+    match given {
+        None => Ok(expected.into()),
+        Some(o) if allowed.contains(&o) => Ok(o.into()),
+        Some(o) => Err(BindingError::InvalidHyperparam {
+            name: "objective".into(),
+            expected: match task {
+                Task::Regression => {
+                    "a regression objective (regression, l1, huber, poisson, quantile, ...)"
+                }
+                Task::Classification if num_classes == 2 => "binary for a two-class label",
+                Task::Classification => "multiclass for a multi-class label",
+            },
+            got: o.into(),
+        }),
+    }
+}
+
+/// `key=value` pairs as LightGBM's parameter string.
+fn param_string<'a>(pairs: impl Iterator<Item = (&'a str, String)>) -> String {
+    pairs
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Backend for LightGBM {
+    fn name(&self) -> &'static str {
+        "lightgbm"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn fit(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Box<dyn Model>> {
+        let mut rounds = DEFAULT_ROUNDS;
+        for name in ROUNDS {
+            if let Some(r) = params.int_in(name, 1, i32::MAX as i64)? {
+                rounds = r;
+            }
+        }
+        let rounds = rounds as usize;
+        let (rows, cols) = data.x.dim();
+        let x = data.x.as_slice().ok_or_else(|| BindingError::Library {
+            backend: "lightgbm",
+            message: "training matrix is not contiguous".into(),
+        })?;
+        let text = |v: &serde_json::Value| Hyperparams::as_library_text(v);
+        let dataset_params = param_string(
+            params
+                .0
+                .iter()
+                .filter(|(k, _)| DATASET_PARAMS.contains(&k.as_str()))
+                .map(|(k, v)| (k.as_str(), text(v))),
+        );
+        let y = data.y.to_vec();
+        let train = Dataset::dense(x, rows, cols, &y, &dataset_params)?;
+
+        let mut pairs: Vec<(&str, String)> =
+            vec![("objective", objective(data.task, data.num_classes, params)?)];
+        if data.task == Task::Classification && data.num_classes > 2 {
+            pairs.push(("num_class", data.num_classes.to_string()));
+        }
+        // LightGBM prints progress to stdout (the server log) unless told otherwise.
+        if params.get("verbosity").is_none() {
+            pairs.push(("verbosity", "-1".into()));
+        }
+        for (k, v) in &params.0 {
+            if k != "objective" && !ROUNDS.contains(&k.as_str()) {
+                pairs.push((k.as_str(), text(v)));
+            }
+        }
+        let mut booster = Booster::new(&train, &param_string(pairs.into_iter()))?;
+        for i in 0..rounds {
+            progress(i, rounds)?;
+            if booster.update()? {
+                break;
+            }
+        }
+        progress(rounds, rounds)?;
+        drop(train);
+        // Through its own text format, as served models are, so that what was scored on
+        // the test split is exactly what predict will run.
+        let shape = ModelShape {
+            task: data.task,
+            num_features: cols,
+            num_classes: data.num_classes,
+        };
+        let text = booster.to_text()?;
+        drop(booster);
+        self.load(&text, shape)
+    }
+
+    fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        let mut booster = Booster::load(bytes)?;
+        let stored = booster.num_features()?;
+        if stored != shape.num_features {
+            return Err(BindingError::Corrupt {
+                backend: "lightgbm",
+                message: format!(
+                    "model has {stored} features, catalog says {}",
+                    shape.num_features
+                ),
+            });
+        }
+        booster.init_single_row(shape.num_features)?;
+        Ok(Box::new(LightGBMModel {
+            booster,
+            text: bytes.to_vec(),
+            shape,
+        }))
+    }
+}
+
+struct LightGBMModel {
+    booster: Booster,
+    /// The model text, kept for to_bytes (LightGBM's writer is not const).
+    text: Vec<u8>,
+    shape: ModelShape,
+}
+
+impl LightGBMModel {
+    fn raw(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let mut raw = Vec::with_capacity(
+            x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape),
+        );
+        self.booster.predict(
+            x,
+            self.shape.num_features,
+            outputs_per_row(self.shape),
+            &mut raw,
+        )?;
+        Ok(raw)
+    }
+}
+
+impl Model for LightGBMModel {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        raw_to_predictions(self.shape, &self.raw(x)?, out);
+        Ok(())
+    }
+
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        raw_to_proba(self.shape, &self.raw(x)?, out);
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(self.text.clone())
+    }
+
+    fn shape(&self) -> ModelShape {
+        self.shape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+    use serde_json::json;
+
+    fn fit(
+        x: &Array2<f32>,
+        y: &Array1<f32>,
+        task: Task,
+        k: usize,
+        params: serde_json::Value,
+    ) -> Result<Box<dyn Model>> {
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task,
+            num_classes: k,
+        };
+        let hp = Hyperparams::new(params.as_object().unwrap().clone());
+        LightGBM.validate(&hp)?;
+        LightGBM.fit(&data, &hp, &mut |_, _| Ok(()))
+    }
+
+    #[test]
+    fn regression_learns_and_round_trips() {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| (i * (j + 1)) as f32 / 10.0);
+        let y = x.column(0).mapv(|v| 3.0 * v + 1.0);
+        let m = fit(
+            &x,
+            &y,
+            Task::Regression,
+            0,
+            json!({"n_estimators": 50, "min_data_in_leaf": 5}),
+        )
+        .unwrap();
+        let mut out = vec![];
+        m.predict(x.as_slice().unwrap(), &mut out).unwrap();
+        let err: f32 = out
+            .iter()
+            .zip(y.iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / 200.0;
+        assert!(err < 1.0, "mean abs error {err}");
+        // the single-row fast path agrees with the batch path
+        let mut one = vec![];
+        m.predict(&x.as_slice().unwrap()[20..22], &mut one).unwrap();
+        assert_eq!(one[0], out[10]);
+        let restored = LightGBM.load(&m.to_bytes().unwrap(), m.shape()).unwrap();
+        let mut again = vec![];
+        restored.predict(x.as_slice().unwrap(), &mut again).unwrap();
+        assert_eq!(out, again);
+    }
+
+    #[test]
+    fn classification_binary_and_multiclass() {
+        let x = Array2::from_shape_fn((90, 1), |(i, _)| i as f32);
+        let y3 = Array1::from_shape_fn(90, |i| (i / 30) as f32);
+        let m = fit(
+            &x,
+            &y3,
+            Task::Classification,
+            3,
+            json!({"num_iterations": 20, "min_data_in_leaf": 5}),
+        )
+        .unwrap();
+        let mut c = vec![];
+        m.predict(&[5.0, 45.0, 85.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0, 2.0]);
+        let mut p = vec![];
+        m.predict_proba(&[45.0], &mut p).unwrap();
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5 && p[1] > 0.5);
+
+        let y2 = Array1::from_shape_fn(90, |i| (i >= 45) as u8 as f32);
+        let m = fit(
+            &x,
+            &y2,
+            Task::Classification,
+            2,
+            json!({"min_data_in_leaf": 5}),
+        )
+        .unwrap();
+        let mut c = vec![];
+        m.predict(&[5.0, 85.0], &mut c).unwrap();
+        assert_eq!(c, vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn rejects_bad_params_and_corrupt_text() {
+        let x = Array2::from_shape_fn((30, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        assert!(matches!(
+            fit(&x, &y, Task::Regression, 0, json!({"num_leafs": 3})).err(),
+            Some(BindingError::UnknownHyperparam { .. })
+        ));
+        assert!(fit(&x, &y, Task::Regression, 0, json!({"objective": "binary"})).is_err());
+        let shape = ModelShape {
+            task: Task::Regression,
+            num_features: 1,
+            num_classes: 0,
+        };
+        assert!(matches!(
+            LightGBM.load(b"garbage", shape).err(),
+            Some(BindingError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn progress_can_interrupt() {
+        let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+        };
+        let hp = Hyperparams::new(
+            json!({"num_iterations": 1000000000})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let mut calls = 0;
+        let mut stop = |_: usize, _: usize| {
+            calls += 1;
+            if calls > 3 {
+                Err(BindingError::Interrupted)
+            } else {
+                Ok(())
+            }
+        };
+        assert!(matches!(
+            LightGBM.fit(&data, &hp, &mut stop).err(),
+            Some(BindingError::Interrupted)
+        ));
+    }
+}
