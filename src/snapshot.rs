@@ -180,8 +180,10 @@ impl Relation {
                 let mut builder = DenseBuilder::with_capacity(expected.max(0) as usize, nf);
                 let mut cursor = client.try_open_cursor(&query, &[])?;
                 let mut features = Vec::with_capacity(nf);
+                let mut reporter = crate::train::Reporter::new("snapshot");
                 loop {
                     pg_sys::check_for_interrupts!();
+                    reporter.rows(builder.rows(), expected.max(0) as usize, &self.name);
                     let table = cursor.fetch(FETCH_ROWS)?;
                     if table.is_empty() {
                         break;

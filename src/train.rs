@@ -102,12 +102,18 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         y: snap.data.y_view(split.train.clone()),
         task: project.task,
         num_classes,
+        threads: match crate::gucs::TRAIN_THREADS.get() {
+            0 => None,
+            n => Some(n as usize),
+        },
     };
     let started = Instant::now();
-    let mut progress = |_done: usize, _total: usize| -> bindings::Result<()> {
+    let mut reporter = Reporter::new(backend.name());
+    let mut progress = |done: usize, total: usize| -> bindings::Result<()> {
         // Raises query cancel / statement_timeout as an ERROR between iterations, never
         // inside the library.
         pg_sys::check_for_interrupts!();
+        reporter.iteration(done, total);
         Ok(())
     };
     let model = backend
@@ -186,6 +192,43 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         algorithm: backend.name().into(),
         deployed,
     })
+}
+
+/// INFO messages about a long training, at most one every [`Reporter::EVERY`].
+pub struct Reporter {
+    algorithm: &'static str,
+    last: Instant,
+}
+
+impl Reporter {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub fn new(algorithm: &'static str) -> Self {
+        Reporter {
+            algorithm,
+            last: Instant::now(),
+        }
+    }
+
+    fn due(&mut self) -> bool {
+        if !crate::gucs::TRAINING_PROGRESS.get() || self.last.elapsed() < Self::EVERY {
+            return false;
+        }
+        self.last = Instant::now();
+        true
+    }
+
+    pub fn rows(&mut self, read: usize, total: usize, relation: &str) {
+        if self.due() {
+            pgrx::info!("pgml: read {read} of {total} rows from {relation}");
+        }
+    }
+
+    pub fn iteration(&mut self, done: usize, total: usize) {
+        if done < total && self.due() {
+            pgrx::info!("pgml: {} iteration {done} of {total}", self.algorithm);
+        }
+    }
 }
 
 /// r2 for regression, f1 for classification (same rule as SQL's pgml.key_metric).

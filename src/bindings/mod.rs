@@ -83,6 +83,8 @@ pub struct TrainData<'a> {
     pub task: Task,
     /// 0 for regression.
     pub num_classes: usize,
+    /// Threads to train with when the hyperparameters do not say; None: library default.
+    pub threads: Option<usize>,
 }
 
 /// Shape information a backend needs to restore a model from bytes.

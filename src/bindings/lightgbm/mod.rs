@@ -194,6 +194,12 @@ impl Backend for LightGBM {
         if params.get("verbosity").is_none() {
             pairs.push(("verbosity", "-1".into()));
         }
+        let threads_given = ["num_threads", "n_jobs", "nthread", "num_thread", "nthreads"]
+            .iter()
+            .any(|k| params.get(k).is_some());
+        if let (Some(t), false) = (data.threads, threads_given) {
+            pairs.push(("num_threads", t.to_string()));
+        }
         for (k, v) in &params.0 {
             if k != "objective" && !ROUNDS.contains(&k.as_str()) {
                 pairs.push((k.as_str(), text(v)));
@@ -301,6 +307,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
         LightGBM.validate(&hp)?;
@@ -400,6 +407,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            threads: None,
         };
         let hp = Hyperparams::new(
             json!({"num_iterations": 1000000000})

@@ -352,6 +352,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            threads: None,
         };
         let h = hp(params);
         Linear.validate(&h)?;

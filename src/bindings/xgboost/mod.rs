@@ -142,6 +142,9 @@ impl Backend for XGBoost {
         if data.task == Task::Classification && data.num_classes > 2 {
             booster.set_param("num_class", &data.num_classes.to_string())?;
         }
+        if let (Some(t), None) = (data.threads, params.get("nthread")) {
+            booster.set_param("nthread", &t.to_string())?;
+        }
         for (name, value) in &params.0 {
             if name != "n_estimators" && name != "objective" {
                 booster.set_param(name, &Hyperparams::as_library_text(value))?;
@@ -246,6 +249,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
         XGBoost.validate(&hp).unwrap();
@@ -345,6 +349,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            threads: None,
         };
         let hp = Hyperparams::new(
             json!({"n_estimators": 1000000000})
