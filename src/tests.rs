@@ -229,6 +229,59 @@ mod tests {
     }
 
     #[pg_test]
+    fn smartcore_algorithms_on_every_task() {
+        for ds in ["iris", "breast_cancer", "diabetes", "digits"] {
+            run(&format!("SELECT pgml.load_dataset('{ds}')"));
+        }
+        // (algorithm, hyperparams, minimum accuracy on iris / breast_cancer / digits, minimum r2 on diabetes)
+        let cases = [
+            (
+                "random_forest",
+                r#"{"n_trees": 20, "seed": 7}"#,
+                [0.85, 0.9, 0.85],
+                0.3,
+            ),
+            (
+                "decision_tree",
+                r#"{"max_depth": 8}"#,
+                [0.85, 0.85, 0.7],
+                -1.0,
+            ),
+            ("knn", r#"{"k": 5}"#, [0.85, 0.85, 0.9], 0.2),
+        ];
+        for (alg, hp, min_acc, min_r2) in cases {
+            for (ds, min) in ["iris", "breast_cancer", "digits"].iter().zip(min_acc) {
+                let project = format!("{alg}_{ds}");
+                run(&format!("SELECT * FROM pgml.train('{project}', 'classification', 'pgml.{ds}', 'target', '{alg}', '{hp}')"));
+                let acc = metric(&project, "accuracy");
+                assert!(acc >= min, "{project}: accuracy {acc}");
+                let n = one::<i64>(&format!(
+                    "SELECT count(*) FROM pgml.{ds} t WHERE pgml.predict('{project}', t) = target"
+                ));
+                assert!(n > 0, "{project}");
+                let p = one::<Vec<f32>>(&format!(
+                    "SELECT pgml.predict_proba('{project}', (SELECT array_agg(v) FROM generate_series(1, (SELECT num_features FROM pgml.models WHERE id = (SELECT max(id) FROM pgml.models))) g, LATERAL (SELECT 1.0::real AS v) x))"
+                ));
+                assert!(
+                    (p.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+                    "{project}: {p:?}"
+                );
+            }
+            let project = format!("{alg}_diabetes");
+            run(&format!("SELECT * FROM pgml.train('{project}', 'regression', 'pgml.diabetes', 'target', '{alg}', '{hp}')"));
+            let r2 = metric(&project, "r2");
+            assert!(r2 >= min_r2, "{project}: r2 {r2}");
+            let n = one::<i64>(&format!("SELECT count(*) FROM pgml.diabetes d WHERE pgml.predict('{project}', d) BETWEEN 0 AND 400"));
+            assert_eq!(n, 442, "{project}");
+        }
+        assert_error(
+            "SELECT * FROM pgml.train('knn_iris', algorithm => 'knn', hyperparams => '{\"weight\": \"heavy\"}')",
+            "22023",
+            "heavy",
+        );
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

@@ -9,6 +9,7 @@
 pub mod lightgbm;
 pub mod linear;
 pub mod params;
+pub mod smartcore;
 pub mod xgboost;
 
 use ndarray::{ArrayView1, ArrayView2};
@@ -138,7 +139,14 @@ pub trait Backend: Sync {
 }
 
 /// Every algorithm pgml can train, one line each.
-pub static BACKENDS: &[&dyn Backend] = &[&linear::Linear, &xgboost::XGBoost, &lightgbm::LightGBM];
+pub static BACKENDS: &[&dyn Backend] = &[
+    &linear::Linear,
+    &xgboost::XGBoost,
+    &lightgbm::LightGBM,
+    &smartcore::RANDOM_FOREST,
+    &smartcore::DECISION_TREE,
+    &smartcore::KNN,
+];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
     BACKENDS.iter().copied().find(|b| b.name() == name)
@@ -175,6 +183,22 @@ pub fn raw_to_proba(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
     } else {
         out.extend_from_slice(raw);
     }
+}
+
+/// For libraries that cannot take missing values: an error naming the first column with
+/// NaNs (NULLs in the relation) and how many it has.
+pub fn reject_missing(algorithm: &'static str, x: &ndarray::ArrayView2<f32>) -> Result<()> {
+    for (column, col) in x.axis_iter(ndarray::Axis(1)).enumerate() {
+        let count = col.iter().filter(|v| v.is_nan()).count();
+        if count > 0 {
+            return Err(BindingError::MissingValues {
+                algorithm,
+                column,
+                count,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Index of the largest value; ties go to the lowest index, NaN never wins.

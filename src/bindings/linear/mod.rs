@@ -7,8 +7,8 @@
 
 use super::params::{p, ParamKind::*};
 use super::{
-    argmax, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress, Result,
-    Task, TrainData,
+    argmax, reject_missing, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec,
+    Progress, Result, Task, TrainData,
 };
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;
@@ -77,20 +77,6 @@ fn unstandardize(w: &[f64], b: f64, means: &[f64], scales: &[f64]) -> (Vec<f64>,
     (raw, b - shift)
 }
 
-fn reject_missing(x: &ArrayView2<f32>) -> Result<()> {
-    for (column, col) in x.axis_iter(Axis(1)).enumerate() {
-        let count = col.iter().filter(|v| v.is_nan()).count();
-        if count > 0 {
-            return Err(BindingError::MissingValues {
-                algorithm: "linear",
-                column,
-                count,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// linfa's logistic regression settings, shared by the binary and multinomial solvers.
 struct Solver {
     alpha: f64,
@@ -126,7 +112,7 @@ impl Backend for Linear {
         params: &Hyperparams,
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
-        reject_missing(&data.x)?;
+        reject_missing("linear", &data.x)?;
         progress(0, 1)?;
         let (z, means, scales) = standardize(&data.x);
         let d = z.ncols();

@@ -1,0 +1,443 @@
+//! smartcore's random forests, decision trees and k-nearest neighbours, for both tasks.
+//!
+//! Hyperparameters keep smartcore's field names (`n_trees`, `max_depth`, `min_samples_leaf`,
+//! `min_samples_split`, `m`, `seed`, `criterion`, `k`, `weight`, `algorithm`). smartcore
+//! trains in f64 from a row-major copy of the features and has no iteration hook: query
+//! cancel is honoured before and after the fit. Models are stored as serde JSON.
+
+use super::params::{p, ParamKind::*};
+use super::{
+    reject_missing, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress,
+    Result, Task, TrainData,
+};
+use serde::{Deserialize, Serialize};
+use smartcore::algorithm::neighbour::KNNAlgorithmName;
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
+use smartcore::ensemble::random_forest_regressor::{
+    RandomForestRegressor, RandomForestRegressorParameters,
+};
+use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::metrics::distance::euclidian::Euclidian;
+use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
+use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
+use smartcore::neighbors::KNNWeightFunction;
+use smartcore::tree::decision_tree_classifier::{
+    DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion,
+};
+use smartcore::tree::decision_tree_regressor::{
+    DecisionTreeRegressor, DecisionTreeRegressorParameters,
+};
+
+type X = DenseMatrix<f64>;
+
+#[derive(Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+enum Fitted {
+    ForestClassifier(RandomForestClassifier<f64, u32, X, Vec<u32>>),
+    ForestRegressor(RandomForestRegressor<f64, f64, X, Vec<f64>>),
+    TreeClassifier(DecisionTreeClassifier<f64, u32, X, Vec<u32>>),
+    TreeRegressor(DecisionTreeRegressor<f64, f64, X, Vec<f64>>),
+    KnnClassifier(KNNClassifier<f64, u32, X, Vec<u32>, Euclidian<f64>>),
+    KnnRegressor(KNNRegressor<f64, f64, X, Vec<f64>, Euclidian<f64>>),
+}
+
+fn library(e: impl std::fmt::Display) -> BindingError {
+    BindingError::Library {
+        backend: "smartcore",
+        message: e.to_string(),
+    }
+}
+
+fn matrix(x: &[f32], cols: usize) -> Result<X> {
+    let rows = x.len() / cols.max(1);
+    DenseMatrix::new(rows, cols, x.iter().map(|v| f64::from(*v)).collect(), false).map_err(library)
+}
+
+fn u16_param(params: &Hyperparams, name: &str) -> Result<Option<u16>> {
+    Ok(params.int_in(name, 1, u16::MAX as i64)?.map(|v| v as u16))
+}
+
+fn usize_param(params: &Hyperparams, name: &str, lo: i64) -> Result<Option<usize>> {
+    Ok(params
+        .int_in(name, lo, i32::MAX as i64)?
+        .map(|v| v as usize))
+}
+
+fn criterion(params: &Hyperparams) -> Result<SplitCriterion> {
+    match params.get("criterion").and_then(|v| v.as_str()) {
+        None | Some("gini") => Ok(SplitCriterion::Gini),
+        Some("entropy") => Ok(SplitCriterion::Entropy),
+        Some("classification_error") => Ok(SplitCriterion::ClassificationError),
+        Some(other) => Err(BindingError::InvalidHyperparam {
+            name: "criterion".into(),
+            expected: "gini, entropy or classification_error",
+            got: other.into(),
+        }),
+    }
+}
+
+fn knn_weight(params: &Hyperparams) -> Result<KNNWeightFunction> {
+    match params.get("weight").and_then(|v| v.as_str()) {
+        None | Some("uniform") => Ok(KNNWeightFunction::Uniform),
+        Some("distance") => Ok(KNNWeightFunction::Distance),
+        Some(other) => Err(BindingError::InvalidHyperparam {
+            name: "weight".into(),
+            expected: "uniform or distance",
+            got: other.into(),
+        }),
+    }
+}
+
+fn knn_algorithm(params: &Hyperparams) -> Result<KNNAlgorithmName> {
+    match params.get("algorithm").and_then(|v| v.as_str()) {
+        None | Some("cover_tree") => Ok(KNNAlgorithmName::CoverTree),
+        Some("linear_search") => Ok(KNNAlgorithmName::LinearSearch),
+        Some(other) => Err(BindingError::InvalidHyperparam {
+            name: "algorithm".into(),
+            expected: "cover_tree or linear_search",
+            got: other.into(),
+        }),
+    }
+}
+
+/// The three algorithms, one registry entry each.
+pub struct Smartcore {
+    name: &'static str,
+    params: &'static [ParamSpec],
+}
+
+pub static RANDOM_FOREST: Smartcore = Smartcore {
+    name: "random_forest",
+    params: &[
+        p("n_trees", Int),
+        p("max_depth", Int),
+        p("min_samples_leaf", Int),
+        p("min_samples_split", Int),
+        p("m", Int),
+        p("seed", Int),
+        p("criterion", Text),
+    ],
+};
+
+pub static DECISION_TREE: Smartcore = Smartcore {
+    name: "decision_tree",
+    params: &[
+        p("max_depth", Int),
+        p("min_samples_leaf", Int),
+        p("min_samples_split", Int),
+        p("seed", Int),
+        p("criterion", Text),
+    ],
+};
+
+pub static KNN: Smartcore = Smartcore {
+    name: "knn",
+    params: &[p("k", Int), p("weight", Text), p("algorithm", Text)],
+};
+
+impl Smartcore {
+    fn fit_fitted(&self, data: &TrainData, params: &Hyperparams) -> Result<Fitted> {
+        let (rows, cols) = data.x.dim();
+        let x = matrix(
+            data.x
+                .as_slice()
+                .ok_or_else(|| library("training matrix is not contiguous"))?,
+            cols,
+        )?;
+        debug_assert_eq!(rows, data.y.len());
+        let classification = data.task == Task::Classification;
+        let y_class: Vec<u32> = data.y.iter().map(|v| *v as u32).collect();
+        let y_value: Vec<f64> = data.y.iter().map(|v| f64::from(*v)).collect();
+        let seed = params.int_in("seed", 0, i64::MAX)?.map(|v| v as u64);
+        Ok(match (self.name, classification) {
+            ("random_forest", true) => {
+                let mut p = RandomForestClassifierParameters::default();
+                if let Some(n) = u16_param(params, "n_trees")? {
+                    p.n_trees = n;
+                }
+                p.max_depth = u16_param(params, "max_depth")?;
+                p.min_samples_leaf =
+                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
+                p.min_samples_split =
+                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                p.m = usize_param(params, "m", 1)?;
+                p.seed = seed.unwrap_or(p.seed);
+                p.criterion = criterion(params)?;
+                Fitted::ForestClassifier(
+                    RandomForestClassifier::fit(&x, &y_class, p).map_err(library)?,
+                )
+            }
+            ("random_forest", false) => {
+                if params.get("criterion").is_some() {
+                    return Err(BindingError::InvalidHyperparam {
+                        name: "criterion".into(),
+                        expected:
+                            "absent for regression (variance reduction is the only criterion)",
+                        got: params
+                            .get("criterion")
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                    });
+                }
+                let mut p = RandomForestRegressorParameters::default();
+                p.n_trees = usize_param(params, "n_trees", 1)?.unwrap_or(p.n_trees);
+                p.max_depth = u16_param(params, "max_depth")?;
+                p.min_samples_leaf =
+                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
+                p.min_samples_split =
+                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                p.m = usize_param(params, "m", 1)?;
+                p.seed = seed.unwrap_or(p.seed);
+                Fitted::ForestRegressor(
+                    RandomForestRegressor::fit(&x, &y_value, p).map_err(library)?,
+                )
+            }
+            ("decision_tree", true) => {
+                let mut p = DecisionTreeClassifierParameters::default();
+                p.max_depth = u16_param(params, "max_depth")?;
+                p.min_samples_leaf =
+                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
+                p.min_samples_split =
+                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                p.seed = seed.or(p.seed);
+                p.criterion = criterion(params)?;
+                Fitted::TreeClassifier(
+                    DecisionTreeClassifier::fit(&x, &y_class, p).map_err(library)?,
+                )
+            }
+            ("decision_tree", false) => {
+                let mut p = DecisionTreeRegressorParameters::default();
+                p.max_depth = u16_param(params, "max_depth")?;
+                p.min_samples_leaf =
+                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
+                p.min_samples_split =
+                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                p.seed = seed.or(p.seed);
+                Fitted::TreeRegressor(DecisionTreeRegressor::fit(&x, &y_value, p).map_err(library)?)
+            }
+            (_, true) => {
+                let k = usize_param(params, "k", 1)?.unwrap_or(3);
+                let p = KNNClassifierParameters::default()
+                    .with_k(k)
+                    .with_weight(knn_weight(params)?)
+                    .with_algorithm(knn_algorithm(params)?);
+                Fitted::KnnClassifier(KNNClassifier::fit(&x, &y_class, p).map_err(library)?)
+            }
+            (_, false) => {
+                let k = usize_param(params, "k", 1)?.unwrap_or(3);
+                let p = KNNRegressorParameters::default()
+                    .with_k(k)
+                    .with_weight(knn_weight(params)?)
+                    .with_algorithm(knn_algorithm(params)?);
+                Fitted::KnnRegressor(KNNRegressor::fit(&x, &y_value, p).map_err(library)?)
+            }
+        })
+    }
+}
+
+impl Backend for Smartcore {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        self.params
+    }
+
+    fn fit(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Box<dyn Model>> {
+        reject_missing(self.name, &data.x)?;
+        progress(0, 1)?;
+        let fitted = self.fit_fitted(data, params)?;
+        progress(1, 1)?;
+        let shape = ModelShape {
+            task: data.task,
+            num_features: data.x.ncols(),
+            num_classes: data.num_classes,
+        };
+        Ok(Box::new(SmartcoreModel { fitted, shape }))
+    }
+
+    fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        let fitted: Fitted = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
+            backend: "smartcore",
+            message: e.to_string(),
+        })?;
+        Ok(Box::new(SmartcoreModel { fitted, shape }))
+    }
+}
+
+struct SmartcoreModel {
+    fitted: Fitted,
+    shape: ModelShape,
+}
+
+impl SmartcoreModel {
+    fn x(&self, x: &[f32]) -> Result<X> {
+        matrix(x, self.shape.num_features)
+    }
+
+    /// Class probabilities where the library has them, with one column per class.
+    fn proba(&self, x: &X) -> Result<Option<Vec<f32>>> {
+        let k = self.shape.num_classes;
+        let rows = x.shape().0;
+        let probs: Vec<f32> = match &self.fitted {
+            Fitted::TreeClassifier(m) => {
+                let p = m.predict_proba(x).map_err(library)?;
+                if p.shape() != (rows, k) {
+                    return Ok(None);
+                }
+                (0..rows)
+                    .flat_map(|r| (0..k).map(move |c| (r, c)))
+                    .map(|rc| *p.get(rc) as f32)
+                    .collect()
+            }
+            Fitted::KnnClassifier(m) => {
+                let p = m.predict_proba(x).map_err(library)?;
+                if p.iter().any(|row| row.len() != k) {
+                    return Ok(None);
+                }
+                p.iter().flatten().map(|v| *v as f32).collect()
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(probs))
+    }
+}
+
+impl Model for SmartcoreModel {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        let x = self.x(x)?;
+        match &self.fitted {
+            Fitted::ForestClassifier(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+            Fitted::TreeClassifier(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+            Fitted::KnnClassifier(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+            Fitted::ForestRegressor(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+            Fitted::TreeRegressor(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+            Fitted::KnnRegressor(m) => {
+                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            }
+        }
+        Ok(())
+    }
+
+    /// Library probabilities where smartcore has them (decision_tree, knn); otherwise (random
+    /// forest) the predicted class with probability 1.
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        let k = self.shape.num_classes;
+        if let Some(p) = self.proba(&self.x(x)?)? {
+            out.extend(p);
+            return Ok(());
+        }
+        let mut classes = Vec::new();
+        self.predict(x, &mut classes)?;
+        for c in classes {
+            out.extend((0..k).map(|i| if i == c as usize { 1.0 } else { 0.0 }));
+        }
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(&self.fitted).map_err(library)
+    }
+
+    fn shape(&self) -> ModelShape {
+        self.shape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::argmax;
+    use super::*;
+    use ndarray::{Array1, Array2};
+    use serde_json::json;
+
+    fn check(backend: &Smartcore, task: Task, params: serde_json::Value) {
+        let x = Array2::from_shape_fn(
+            (90, 2),
+            |(i, j)| if j == 0 { i as f32 } else { (i % 3) as f32 },
+        );
+        let (y, k) = match task {
+            Task::Classification => (Array1::from_shape_fn(90, |i| (i / 30) as f32), 3),
+            Task::Regression => (Array1::from_shape_fn(90, |i| i as f32 * 2.0), 0),
+        };
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task,
+            num_classes: k,
+            threads: None,
+        };
+        let hp = Hyperparams::new(params.as_object().unwrap().clone());
+        backend.validate(&hp).unwrap();
+        let m = backend.fit(&data, &hp, &mut |_, _| Ok(())).unwrap();
+        let mut out = vec![];
+        m.predict(&[5.0, 2.0, 45.0, 0.0, 85.0, 1.0], &mut out)
+            .unwrap();
+        match task {
+            Task::Classification => {
+                assert_eq!(out, vec![0.0, 1.0, 2.0], "{}", backend.name);
+                let mut p = vec![];
+                m.predict_proba(&[45.0, 0.0], &mut p).unwrap();
+                assert_eq!(p.len(), 3);
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                assert_eq!(argmax(&p), 1);
+            }
+            Task::Regression => assert!((out[1] - 90.0).abs() < 12.0, "{} {out:?}", backend.name),
+        }
+        let again = backend.load(&m.to_bytes().unwrap(), m.shape()).unwrap();
+        let mut out2 = vec![];
+        again
+            .predict(&[5.0, 2.0, 45.0, 0.0, 85.0, 1.0], &mut out2)
+            .unwrap();
+        assert_eq!(out, out2, "{} round trip", backend.name);
+    }
+
+    #[test]
+    fn every_algorithm_on_both_tasks() {
+        for task in Task::ALL {
+            check(
+                &RANDOM_FOREST,
+                task,
+                json!({"n_trees": 10, "seed": 1, "m": 2}),
+            );
+            check(&DECISION_TREE, task, json!({"max_depth": 5}));
+            check(&KNN, task, json!({"k": 3, "weight": "distance"}));
+        }
+    }
+
+    #[test]
+    fn bad_params() {
+        let hp = Hyperparams::new(json!({"criterion": "purity"}).as_object().unwrap().clone());
+        assert!(criterion(&hp).is_err());
+        let hp = Hyperparams::new(json!({"weight": "heavy"}).as_object().unwrap().clone());
+        assert!(knn_weight(&hp).is_err());
+        let shape = ModelShape {
+            task: Task::Regression,
+            num_features: 2,
+            num_classes: 0,
+        };
+        assert!(matches!(
+            KNN.load(b"{}", shape).err(),
+            Some(BindingError::Corrupt { .. })
+        ));
+    }
+}
