@@ -115,6 +115,8 @@ pub fn load(name: &str) -> Result<(String, i64)> {
         .find(|d| d.name == name)
         .ok_or_else(|| Error::UnknownDataset(name.to_string()))?;
     let table = format!("pgml.{}", quote_identifier(ds.name));
+    // Two sessions loading at once would deadlock between DROP and CREATE: take turns.
+    Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgml.load_dataset'))")?;
     // DROP only what exists: DROP ... IF EXISTS would send the caller a NOTICE.
     if Spi::get_one_with_args::<bool>(
         "SELECT pg_catalog.to_regclass($1) IS NOT NULL",

@@ -128,6 +128,7 @@ impl Error {
             Binding(BindingError::Library { .. }) => Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
             Binding(BindingError::Corrupt { .. }) => Code::ERRCODE_DATA_CORRUPTED,
             Binding(BindingError::Interrupted) => Code::ERRCODE_QUERY_CANCELED,
+            Binding(BindingError::UnsupportedTask { .. }) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
             Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
@@ -172,6 +173,10 @@ impl Error {
                 BindingError::Library { .. } => "The library rejected the data or the parameters; its message says why.".into(),
                 BindingError::Corrupt { .. } => "The stored model bytes in pgml.files do not load: retrain, or deploy another model with pgml.deploy.".into(),
                 BindingError::Interrupted => "Training was cancelled.".into(),
+                BindingError::UnsupportedTask { task, .. } => format!(
+                    "Algorithms for {task}: {}.",
+                    join(&crate::bindings::names_for(crate::bindings::Task::parse(task).unwrap_or(crate::bindings::Task::Regression)))
+                ),
             },
             MissingValues { column, .. } => format!("Filter or fill the NULLs in a view (e.g. COALESCE({column}, 0)), or use algorithm => 'xgboost', which treats NULL as missing."),
             WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),

@@ -282,6 +282,37 @@ mod tests {
     }
 
     #[pg_test]
+    fn penalized_linear_models() {
+        run("SELECT pgml.load_dataset('diabetes')");
+        run("SELECT pgml.load_dataset('breast_cancer')");
+        for alg in ["ridge", "lasso", "elastic_net"] {
+            let project = format!("{alg}_diabetes");
+            run(&format!("SELECT * FROM pgml.train('{project}', 'regression', 'pgml.diabetes', 'target', '{alg}')"));
+            let r2 = metric(&project, "r2");
+            assert!(r2 >= 0.35, "{project}: r2 {r2}");
+            let n = one::<i64>(&format!("SELECT count(*) FROM pgml.diabetes d WHERE pgml.predict('{project}', d) BETWEEN 0 AND 400"));
+            assert_eq!(n, 442);
+        }
+        run("SELECT * FROM pgml.train('ridge_bc', 'classification', 'pgml.breast_cancer', 'target', 'ridge', '{\"penalty\": 0.1}')");
+        assert!(
+            metric("ridge_bc", "accuracy") >= 0.9,
+            "{}",
+            metric("ridge_bc", "accuracy")
+        );
+        assert_eq!(one::<Vec<f32>>("SELECT pgml.predict_proba('ridge_bc', (SELECT ARRAY[mean_radius, mean_texture, mean_perimeter, mean_area, mean_smoothness, mean_compactness, mean_concavity, mean_concave_points, mean_symmetry, mean_fractal_dimension, radius_error, texture_error, perimeter_error, area_error, smoothness_error, compactness_error, concavity_error, concave_points_error, symmetry_error, fractal_dimension_error, worst_radius, worst_texture, worst_perimeter, worst_area, worst_smoothness, worst_compactness, worst_concavity, worst_concave_points, worst_symmetry, worst_fractal_dimension] FROM pgml.breast_cancer LIMIT 1))").len(), 2);
+        assert_error(
+            "SELECT * FROM pgml.train('lasso_bc', 'classification', 'pgml.breast_cancer', 'target', 'lasso')",
+            "0A000",
+            "lasso",
+        );
+        assert_error(
+            "SELECT * FROM pgml.train('en', 'regression', 'pgml.diabetes', 'target', 'elastic_net', '{\"l1_ratio\": 3}')",
+            "22023",
+            "l1_ratio",
+        );
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

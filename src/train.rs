@@ -62,6 +62,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
+    if !backend.supports(project.task) {
+        return Err(Error::Binding(BindingError::UnsupportedTask {
+            algorithm: backend.name(),
+            task: project.task.as_str(),
+        }));
+    }
     // Without a relation, retrain on the project's previous relation and label.
     let previous = match (&a.relation, &a.y_column) {
         (Some(_), Some(_)) => None,

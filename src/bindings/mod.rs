@@ -6,6 +6,7 @@
 //!
 //! Nothing here touches Postgres: everything is unit-tested with plain `cargo test`.
 
+pub mod elasticnet;
 pub mod lightgbm;
 pub mod linear;
 pub mod params;
@@ -68,6 +69,11 @@ pub enum BindingError {
         backend: &'static str,
         message: String,
     },
+    #[error("{algorithm} does not support {task}")]
+    UnsupportedTask {
+        algorithm: &'static str,
+        task: &'static str,
+    },
     /// Raised by the caller's progress hook (e.g. query cancel); passed through untouched.
     #[error("training interrupted")]
     Interrupted,
@@ -120,6 +126,11 @@ pub trait Backend: Sync {
     /// The name users pass as `algorithm`.
     fn name(&self) -> &'static str;
 
+    /// Whether it can train a model for `task`.
+    fn supports(&self, _task: Task) -> bool {
+        true
+    }
+
     /// The hyperparameters it accepts, with the library's own names.
     fn params(&self) -> &'static [ParamSpec];
 
@@ -141,6 +152,9 @@ pub trait Backend: Sync {
 /// Every algorithm pgml can train, one line each.
 pub static BACKENDS: &[&dyn Backend] = &[
     &linear::Linear,
+    &elasticnet::RIDGE,
+    &elasticnet::LASSO,
+    &elasticnet::ELASTIC_NET,
     &xgboost::XGBoost,
     &lightgbm::LightGBM,
     &smartcore::RANDOM_FOREST,
@@ -154,6 +168,15 @@ pub fn find(name: &str) -> Option<&'static dyn Backend> {
 
 pub fn names() -> Vec<&'static str> {
     BACKENDS.iter().map(|b| b.name()).collect()
+}
+
+/// The algorithms that can train `task`.
+pub fn names_for(task: Task) -> Vec<&'static str> {
+    BACKENDS
+        .iter()
+        .filter(|b| b.supports(task))
+        .map(|b| b.name())
+        .collect()
 }
 
 /// Values per row that a gradient-boosting library returns: the value (regression) or

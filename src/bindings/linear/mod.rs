@@ -237,6 +237,18 @@ struct LinearModel {
     shape: ModelShape,
 }
 
+/// A regression model from weights and an intercept fitted elsewhere (the elastic net
+/// family), stored and served exactly like a linear regression.
+pub fn regression_model(weights: Vec<f64>, intercept: f64, shape: ModelShape) -> Box<dyn Model> {
+    let c = Coefficients {
+        link: Link::Identity,
+        num_features: shape.num_features,
+        weights,
+        intercepts: vec![intercept],
+    };
+    Box::new(LinearModel { c, shape })
+}
+
 impl LinearModel {
     /// Linear scores for one row, one per output.
     fn scores<'a>(&'a self, row: &'a [f32]) -> impl Iterator<Item = f64> + 'a {
