@@ -1,0 +1,44 @@
+-- Every algorithm, on a classification and a regression dataset, from one SQL function.
+-- Hyperparameters keep each library's own names.
+CREATE EXTENSION IF NOT EXISTS pgml;
+SELECT table_name FROM pgml.load_dataset('iris');
+SELECT table_name FROM pgml.load_dataset('diabetes');
+
+SELECT t.project, t.algorithm
+  FROM (VALUES ('linear',        '{}'),
+               ('ridge',         '{"penalty": 0.1}'),
+               ('xgboost',       '{"n_estimators": 20, "max_depth": 3}'),
+               ('lightgbm',      '{"n_estimators": 20, "min_data_in_leaf": 5}'),
+               ('random_forest', '{"n_trees": 20, "seed": 1}'),
+               ('decision_tree', '{"max_depth": 4}'),
+               ('knn',           '{"k": 5}')) AS a(algorithm, hyperparams),
+       LATERAL pgml.train('iris ' || a.algorithm, 'classification', 'pgml.iris', 'target',
+                          a.algorithm, a.hyperparams::jsonb) t;
+
+SELECT t.project, t.algorithm
+  FROM (VALUES ('linear',        '{}'),
+               ('ridge',         '{"penalty": 1.0}'),
+               ('lasso',         '{"penalty": 0.1}'),
+               ('elastic_net',   '{"penalty": 0.1, "l1_ratio": 0.5}'),
+               ('xgboost',       '{"n_estimators": 50, "eta": 0.1}'),
+               ('lightgbm',      '{"n_estimators": 50, "learning_rate": 0.05}'),
+               ('random_forest', '{"n_trees": 20, "seed": 1}'),
+               ('decision_tree', '{"max_depth": 3}'),
+               ('knn',           '{"k": 10}')) AS a(algorithm, hyperparams),
+       LATERAL pgml.train('diabetes ' || a.algorithm, 'regression', 'pgml.diabetes', 'target',
+                          a.algorithm, a.hyperparams::jsonb) t;
+
+-- Every model answers every predict form; the key metric (f1 or r2 on the test split)
+-- is rounded to one decimal to keep this file stable.
+SELECT p.name AS project, pgml.predict(p.name, ARRAY[5.1, 3.5, 1.4, 0.2]) AS setosa,
+       round(pgml.key_metric(p.task, m.metrics)::numeric, 1) AS f1
+  FROM pgml.projects p JOIN pgml.models m ON m.project_id = p.id
+ WHERE p.name LIKE 'iris %' ORDER BY m.id;
+SELECT p.name AS project,
+       pgml.predict(p.name, ARRAY[59, 2, 32.1, 101, 157, 93.2, 38, 4, 4.8598, 87]) BETWEEN 100 AND 300 AS plausible,
+       pgml.key_metric(p.task, m.metrics) > 0 AS better_than_the_mean
+  FROM pgml.projects p JOIN pgml.models m ON m.project_id = p.id
+ WHERE p.name LIKE 'diabetes %' ORDER BY m.id;
+
+-- An algorithm that cannot do the task says which can:
+SELECT * FROM pgml.train('iris lasso', 'classification', 'pgml.iris', 'target', 'lasso');
