@@ -89,7 +89,18 @@ pub enum Error {
     #[error("unknown dataset \"{0}\"")]
     UnknownDataset(String),
     #[error("{0}")]
+    Search(#[from] crate::search::SearchError),
+    #[error("{0}")]
     Spi(String),
+}
+
+impl From<crate::search::SearchError2> for Error {
+    fn from(e: crate::search::SearchError2) -> Self {
+        match e {
+            crate::search::SearchError2::Search(s) => Error::Search(s),
+            crate::search::SearchError2::Binding(b) => Error::Binding(b),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -187,6 +198,7 @@ impl Error {
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
             RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),
             UnknownDataset(_) => format!("Valid datasets: {}.", join(&crate::datasets::names())),
+            Search(_) => "search => 'grid' | 'random'; search_params => '{\"max_depth\": [2, 4], \"eta\": {\"log_uniform\": [0.01, 0.3]}}' (lists for grid; lists, uniform, log_uniform or int for random); search_args => '{\"cv\": 3, \"n_iter\": 10, \"seed\": 0}'.".into(),
             Spi(_) => "This is a bug in pgml; please report it with the statement that raised it.".into(),
         }
     }

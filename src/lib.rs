@@ -14,6 +14,7 @@ mod deploy;
 mod error;
 mod gucs;
 pub mod metrics;
+pub mod search;
 mod serve;
 mod snapshot;
 mod train;

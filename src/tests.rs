@@ -313,6 +313,62 @@ mod tests {
     }
 
     #[pg_test]
+    fn grid_and_random_search_with_cross_validation() {
+        run("SELECT pgml.load_dataset('iris')");
+        run("SELECT pgml.load_dataset('diabetes')");
+        run(
+            r#"SELECT * FROM pgml.train('grid', 'classification', 'pgml.iris', 'target', 'xgboost', '{"n_estimators": 10}',
+                search => 'grid', search_params => '{"max_depth": [1, 3], "eta": [0.1, 0.3]}', search_args => '{"cv": 3}')"#,
+        );
+        let results = one::<i64>("SELECT jsonb_array_length(metrics->'search_results') FROM pgml.models ORDER BY id DESC LIMIT 1");
+        assert_eq!(results, 4);
+        let keys = one::<bool>(
+            "SELECT bool_and(r ? 'params' AND r ? 'mean_score' AND r ? 'std_score' AND r ? 'fit_time')
+               FROM pgml.models m, jsonb_array_elements(m.metrics->'search_results') r WHERE m.id = (SELECT max(id) FROM pgml.models)",
+        );
+        assert!(keys);
+        // the winner (best mean score) is what was refit and stored, merged over the base params
+        let winner_is_stored = one::<bool>(
+            "WITH m AS (SELECT * FROM pgml.models ORDER BY id DESC LIMIT 1),
+                  best AS (SELECT r->'params' AS p FROM m, jsonb_array_elements(m.metrics->'search_results') WITH ORDINALITY AS e(r, i)
+                            ORDER BY (r->>'mean_score')::float8 DESC, i LIMIT 1)
+             SELECT m.hyperparams @> best.p AND m.hyperparams->>'n_estimators' = '10' FROM m, best",
+        );
+        assert!(winner_is_stored);
+        assert!(metric("grid", "accuracy") >= 0.85);
+
+        // random search: seeded, so the same seed gives the same candidates
+        let q = r#"SELECT * FROM pgml.train('random', 'regression', 'pgml.diabetes', 'target', 'lightgbm', '{}',
+                    search => 'random', search_params => '{"learning_rate": {"log_uniform": [0.01, 0.3]}, "num_leaves": {"int": [4, 16]}, "n_estimators": [20, 40]}',
+                    search_args => '{"n_iter": 4, "cv": 2, "seed": 42}')"#;
+        run(q);
+        run(q);
+        let same = one::<bool>(
+            "SELECT a.metrics->'search_results' IS NOT NULL AND
+                    (SELECT jsonb_agg(r->'params') FROM jsonb_array_elements(a.metrics->'search_results') r) =
+                    (SELECT jsonb_agg(r->'params') FROM jsonb_array_elements(b.metrics->'search_results') r)
+               FROM (SELECT * FROM pgml.models ORDER BY id DESC LIMIT 1) a, (SELECT * FROM pgml.models ORDER BY id DESC OFFSET 1 LIMIT 1) b",
+        );
+        assert!(same);
+        assert_eq!(
+            one::<String>(
+                "SELECT metrics->'search'->>'kind' FROM pgml.models ORDER BY id DESC LIMIT 1"
+            ),
+            "random"
+        );
+
+        for (sql, names) in [
+            ("SELECT * FROM pgml.train('grid', search => 'bayesian', search_params => '{\"max_depth\": [1]}')", "bayesian"),
+            ("SELECT * FROM pgml.train('grid', search => 'grid', search_params => '{\"max_depth\": 3}')", "max_depth"),
+            ("SELECT * FROM pgml.train('grid', search => 'grid', search_params => '{\"depth\": [3]}')", "depth"),
+            ("SELECT * FROM pgml.train('grid', search => 'grid', search_params => '{\"max_depth\": [3]}', search_args => '{\"cv\": 1}')", "cv"),
+            ("SELECT * FROM pgml.train('grid', search => 'random', search_params => '{\"eta\": {\"normal\": [0, 1]}}')", "normal"),
+        ] {
+            assert_error(sql, "22023", names);
+        }
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

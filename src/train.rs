@@ -4,7 +4,7 @@ use crate::bindings::{self, BindingError, Hyperparams, Task, TrainData};
 use crate::catalog::{self, NewModel, NewSnapshot};
 use crate::data::Sampling;
 use crate::error::{Error, Result};
-use crate::{metrics, snapshot};
+use crate::{metrics, search, snapshot};
 use pgrx::pg_sys;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -22,6 +22,9 @@ pub struct TrainArgs {
     pub test_size: f32,
     pub test_sampling: String,
     pub automatic_deploy: bool,
+    pub search: Option<String>,
+    pub search_params: Value,
+    pub search_args: Value,
 }
 
 pub struct Trained {
@@ -40,6 +43,15 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         other => return Err(Error::HyperparamsNotObject(other.to_string())),
     };
     backend.validate(&params)?;
+    let search = match &a.search {
+        None => None,
+        Some(kind) => {
+            let kind = search::Kind::parse(kind)?;
+            let args = search::Args::parse(&a.search_args)?;
+            let candidates = search::candidates(kind, &a.search_params, &args)?;
+            Some((kind, args, candidates))
+        }
+    };
     let sampling = Sampling::parse(&a.test_sampling)
         .ok_or_else(|| Error::UnknownSampling(a.test_sampling.clone()))?;
     let task = match &a.task {
@@ -122,6 +134,17 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         reporter.iteration(done, total);
         Ok(())
     };
+    // Search: cross-validate the candidates on the training split, then refit the winner
+    // on all of it (below) before it is scored on the test split.
+    let mut searched = None;
+    let params = match &search {
+        None => params,
+        Some((kind, args, candidates)) => {
+            let outcome = search::run(backend, &train, &params.0, candidates, args, &mut progress)?;
+            searched = Some((*kind, args.clone(), outcome.results));
+            Hyperparams::new(outcome.best)
+        }
+    };
     let model = backend
         .fit(&train, &params, &mut progress)
         .map_err(|e| match e {
@@ -157,6 +180,18 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     };
     scores.insert("fit_time".into(), json!(fit_time));
     scores.insert("score_time".into(), json!(started.elapsed().as_secs_f64()));
+    if let Some((kind, args, results)) = searched {
+        let kind = if kind == search::Kind::Grid {
+            "grid"
+        } else {
+            "random"
+        };
+        scores.insert(
+            "search".into(),
+            json!({"kind": kind, "cv": args.cv, "seed": args.seed, "best_params": Value::Object(params.0.clone())}),
+        );
+        scores.insert("search_results".into(), Value::Array(results));
+    }
 
     let columns: Vec<Value> = snap.features.iter().map(|c| c.describe()).collect();
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {

@@ -16,6 +16,9 @@ fn train(
     test_size: default!(Option<f32>, 0.25),
     test_sampling: default!(Option<&str>, "'random'"),
     automatic_deploy: default!(Option<bool>, true),
+    search: default!(Option<&str>, "NULL"),
+    search_params: default!(Option<JsonB>, "'{}'"),
+    search_args: default!(Option<JsonB>, "'{}'"),
 ) -> TableIterator<
     'static,
     (
@@ -40,6 +43,13 @@ fn train(
         test_size: test_size.unwrap_or(0.25),
         test_sampling: test_sampling.unwrap_or("random").to_string(),
         automatic_deploy: automatic_deploy.unwrap_or(true),
+        search: search.map(str::to_string),
+        search_params: search_params
+            .map(|j| j.0)
+            .unwrap_or_else(|| serde_json::json!({})),
+        search_args: search_args
+            .map(|j| j.0)
+            .unwrap_or_else(|| serde_json::json!({})),
     })
     .or_report();
     TableIterator::once((
