@@ -12,7 +12,25 @@ use super::{
 };
 use ffi::{Booster, DMatrix};
 
-pub struct XGBoost;
+pub struct XGBoost {
+    /// XGBoost's random forest mode: one round of `n_estimators` parallel trees.
+    random_forest: bool,
+}
+
+pub static XGBOOST: XGBoost = XGBoost {
+    random_forest: false,
+};
+pub static XGBOOST_RANDOM_FOREST: XGBoost = XGBoost {
+    random_forest: true,
+};
+
+/// XGBRFRegressor / XGBRFClassifier's defaults, applied before the user's hyperparameters.
+const RANDOM_FOREST_DEFAULTS: [(&str, &str); 4] = [
+    ("eta", "1"),
+    ("subsample", "0.8"),
+    ("colsample_bynode", "0.8"),
+    ("lambda", "0.00001"),
+];
 
 /// Rounds when `n_estimators` is not given (XGBoost's Python API default).
 const DEFAULT_ROUNDS: i64 = 100;
@@ -113,7 +131,11 @@ fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<Str
 
 impl Backend for XGBoost {
     fn name(&self) -> &'static str {
-        "xgboost"
+        if self.random_forest {
+            "xgboost_random_forest"
+        } else {
+            "xgboost"
+        }
     }
 
     fn params(&self) -> &'static [ParamSpec] {
@@ -142,6 +164,16 @@ impl Backend for XGBoost {
         if data.task == Task::Classification && data.num_classes > 2 {
             booster.set_param("num_class", &data.num_classes.to_string())?;
         }
+        let trees = rounds;
+        let rounds = if self.random_forest {
+            booster.set_param("num_parallel_tree", &trees.to_string())?;
+            for (k, v) in RANDOM_FOREST_DEFAULTS {
+                booster.set_param(k, v)?;
+            }
+            1
+        } else {
+            rounds
+        };
         if let (Some(t), None) = (data.threads, params.get("nthread")) {
             booster.set_param("nthread", &t.to_string())?;
         }
@@ -252,8 +284,8 @@ mod tests {
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
-        XGBoost.validate(&hp).unwrap();
-        XGBoost.fit(&data, &hp, &mut no_progress()).unwrap()
+        XGBOOST.validate(&hp).unwrap();
+        XGBOOST.fit(&data, &hp, &mut no_progress()).unwrap()
     }
 
     #[test]
@@ -272,10 +304,52 @@ mod tests {
         assert!(err < 0.5, "mean abs error {err}");
 
         let bytes = m.to_bytes().unwrap();
-        let restored = XGBoost.load(&bytes, m.shape()).unwrap();
+        let restored = XGBOOST.load(&bytes, m.shape()).unwrap();
         let mut again = vec![];
         restored.predict(x.as_slice().unwrap(), &mut again).unwrap();
         assert_eq!(out, again);
+    }
+
+    #[test]
+    fn random_forest_mode_is_one_round_of_parallel_trees() {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| (i * (j + 1)) as f32 / 10.0);
+        let y = x.column(0).mapv(|v| 3.0 * v + 1.0);
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+            threads: None,
+        };
+        let hp = Hyperparams::new(
+            json!({"n_estimators": 20, "max_depth": 6})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let mut rounds = 0;
+        let m = XGBOOST_RANDOM_FOREST
+            .fit(&data, &hp, &mut |_, total| {
+                rounds = total;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rounds, 1);
+        let mut out = vec![];
+        m.predict(x.as_slice().unwrap(), &mut out).unwrap();
+        let err: f32 = out
+            .iter()
+            .zip(y.iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / 200.0;
+        assert!(err < 2.0, "mean abs error {err}");
+        let again = XGBOOST_RANDOM_FOREST
+            .load(&m.to_bytes().unwrap(), m.shape())
+            .unwrap();
+        let mut out2 = vec![];
+        again.predict(x.as_slice().unwrap(), &mut out2).unwrap();
+        assert_eq!(out, out2);
     }
 
     #[test]
@@ -335,7 +409,7 @@ mod tests {
             num_classes: 0,
         };
         assert!(matches!(
-            XGBoost.load(b"not a model", shape),
+            XGBOOST.load(b"not a model", shape),
             Err(BindingError::Corrupt { .. })
         ));
     }
@@ -367,7 +441,7 @@ mod tests {
             }
         };
         assert!(matches!(
-            XGBoost.fit(&data, &hp, &mut stop),
+            XGBOOST.fit(&data, &hp, &mut stop),
             Err(BindingError::Interrupted)
         ));
     }
