@@ -12,7 +12,8 @@ SELECT t.project, t.algorithm
                ('lightgbm',      '{"n_estimators": 20, "min_data_in_leaf": 5}'),
                ('random_forest', '{"n_trees": 20, "seed": 1}'),
                ('decision_tree', '{"max_depth": 4}'),
-               ('knn',           '{"k": 5}')) AS a(algorithm, hyperparams),
+               ('knn',           '{"k": 5}'),
+               ('gaussian_naive_bayes', '{}')) AS a(algorithm, hyperparams),
        LATERAL pgml.train('iris ' || a.algorithm, 'classification', 'pgml.iris', 'target',
                           a.algorithm, a.hyperparams::jsonb) t;
 

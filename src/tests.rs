@@ -369,6 +369,31 @@ mod tests {
     }
 
     #[pg_test]
+    fn gaussian_naive_bayes_classifies() {
+        for (ds, min) in [("iris", 0.85), ("breast_cancer", 0.9), ("digits", 0.7)] {
+            run(&format!("SELECT pgml.load_dataset('{ds}')"));
+            let project = format!("nb_{ds}");
+            run(&format!("SELECT * FROM pgml.train('{project}', 'classification', 'pgml.{ds}', 'target', 'gaussian_naive_bayes')"));
+            let acc = metric(&project, "accuracy");
+            assert!(acc >= min, "{project}: {acc}");
+        }
+        assert!(
+            (one::<Vec<f32>>("SELECT pgml.predict_proba('nb_iris', ARRAY[5.1, 3.5, 1.4, 0.2])")
+                .iter()
+                .sum::<f32>()
+                - 1.0)
+                .abs()
+                < 1e-4
+        );
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('nb_iris', ARRAY[5.1, 3.5, 1.4, 0.2])"),
+            0.0
+        );
+        run("SELECT pgml.load_dataset('diabetes')");
+        assert_error("SELECT * FROM pgml.train('nb_reg', 'regression', 'pgml.diabetes', 'target', 'gaussian_naive_bayes')", "0A000", "gaussian_naive_bayes");
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

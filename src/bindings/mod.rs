@@ -9,6 +9,7 @@
 pub mod elasticnet;
 pub mod lightgbm;
 pub mod linear;
+pub mod naive_bayes;
 pub mod params;
 pub mod smartcore;
 pub mod xgboost;
@@ -161,6 +162,7 @@ pub static BACKENDS: &[&dyn Backend] = &[
     &smartcore::RANDOM_FOREST,
     &smartcore::DECISION_TREE,
     &smartcore::KNN,
+    &naive_bayes::GaussianNaiveBayes,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
