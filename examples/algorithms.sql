@@ -13,7 +13,8 @@ SELECT t.project, t.algorithm
                ('random_forest', '{"n_trees": 20, "seed": 1}'),
                ('decision_tree', '{"max_depth": 4}'),
                ('knn',           '{"k": 5}'),
-               ('gaussian_naive_bayes', '{}')) AS a(algorithm, hyperparams),
+               ('gaussian_naive_bayes', '{}'),
+               ('svm',           '{"c": 10}')) AS a(algorithm, hyperparams),
        LATERAL pgml.train('iris ' || a.algorithm, 'classification', 'pgml.iris', 'target',
                           a.algorithm, a.hyperparams::jsonb) t;
 
@@ -27,7 +28,8 @@ SELECT t.project, t.algorithm
                ('lightgbm',      '{"n_estimators": 50, "learning_rate": 0.05}'),
                ('random_forest', '{"n_trees": 20, "seed": 1}'),
                ('decision_tree', '{"max_depth": 3}'),
-               ('knn',           '{"k": 10}')) AS a(algorithm, hyperparams),
+               ('knn',           '{"k": 10}'),
+               ('svm',           '{"c": 100}')) AS a(algorithm, hyperparams),
        LATERAL pgml.train('diabetes ' || a.algorithm, 'regression', 'pgml.diabetes', 'target',
                           a.algorithm, a.hyperparams::jsonb) t;
 

@@ -394,6 +394,30 @@ mod tests {
     }
 
     #[pg_test]
+    fn svm_on_every_task() {
+        for (ds, min) in [("iris", 0.85), ("breast_cancer", 0.85), ("digits", 0.8)] {
+            run(&format!("SELECT pgml.load_dataset('{ds}')"));
+            let project = format!("svm_{ds}");
+            run(&format!("SELECT * FROM pgml.train('{project}', 'classification', 'pgml.{ds}', 'target', 'svm')"));
+            let acc = metric(&project, "accuracy");
+            assert!(acc >= min, "{project}: {acc}");
+        }
+        assert_eq!(
+            one::<Vec<f32>>("SELECT pgml.predict_proba('svm_iris', ARRAY[5.1, 3.5, 1.4, 0.2])")
+                .len(),
+            3
+        );
+        run("SELECT pgml.load_dataset('diabetes')");
+        run("SELECT * FROM pgml.train('svm_diabetes', 'regression', 'pgml.diabetes', 'target', 'svm', '{\"c\": 100}')");
+        assert!(
+            metric("svm_diabetes", "r2") > 0.0,
+            "{}",
+            metric("svm_diabetes", "r2")
+        );
+        assert_error("SELECT * FROM pgml.train('svm_diabetes', algorithm => 'svm', hyperparams => '{\"kernel\": \"sigmoid\"}')", "22023", "sigmoid");
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

@@ -12,6 +12,7 @@ pub mod linear;
 pub mod naive_bayes;
 pub mod params;
 pub mod smartcore;
+pub mod svm;
 pub mod xgboost;
 
 use ndarray::{ArrayView1, ArrayView2};
@@ -163,6 +164,7 @@ pub static BACKENDS: &[&dyn Backend] = &[
     &smartcore::DECISION_TREE,
     &smartcore::KNN,
     &naive_bayes::GaussianNaiveBayes,
+    &svm::SupportVectorMachine,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
