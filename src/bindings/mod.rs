@@ -213,6 +213,15 @@ pub fn raw_to_proba(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
     }
 }
 
+/// Text for a C library's string API (parameter names and values, configs).
+pub fn c_text(s: &str) -> Result<std::ffi::CString> {
+    std::ffi::CString::new(s).map_err(|_| BindingError::InvalidHyperparam {
+        name: s.replace('\0', "\\0"),
+        expected: "text without NUL bytes",
+        got: "a NUL byte".into(),
+    })
+}
+
 /// For libraries that cannot take missing values: an error naming the first column with
 /// NaNs (NULLs in the relation) and how many it has.
 pub fn reject_missing(algorithm: &'static str, x: &ndarray::ArrayView2<f32>) -> Result<()> {
@@ -253,6 +262,40 @@ mod tests {
         assert!(find("xgboost").is_some());
         assert!(find("linear").is_some());
         assert!(find("nope").is_none());
+    }
+
+    /// A boosting backend asked for a billion rounds stops when its progress hook errs.
+    pub fn assert_interruptible(backend: &dyn Backend, rounds_param: &str) {
+        let x = ndarray::Array2::from_shape_fn((50, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+            threads: None,
+        };
+        let mut m = serde_json::Map::new();
+        m.insert(rounds_param.into(), serde_json::json!(1_000_000_000));
+        let mut calls = 0;
+        let mut stop = |_: usize, _: usize| {
+            calls += 1;
+            if calls > 3 {
+                Err(BindingError::Interrupted)
+            } else {
+                Ok(())
+            }
+        };
+        assert!(matches!(
+            backend.fit(&data, &Hyperparams::new(m), &mut stop).err(),
+            Some(BindingError::Interrupted)
+        ));
+    }
+
+    #[test]
+    fn boosting_is_interruptible() {
+        assert_interruptible(&xgboost::XGBOOST, "n_estimators");
+        assert_interruptible(&lightgbm::LightGBM, "num_iterations");
     }
 
     #[test]

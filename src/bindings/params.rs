@@ -103,6 +103,29 @@ impl Hyperparams {
         }
     }
 
+    /// A text hyperparameter that must be one of `options`; the first is the default.
+    pub fn choice<T: Clone>(&self, name: &str, options: &[(&str, T)]) -> Result<T> {
+        match self.get(name).and_then(Value::as_str) {
+            None => Ok(options[0].1.clone()),
+            Some(given) => options
+                .iter()
+                .find(|(n, _)| *n == given)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| BindingError::InvalidHyperparam {
+                    name: name.into(),
+                    expected: "one of its listed values",
+                    got: format!(
+                        "{given} (valid: {})",
+                        options
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+        }
+    }
+
     /// The value as the text a C library's string-keyed parameter API expects.
     pub fn as_library_text(v: &Value) -> String {
         match v {
@@ -168,6 +191,17 @@ mod tests {
             Some(4)
         );
         assert_eq!(hp(json!({})).int_in("max_depth", 0, 10).unwrap(), None);
+    }
+
+    #[test]
+    fn choices() {
+        let opts = [("a", 1), ("b", 2)];
+        assert_eq!(hp(json!({})).choice("x", &opts).unwrap(), 1);
+        assert_eq!(hp(json!({"x": "b"})).choice("x", &opts).unwrap(), 2);
+        let e = hp(json!({"x": "c"})).choice("x", &opts).unwrap_err();
+        assert!(
+            matches!(e, BindingError::InvalidHyperparam { got, .. } if got == "c (valid: a, b)")
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The few LightGBM C API calls pgml needs, behind owning handles.
 
-use crate::bindings::{BindingError, Result};
+use crate::bindings::{c_text, BindingError, Result};
 use lightgbm3_sys as sys;
 use std::ffi::{c_void, CStr, CString};
 use std::ptr;
@@ -22,14 +22,6 @@ fn check(ret: i32) -> Result<()> {
     })
 }
 
-fn cstring(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| BindingError::InvalidHyperparam {
-        name: s.replace('\0', "\\0"),
-        expected: "text without NUL bytes",
-        got: "a NUL byte".into(),
-    })
-}
-
 pub struct Dataset(sys::DatasetHandle);
 
 impl Dataset {
@@ -42,7 +34,7 @@ impl Dataset {
         labels: &[f32],
         params: &str,
     ) -> Result<Self> {
-        let p = cstring(params)?;
+        let p = c_text(params)?;
         let mut handle = ptr::null_mut();
         // SAFETY: `x` holds rows*cols floats, row-major; LightGBM reads them before returning.
         check(unsafe {
@@ -89,7 +81,7 @@ unsafe impl Send for Booster {}
 
 impl Booster {
     pub fn new(train: &Dataset, params: &str) -> Result<Self> {
-        let p = cstring(params)?;
+        let p = c_text(params)?;
         let mut handle = ptr::null_mut();
         check(unsafe { sys::LGBM_BoosterCreate(train.0, p.as_ptr(), &mut handle) })?;
         Ok(Booster {

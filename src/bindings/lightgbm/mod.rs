@@ -397,36 +397,4 @@ mod tests {
             Some(BindingError::Corrupt { .. })
         ));
     }
-
-    #[test]
-    fn progress_can_interrupt() {
-        let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f32);
-        let y = x.column(0).to_owned();
-        let data = TrainData {
-            x: x.view(),
-            y: y.view(),
-            task: Task::Regression,
-            num_classes: 0,
-            threads: None,
-        };
-        let hp = Hyperparams::new(
-            json!({"num_iterations": 1000000000})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
-        let mut calls = 0;
-        let mut stop = |_: usize, _: usize| {
-            calls += 1;
-            if calls > 3 {
-                Err(BindingError::Interrupted)
-            } else {
-                Ok(())
-            }
-        };
-        assert!(matches!(
-            LightGBM.fit(&data, &hp, &mut stop).err(),
-            Some(BindingError::Interrupted)
-        ));
-    }
 }

@@ -67,40 +67,35 @@ fn usize_param(params: &Hyperparams, name: &str, lo: i64) -> Result<Option<usize
 }
 
 fn criterion(params: &Hyperparams) -> Result<SplitCriterion> {
-    match params.get("criterion").and_then(|v| v.as_str()) {
-        None | Some("gini") => Ok(SplitCriterion::Gini),
-        Some("entropy") => Ok(SplitCriterion::Entropy),
-        Some("classification_error") => Ok(SplitCriterion::ClassificationError),
-        Some(other) => Err(BindingError::InvalidHyperparam {
-            name: "criterion".into(),
-            expected: "gini, entropy or classification_error",
-            got: other.into(),
-        }),
-    }
+    use SplitCriterion::*;
+    params.choice(
+        "criterion",
+        &[
+            ("gini", Gini),
+            ("entropy", Entropy),
+            ("classification_error", ClassificationError),
+        ],
+    )
 }
 
 fn knn_weight(params: &Hyperparams) -> Result<KNNWeightFunction> {
-    match params.get("weight").and_then(|v| v.as_str()) {
-        None | Some("uniform") => Ok(KNNWeightFunction::Uniform),
-        Some("distance") => Ok(KNNWeightFunction::Distance),
-        Some(other) => Err(BindingError::InvalidHyperparam {
-            name: "weight".into(),
-            expected: "uniform or distance",
-            got: other.into(),
-        }),
-    }
+    params.choice(
+        "weight",
+        &[
+            ("uniform", KNNWeightFunction::Uniform),
+            ("distance", KNNWeightFunction::Distance),
+        ],
+    )
 }
 
 fn knn_algorithm(params: &Hyperparams) -> Result<KNNAlgorithmName> {
-    match params.get("algorithm").and_then(|v| v.as_str()) {
-        None | Some("cover_tree") => Ok(KNNAlgorithmName::CoverTree),
-        Some("linear_search") => Ok(KNNAlgorithmName::LinearSearch),
-        Some(other) => Err(BindingError::InvalidHyperparam {
-            name: "algorithm".into(),
-            expected: "cover_tree or linear_search",
-            got: other.into(),
-        }),
-    }
+    params.choice(
+        "algorithm",
+        &[
+            ("cover_tree", KNNAlgorithmName::CoverTree),
+            ("linear_search", KNNAlgorithmName::LinearSearch),
+        ],
+    )
 }
 
 /// The three algorithms, one registry entry each.

@@ -1,6 +1,6 @@
 //! The few XGBoost C API calls pgml needs, behind owning handles.
 
-use crate::bindings::{BindingError, Result};
+use crate::bindings::{c_text, BindingError, Result};
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
 use std::ptr;
@@ -17,14 +17,6 @@ fn check(ret: i32) -> Result<()> {
     Err(BindingError::Library {
         backend: "xgboost",
         message,
-    })
-}
-
-fn cstring(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| BindingError::InvalidHyperparam {
-        name: s.replace('\0', "\\0"),
-        expected: "text without NUL bytes",
-        got: "a NUL byte".into(),
     })
 }
 
@@ -103,7 +95,7 @@ impl Booster {
     }
 
     pub fn set_param(&mut self, name: &str, value: &str) -> Result<()> {
-        let (n, v) = (cstring(name)?, cstring(value)?);
+        let (n, v) = (c_text(name)?, c_text(value)?);
         check(unsafe { sys::XGBoosterSetParam(self.handle, n.as_ptr(), v.as_ptr()) })
     }
 
@@ -146,7 +138,7 @@ impl Booster {
             r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
             x.as_ptr() as usize
         );
-        let interface = cstring(&interface)?;
+        let interface = c_text(&interface)?;
         let mut shape: *const u64 = ptr::null();
         let mut dim = 0u64;
         let mut result: *const f32 = ptr::null();
