@@ -47,3 +47,13 @@ SELECT p.name AS project,
 
 -- An algorithm that cannot do the task says which can:
 SELECT * FROM pgml.train('iris lasso', 'classification', 'pgml.iris', 'target', 'lasso');
+
+-- Clustering: no label, every column is a feature; pgml.predict returns the cluster id and
+-- the model's key metric is the silhouette on the test split.
+CREATE VIEW iris_measurements AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM pgml.iris;
+SELECT project, task, algorithm FROM pgml.train('iris clusters', 'clustering', 'iris_measurements',
+                                                algorithm => 'kmeans', hyperparams => '{"n_clusters": 3}');
+SELECT count(DISTINCT pgml.predict('iris clusters', m)) AS clusters FROM iris_measurements m;
+SELECT round(pgml.key_metric('clustering', metrics)::numeric, 1) AS silhouette
+  FROM pgml.models WHERE id = (SELECT max(id) FROM pgml.models);
+DROP VIEW iris_measurements;

@@ -115,18 +115,19 @@ pub fn load(name: &str) -> Result<(String, i64)> {
         .find(|d| d.name == name)
         .ok_or_else(|| Error::UnknownDataset(name.to_string()))?;
     let table = format!("pgml.{}", quote_identifier(ds.name));
-    // Two sessions loading at once would deadlock between DROP and CREATE: take turns.
+    // Two sessions creating the same table at once would deadlock: take turns.
     Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgml.load_dataset'))")?;
-    // DROP only what exists: DROP ... IF EXISTS would send the caller a NOTICE.
-    if Spi::get_one_with_args::<bool>(
+    // Refill an existing table rather than dropping it: views, grants and comments on it stay.
+    let exists = Spi::get_one_with_args::<bool>(
         "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
         &[table.as_str().into()],
     )?
-    .unwrap_or(false)
-    {
-        Spi::run(&format!("DROP TABLE {table}"))?;
+    .unwrap_or(false);
+    if exists {
+        Spi::run(&format!("TRUNCATE {table}"))?;
+    } else {
+        Spi::run(&ds.create_sql(&table))?;
     }
-    Spi::run(&ds.create_sql(&table))?;
     for stmt in ds.insert_sql(&table) {
         Spi::run(&stmt)?;
     }

@@ -36,6 +36,8 @@ pub enum Error {
     RelationRequired(String),
     #[error("y_column_name is required to train on {0}")]
     LabelRequired(String),
+    #[error("a {0} project takes no y_column_name")]
+    LabelNotAllowed(&'static str),
     #[error("project \"{0}\" does not exist yet, so task is required")]
     TaskRequired(String),
     #[error("unknown task \"{0}\"")]
@@ -72,7 +74,7 @@ pub enum Error {
         column: String,
         count: usize,
     },
-    #[error("project \"{0}\" is a regression project: it has no class probabilities")]
+    #[error("project \"{0}\" is not a classification project: it has no class probabilities")]
     NotClassification(String),
     #[error("model {0} does not exist")]
     UnknownModel(i64),
@@ -170,8 +172,9 @@ impl Error {
             },
             RelationRequired(_) => "Pass relation_name => 'my_table' and y_column_name => 'my_label'; later trains of the project may leave both out to reuse them.".into(),
             LabelRequired(_) => "Pass y_column_name => 'my_label', the column to predict.".into(),
+            LabelNotAllowed(_) => "Clustering learns from every column: leave y_column_name NULL, and train on a view without the columns to ignore.".into(),
             TaskRequired(p) => format!("Pass task => 'regression' or task => 'classification' on the first pgml.train of project '{p}'."),
-            UnknownTask(_) => "Valid tasks: regression, classification.".into(),
+            UnknownTask(_) => "Valid tasks: regression, classification, clustering.".into(),
             TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),
             UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&crate::bindings::names())),
             UnknownSampling(_) => "Valid test_sampling values: random, first, last.".into(),
@@ -192,7 +195,7 @@ impl Error {
             MissingValues { column, .. } => format!("Filter or fill the NULLs in a view (e.g. COALESCE({column}, 0)), or use algorithm => 'xgboost', which treats NULL as missing."),
             WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),
             NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
-            NotClassification(_) => "Use pgml.predict for regression projects.".into(),
+            NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
             NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),

@@ -83,6 +83,53 @@ pub fn classification(y: &[f32], pred: &[f32], proba: &[f32], k: usize) -> Map<S
     m
 }
 
+/// Most rows the silhouette looks at: it is quadratic in the rows.
+pub const SILHOUETTE_MAX_ROWS: usize = 2000;
+
+/// Mean silhouette coefficient of a clustering (scikit-learn's silhouette_score, Euclidean),
+/// over the first [`SILHOUETTE_MAX_ROWS`] rows. NaN when there are fewer than two clusters.
+pub fn silhouette(x: &[f32], num_features: usize, labels: &[f32]) -> f64 {
+    let n = labels.len().min(SILHOUETTE_MAX_ROWS);
+    let d = num_features.max(1);
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let dist = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut clusters: Vec<f32> = labels[..n].to_vec();
+    clusters.sort_by(f32::total_cmp);
+    clusters.dedup();
+    if clusters.len() < 2 {
+        return f64::NAN;
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut sums = vec![0.0; clusters.len()];
+        let mut counts = vec![0usize; clusters.len()];
+        for (j, label) in labels[..n].iter().enumerate() {
+            if i != j {
+                let c = clusters.partition_point(|v| v < label);
+                sums[c] += dist(row(i), row(j));
+                counts[c] += 1;
+            }
+        }
+        let own = clusters.partition_point(|v| *v < labels[i]);
+        if counts[own] == 0 {
+            continue; // a singleton cluster scores 0
+        }
+        let a = sums[own] / counts[own] as f64;
+        let b = (0..clusters.len())
+            .filter(|c| *c != own && counts[*c] > 0)
+            .map(|c| sums[c] / counts[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        total += (b - a) / a.max(b);
+    }
+    total / n as f64
+}
+
 /// Area under the ROC curve: the Mann-Whitney U statistic with average ranks for ties.
 pub fn roc_auc(y: &[f32], score: &[f64]) -> f64 {
     let mut idx: Vec<usize> = (0..y.len()).collect();
@@ -159,6 +206,15 @@ mod tests {
         assert!((get(&m, "recall") - 0.833333).abs() < 1e-5);
         assert!((get(&m, "f1") - 0.822222).abs() < 1e-5);
         assert!(m.get("roc_auc").is_none());
+    }
+
+    #[test]
+    fn silhouette_matches_sklearn() {
+        // sklearn.metrics.silhouette_score([[0],[1],[10],[11]], [0,0,1,1]) == 0.8997493734
+        // (per point: (10.5-1)/10.5, (9.5-1)/9.5, and the same for the other cluster)
+        let s = silhouette(&[0.0, 1.0, 10.0, 11.0], 1, &[0.0, 0.0, 1.0, 1.0]);
+        assert!((s - 0.899_749_373_4).abs() < 1e-9, "{s}");
+        assert!(silhouette(&[0.0, 1.0], 1, &[0.0, 0.0]).is_nan());
     }
 
     #[test]

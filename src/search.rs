@@ -211,11 +211,18 @@ fn score(
     let ys = y.as_slice().expect("contiguous");
     let mut pred = Vec::with_capacity(ys.len());
     model.predict(xs, &mut pred)?;
-    let m = match task {
-        Task::Regression => metrics::regression(ys, &pred),
-        Task::Classification => metrics::classification(ys, &pred, &[], k),
+    let (m, key) = match task {
+        Task::Regression => (metrics::regression(ys, &pred), "r2"),
+        Task::Classification => (metrics::classification(ys, &pred, &[], k), "f1"),
+        Task::Clustering => {
+            let mut m = serde_json::Map::new();
+            m.insert(
+                "silhouette".into(),
+                json!(metrics::silhouette(xs, x.ncols(), &pred)),
+            );
+            (m, "silhouette")
+        }
     };
-    let key = if task == Task::Regression { "r2" } else { "f1" };
     Ok(m.get(key)
         .and_then(Value::as_f64)
         .unwrap_or(f64::NEG_INFINITY))

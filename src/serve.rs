@@ -19,7 +19,7 @@ fn check_width(project: &str, s: &Served, got: usize) -> Result<()> {
 fn label(s: &Served, v: f32) -> f32 {
     match s.task {
         Task::Classification => s.classes.get(v as usize).copied().unwrap_or(f32::NAN),
-        Task::Regression => v,
+        Task::Regression | Task::Clustering => v,
     }
 }
 

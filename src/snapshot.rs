@@ -117,7 +117,7 @@ pub fn resolve(name: &str) -> Result<Relation> {
 
 pub struct Snapshot {
     pub relation: String,
-    pub label: Column,
+    pub label: Option<Column>,
     pub features: Vec<Column>,
     pub data: Dataset,
 }
@@ -136,20 +136,25 @@ impl Relation {
             })
     }
 
-    /// Reads every row: features in column order, then the label.
-    pub fn read(self, y: &str) -> Result<Snapshot> {
-        let label = self.label(y)?.clone();
-        if !label.is_numeric() {
+    /// Reads every row: features in column order, then the label. Without a label
+    /// (clustering) every column is a feature.
+    pub fn read(self, y: Option<&str>) -> Result<Snapshot> {
+        let label = match y {
+            Some(y) => Some(self.label(y)?.clone()),
+            None => None,
+        };
+        if let Some(l) = label.as_ref().filter(|l| !l.is_numeric()) {
             return Err(Error::UnsupportedColumnType {
-                column: label.name,
-                type_name: label.type_name,
+                column: l.name.clone(),
+                type_name: l.type_name.clone(),
                 role: "label",
             });
         }
+        let label_name = label.as_ref().map(|l| l.name.as_str());
         let features: Vec<Column> = self
             .columns
             .iter()
-            .filter(|c| c.name != label.name)
+            .filter(|c| Some(c.name.as_str()) != label_name)
             .cloned()
             .collect();
         if features.is_empty() {
@@ -164,7 +169,7 @@ impl Relation {
         }
         let select: Vec<String> = features
             .iter()
-            .chain([&label])
+            .chain(label.as_ref())
             .map(Column::as_real)
             .collect();
         let query = format!("SELECT {} FROM {}", select.join(", "), self.name);
@@ -177,7 +182,12 @@ impl Relation {
                     .first()
                     .get_one::<i64>()?
                     .unwrap_or(0);
-                let mut builder = DenseBuilder::with_capacity(expected.max(0) as usize, nf);
+                let rows = expected.max(0) as usize;
+                let mut builder = match label {
+                    Some(_) => DenseBuilder::with_capacity(rows, nf),
+                    None => DenseBuilder::unlabeled(rows, nf),
+                };
+                let labeled = label.is_some();
                 let mut cursor = client.try_open_cursor(&query, &[])?;
                 let mut features = Vec::with_capacity(nf);
                 let mut reporter = crate::train::Reporter::new("snapshot");
@@ -192,7 +202,12 @@ impl Relation {
                         for i in 1..=nf {
                             features.push(row.get::<f32>(i)?);
                         }
-                        builder.push_row(features.drain(..), row.get::<f32>(nf + 1)?);
+                        let y = if labeled {
+                            row.get::<f32>(nf + 1)?
+                        } else {
+                            None
+                        };
+                        builder.push_row(features.drain(..), y);
                     }
                 }
                 Ok(builder.finish())

@@ -82,9 +82,11 @@ mod tests {
                 rows
             );
         }
-        // loading again replaces the table rather than doubling it
+        // loading again refills the table rather than doubling it, and keeps views on it
+        run("CREATE VIEW setosa AS SELECT * FROM pgml.iris WHERE target = 0");
         run("SELECT pgml.load_dataset('iris')");
         assert_eq!(one::<i64>("SELECT count(*) FROM pgml.iris"), 150);
+        assert_eq!(one::<i64>("SELECT count(*) FROM setosa"), 50);
         assert_error("SELECT pgml.load_dataset('nope')", "42704", "nope");
     }
 
@@ -418,6 +420,49 @@ mod tests {
     }
 
     #[pg_test]
+    fn kmeans_clustering() {
+        run("SELECT pgml.load_dataset('iris')");
+        run("CREATE VIEW iris_features AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM pgml.iris");
+        run("SELECT * FROM pgml.train('flowers', 'clustering', 'iris_features', algorithm => 'kmeans', hyperparams => '{\"n_clusters\": 3}')");
+        let s = metric("flowers", "silhouette");
+        assert!(s > 0.4, "silhouette {s}");
+        assert_eq!(
+            one::<i64>("SELECT count(DISTINCT pgml.predict('flowers', f)) FROM iris_features f"),
+            3
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM iris_features f WHERE pgml.predict('flowers', f) NOT IN (0, 1, 2)"), 0);
+        // setosa is one cluster of its own
+        assert_eq!(one::<i64>("SELECT count(DISTINCT pgml.predict('flowers', i)) FROM pgml.iris i WHERE target = 0"), 1);
+        // retrain on the project's last relation; search scores by silhouette
+        run("SELECT * FROM pgml.train('flowers', algorithm => 'kmeans', search => 'grid', search_params => '{\"n_clusters\": [2, 3, 4]}')");
+        assert_eq!(one::<i64>("SELECT jsonb_array_length(metrics->'search_results') FROM pgml.models ORDER BY id DESC LIMIT 1"), 3);
+        for (sql, state, names) in [
+            (
+                "SELECT * FROM pgml.train('c2', 'clustering', 'pgml.iris', 'target', 'kmeans')",
+                "22023",
+                "clustering",
+            ),
+            (
+                "SELECT * FROM pgml.train('c3', 'clustering', 'pgml.iris', algorithm => 'xgboost')",
+                "0A000",
+                "xgboost",
+            ),
+            (
+                "SELECT * FROM pgml.train('c4', 'classification', 'pgml.iris', 'target', 'kmeans')",
+                "0A000",
+                "kmeans",
+            ),
+            (
+                "SELECT pgml.predict_proba('flowers', ARRAY[5.1, 3.5, 1.4, 0.2])",
+                "22023",
+                "classification",
+            ),
+        ] {
+            assert_error(sql, state, names);
+        }
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");
@@ -563,7 +608,7 @@ mod tests {
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"depth\": 3}')", "22023", "depth"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"max_depth\": \"deep\"}')", "22023", "max_depth"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"n_estimators\": -1}')", "22023", "n_estimators"),
-            ("SELECT pgml.predict_proba('d', ARRAY[1,2,3,4,5,6,7,8,9,10])", "22023", "regression"),
+            ("SELECT pgml.predict_proba('d', ARRAY[1,2,3,4,5,6,7,8,9,10])", "22023", "classification"),
             ("SELECT * FROM pgml.train('d', 'classification', 'pgml.diabetes', 'target')", "22023", "classification"),
             ("SELECT * FROM pgml.train('brand_new', relation_name => 'pgml.diabetes', y_column_name => 'target')", "22023", "brand_new"),
             ("SELECT * FROM pgml.train('e', 'bogus_task', 'pgml.diabetes', 'target')", "22023", "bogus_task"),

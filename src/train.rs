@@ -81,8 +81,10 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         }));
     }
     // Without a relation, retrain on the project's previous relation and label.
+    let supervised = project.task.supervised();
     let previous = match (&a.relation, &a.y_column) {
         (Some(_), Some(_)) => None,
+        (Some(_), None) if !supervised => None,
         _ => catalog::last_snapshot(project.id)?,
     };
     let relation = match (&a.relation, &previous) {
@@ -90,13 +92,15 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some((r, _))) => r.clone(),
         (None, None) => return Err(Error::RelationRequired(a.project.clone())),
     };
-    let y = match (&a.y_column, &previous) {
-        (Some(y), _) => y.clone(),
-        (None, Some((_, y))) => y.clone(),
-        (None, None) => return Err(Error::LabelRequired(relation)),
+    let y = match (&a.y_column, &previous, supervised) {
+        (Some(_), _, false) => return Err(Error::LabelNotAllowed(project.task.as_str())),
+        (None, _, false) => None,
+        (Some(y), _, true) => Some(y.clone()),
+        (None, Some((_, Some(y))), true) => Some(y.clone()),
+        (None, _, true) => return Err(Error::LabelRequired(relation)),
     };
 
-    let mut snap = snapshot::resolve(&relation)?.read(&y)?;
+    let mut snap = snapshot::resolve(&relation)?.read(y.as_deref())?;
     let data_err = |relation: &str| {
         let relation = relation.to_string();
         move |source| Error::Data { relation, source }
@@ -107,7 +111,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
                 .encode_classes()
                 .map_err(data_err(&snap.relation))?,
         ),
-        Task::Regression => None,
+        Task::Regression | Task::Clustering => None,
     };
     let num_classes = classes.as_ref().map_or(0, Vec::len);
     let split = snap
@@ -172,6 +176,15 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     model.predict(x_test, &mut pred)?;
     let mut scores = match project.task {
         Task::Regression => metrics::regression(y_test, &pred),
+        Task::Clustering => {
+            let mut m = Map::new();
+            let s = metrics::silhouette(x_test, snap.features.len(), &pred);
+            m.insert(
+                "silhouette".into(),
+                serde_json::Number::from_f64(s).map_or(Value::Null, Value::Number),
+            );
+            m
+        }
         Task::Classification => {
             let mut proba = Vec::with_capacity(y_test.len() * num_classes);
             model.predict_proba(x_test, &mut proba)?;
@@ -196,7 +209,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     let columns: Vec<Value> = snap.features.iter().map(|c| c.describe()).collect();
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
         relation_name: &snap.relation,
-        y_column_name: &snap.label.name,
+        y_column_name: snap.label.as_ref().map(|l| l.name.as_str()),
         test_size: a.test_size,
         test_sampling: sampling.as_str(),
         columns: Value::Array(columns),
@@ -204,7 +217,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             "rows": snap.data.rows(),
             "train_rows": split.train.len(),
             "test_rows": split.test.len(),
-            "label": snap.label.describe(),
+            "label": snap.label.as_ref().map(|l| l.describe()),
         }),
     })?;
     let key = key_metric(project.task, &scores);
@@ -272,11 +285,13 @@ impl Reporter {
     }
 }
 
-/// r2 for regression, f1 for classification (same rule as SQL's pgml.key_metric).
+/// r2 for regression, f1 for classification, silhouette for clustering (the rule of SQL's
+/// pgml.key_metric).
 pub fn key_metric(task: Task, scores: &Map<String, Value>) -> Option<f64> {
     let k = match task {
         Task::Regression => "r2",
         Task::Classification => "f1",
+        Task::Clustering => "silhouette",
     };
     scores.get(k).and_then(Value::as_f64)
 }

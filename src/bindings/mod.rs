@@ -6,6 +6,7 @@
 //!
 //! Nothing here touches Postgres: everything is unit-tested with plain `cargo test`.
 
+pub mod clustering;
 pub mod elasticnet;
 pub mod lightgbm;
 pub mod linear;
@@ -23,16 +24,24 @@ pub use params::{Hyperparams, ParamKind, ParamSpec};
 pub enum Task {
     Regression,
     Classification,
+    /// Unsupervised: no label; `predict` returns the cluster id.
+    Clustering,
 }
 
 impl Task {
-    pub const ALL: [Task; 2] = [Task::Regression, Task::Classification];
+    pub const ALL: [Task; 3] = [Task::Regression, Task::Classification, Task::Clustering];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Task::Regression => "regression",
             Task::Classification => "classification",
+            Task::Clustering => "clustering",
         }
+    }
+
+    /// Whether training needs a label column.
+    pub fn supervised(self) -> bool {
+        self != Task::Clustering
     }
 
     pub fn parse(s: &str) -> Option<Task> {
@@ -128,9 +137,9 @@ pub trait Backend: Sync {
     /// The name users pass as `algorithm`.
     fn name(&self) -> &'static str;
 
-    /// Whether it can train a model for `task`.
-    fn supports(&self, _task: Task) -> bool {
-        true
+    /// Whether it can train a model for `task` (by default the two supervised tasks).
+    fn supports(&self, task: Task) -> bool {
+        task.supervised()
     }
 
     /// The hyperparameters it accepts, with the library's own names.
@@ -165,6 +174,7 @@ pub static BACKENDS: &[&dyn Backend] = &[
     &smartcore::KNN,
     &naive_bayes::GaussianNaiveBayes,
     &svm::SupportVectorMachine,
+    &clustering::KMEANS,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
@@ -196,7 +206,7 @@ pub fn outputs_per_row(shape: ModelShape) -> usize {
 /// Such raw output as `Model::predict` returns it: the value, or the class index.
 pub fn raw_to_predictions(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
     match (shape.task, outputs_per_row(shape)) {
-        (Task::Regression, _) => out.extend_from_slice(raw),
+        (Task::Regression | Task::Clustering, _) => out.extend_from_slice(raw),
         (Task::Classification, 1) => {
             out.extend(raw.iter().map(|p| if *p >= 0.5 { 1.0 } else { 0.0 }))
         }

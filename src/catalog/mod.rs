@@ -68,7 +68,8 @@ pub fn project_or_create(name: &str, task: Task) -> Result<Project> {
 
 pub struct NewSnapshot<'a> {
     pub relation_name: &'a str,
-    pub y_column_name: &'a str,
+    /// None for clustering.
+    pub y_column_name: Option<&'a str>,
     pub test_size: f32,
     pub test_sampling: &'a str,
     pub columns: Value,
@@ -78,7 +79,7 @@ pub struct NewSnapshot<'a> {
 pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     returning::<i64>(
         "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
-         VALUES ($1, ARRAY[$2], $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
+         VALUES ($1, CASE WHEN $2::text IS NULL THEN '{}'::text[] ELSE ARRAY[$2::text] END, $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
         &[
             s.relation_name.into(),
             s.y_column_name.into(),
@@ -92,7 +93,7 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
 }
 
 /// (relation, label column) of the project's most recent training run.
-pub fn last_snapshot(project_id: i64) -> Result<Option<(String, String)>> {
+pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Option<String>)>> {
     Spi::connect(|client| {
         let table = client.select(
             "SELECT s.relation_name, s.y_column_name[1] FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
@@ -104,7 +105,7 @@ pub fn last_snapshot(project_id: i64) -> Result<Option<(String, String)>> {
             return Ok(None);
         }
         let (r, y) = table.first().get_two::<String, String>()?;
-        Ok(Some((r.unwrap_or_default(), y.unwrap_or_default())))
+        Ok(Some((r.unwrap_or_default(), y)))
     })
 }
 

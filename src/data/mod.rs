@@ -24,6 +24,8 @@ pub enum DataError {
 /// Rows as they are read, before the split.
 pub struct DenseBuilder {
     num_features: usize,
+    /// Unsupervised data has no label; every row gets 0 so the split needs no special case.
+    labeled: bool,
     x: Vec<f32>,
     y: Vec<f32>,
     null_labels: usize,
@@ -34,9 +36,18 @@ impl DenseBuilder {
     pub fn with_capacity(rows: usize, num_features: usize) -> Self {
         DenseBuilder {
             num_features,
+            labeled: true,
             x: Vec::with_capacity(rows * num_features),
             y: Vec::with_capacity(rows),
             null_labels: 0,
+        }
+    }
+
+    /// A builder for rows without a label (clustering).
+    pub fn unlabeled(rows: usize, num_features: usize) -> Self {
+        DenseBuilder {
+            labeled: false,
+            ..DenseBuilder::with_capacity(rows, num_features)
         }
     }
 
@@ -51,6 +62,7 @@ impl DenseBuilder {
             .extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
         debug_assert_eq!(self.x.len() - before, self.num_features);
         match label {
+            _ if !self.labeled => self.y.push(0.0),
             Some(v) => self.y.push(v),
             None => {
                 self.null_labels += 1;

@@ -216,7 +216,9 @@ mod tests {
         });
         let y = match task {
             Task::Regression => Array1::from_shape_fn(60, |i| 2.0 * i as f32 + 3.0),
-            Task::Classification => Array1::from_shape_fn(60, |i| (i >= 30) as u8 as f32),
+            Task::Classification | Task::Clustering => {
+                Array1::from_shape_fn(60, |i| (i >= 30) as u8 as f32)
+            }
         };
         let data = TrainData {
             x: x.view(),

@@ -118,6 +118,12 @@ impl Backend for Linear {
         let d = z.ncols();
         let intercept = params.bool("with_intercept").unwrap_or(true);
         let coefficients = match data.task {
+            Task::Clustering => {
+                return Err(BindingError::UnsupportedTask {
+                    algorithm: "linear",
+                    task: "clustering",
+                })
+            }
             Task::Regression => {
                 for name in ["alpha", "max_iterations", "gradient_tolerance"] {
                     if params.get(name).is_some() {
@@ -215,7 +221,7 @@ impl Backend for Linear {
         };
         let c: Coefficients = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let outputs = match shape.task {
-            Task::Regression => 1,
+            Task::Regression | Task::Clustering => 1,
             Task::Classification if shape.num_classes == 2 => 1,
             Task::Classification => shape.num_classes,
         };

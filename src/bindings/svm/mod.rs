@@ -119,6 +119,12 @@ impl Backend for SupportVectorMachine {
         let x: Array2<f64> = data.x.mapv(f64::from);
         let c = positive("c", params.float("c").unwrap_or(1.0))?;
         let fitted = match data.task {
+            Task::Clustering => {
+                return Err(BindingError::UnsupportedTask {
+                    algorithm: "svm",
+                    task: "clustering",
+                })
+            }
             Task::Regression => {
                 progress(0, 1)?;
                 let loss_eps = params.float("loss_eps").unwrap_or(0.1);

@@ -93,6 +93,10 @@ static PARAMS: &[ParamSpec] = &[
 fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<String> {
     let given = params.get("objective").and_then(|v| v.as_str());
     match task {
+        Task::Clustering => Err(BindingError::UnsupportedTask {
+            algorithm: "xgboost",
+            task: "clustering",
+        }),
         Task::Regression => {
             let o = given.unwrap_or("reg:squarederror");
             if o.starts_with("reg:") || o.starts_with("count:") || o.starts_with("survival:") {
