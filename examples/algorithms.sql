@@ -57,3 +57,13 @@ SELECT count(DISTINCT pgml.predict('iris clusters', m)) AS clusters FROM iris_me
 SELECT round(pgml.key_metric('clustering', metrics)::numeric, 1) AS silhouette
   FROM pgml.models WHERE id = (SELECT max(id) FROM pgml.models);
 DROP VIEW iris_measurements;
+
+-- Decomposition: principal components of the four measurements; pgml.decompose projects a
+-- row, and the key metric is the share of the test split's variance the components keep.
+CREATE VIEW iris_measurements AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM pgml.iris;
+SELECT project, task, algorithm FROM pgml.train('iris components', 'decomposition', 'iris_measurements',
+                                                algorithm => 'pca', hyperparams => '{"n_components": 2}');
+SELECT array_length(pgml.decompose('iris components', ARRAY[5.1, 3.5, 1.4, 0.2]), 1) AS components;
+SELECT pgml.key_metric('decomposition', metrics) > 0.9 AS keeps_most_variance
+  FROM pgml.models WHERE id = (SELECT max(id) FROM pgml.models);
+DROP VIEW iris_measurements;

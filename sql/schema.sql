@@ -1,8 +1,8 @@
 -- pgml catalog: every table, type and view pgml owns. Loaded first by CREATE EXTENSION
 -- (pgrx `bootstrap`); the Rust code reaches these tables only through src/catalog/.
 
-CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'clustering');
-CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans');
+CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'clustering', 'decomposition');
+CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans', 'pca');
 CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific');
 CREATE TYPE pgml.sampling AS ENUM ('random', 'first', 'last');
 CREATE TYPE pgml.status AS ENUM ('in_progress', 'successful', 'failed');
@@ -67,12 +67,13 @@ CREATE TABLE pgml.files (
 );
 
 -- The key metric of a model as a number: r2 for regression, f1 for classification,
--- silhouette for clustering.
+-- silhouette for clustering, cumulative explained variance for decomposition.
 -- (PostgresML compared metrics->>'r2' as text, so 0.9 ranked above 0.85 only by luck.)
 CREATE FUNCTION pgml.key_metric(task pgml.task, metrics jsonb) RETURNS double precision
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE task WHEN 'regression' THEN (metrics ->> 'r2')::double precision
                      WHEN 'clustering' THEN (metrics ->> 'silhouette')::double precision
+                     WHEN 'decomposition' THEN (metrics ->> 'cumulative_explained_variance')::double precision
                      ELSE (metrics ->> 'f1')::double precision END;
 
 CREATE VIEW pgml.deployed_models AS

@@ -76,6 +76,8 @@ pub enum Error {
     },
     #[error("project \"{0}\" is not a classification project: it has no class probabilities")]
     NotClassification(String),
+    #[error("project \"{0}\" is not a decomposition project")]
+    NotDecomposition(String),
     #[error("model {0} does not exist")]
     UnknownModel(i64),
     #[error("project \"{project}\" has no model to deploy with strategy {strategy}")]
@@ -172,9 +174,9 @@ impl Error {
             },
             RelationRequired(_) => "Pass relation_name => 'my_table' and y_column_name => 'my_label'; later trains of the project may leave both out to reuse them.".into(),
             LabelRequired(_) => "Pass y_column_name => 'my_label', the column to predict.".into(),
-            LabelNotAllowed(_) => "Clustering learns from every column: leave y_column_name NULL, and train on a view without the columns to ignore.".into(),
+            LabelNotAllowed(_) => "Clustering and decomposition learn from every column: leave y_column_name NULL, and train on a view without the columns to ignore.".into(),
             TaskRequired(p) => format!("Pass task => 'regression' or task => 'classification' on the first pgml.train of project '{p}'."),
-            UnknownTask(_) => "Valid tasks: regression, classification, clustering.".into(),
+            UnknownTask(_) => "Valid tasks: regression, classification, clustering, decomposition.".into(),
             TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),
             UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&crate::bindings::names())),
             UnknownSampling(_) => "Valid test_sampling values: random, first, last.".into(),
@@ -197,6 +199,7 @@ impl Error {
             NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
             NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
+            NotDecomposition(_) => "pgml.decompose needs a project trained with task => 'decomposition' (algorithm => 'pca').".into(),
             NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
             RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),

@@ -210,11 +210,25 @@ fn score(
     let xs = x.as_slice().expect("gathered rows are contiguous");
     let ys = y.as_slice().expect("contiguous");
     let mut pred = Vec::with_capacity(ys.len());
-    model.predict(xs, &mut pred)?;
     let (m, key) = match task {
-        Task::Regression => (metrics::regression(ys, &pred), "r2"),
-        Task::Classification => (metrics::classification(ys, &pred, &[], k), "f1"),
+        Task::Decomposition => {
+            let k = model.shape().num_classes;
+            model.transform(xs, &mut pred)?;
+            let v = crate::bindings::decomposition::explained_variance(xs, x.ncols(), &pred, k);
+            let mut m = serde_json::Map::new();
+            m.insert("cumulative_explained_variance".into(), json!(v));
+            (m, "cumulative_explained_variance")
+        }
+        Task::Regression => {
+            model.predict(xs, &mut pred)?;
+            (metrics::regression(ys, &pred), "r2")
+        }
+        Task::Classification => {
+            model.predict(xs, &mut pred)?;
+            (metrics::classification(ys, &pred, &[], k), "f1")
+        }
         Task::Clustering => {
+            model.predict(xs, &mut pred)?;
             let mut m = serde_json::Map::new();
             m.insert(
                 "silhouette".into(),

@@ -19,7 +19,7 @@ fn check_width(project: &str, s: &Served, got: usize) -> Result<()> {
 fn label(s: &Served, v: f32) -> f32 {
     match s.task {
         Task::Classification => s.classes.get(v as usize).copied().unwrap_or(f32::NAN),
-        Task::Regression | Task::Clustering => v,
+        Task::Regression | Task::Clustering | Task::Decomposition => v,
     }
 }
 
@@ -54,6 +54,18 @@ pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     check_width(project, &s, x.len())?;
     let mut out = Vec::with_capacity(s.classes.len());
     s.model.predict_proba(x, &mut out)?;
+    Ok(out)
+}
+
+/// The components of one row (decomposition projects).
+pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
+    let s = cache::get(project)?;
+    if s.task != Task::Decomposition {
+        return Err(Error::NotDecomposition(project.to_string()));
+    }
+    check_width(project, &s, x.len())?;
+    let mut out = Vec::new();
+    s.model.transform(x, &mut out)?;
     Ok(out)
 }
 

@@ -463,6 +463,33 @@ mod tests {
     }
 
     #[pg_test]
+    fn pca_decomposition() {
+        run("SELECT pgml.load_dataset('digits')");
+        run("CREATE VIEW pixels_only AS SELECT pixel_0_0, pixel_2_3, pixel_3_4, pixel_4_4, pixel_5_2, pixel_6_5, pixel_7_3 FROM pgml.digits");
+        run("SELECT * FROM pgml.train('pixels', 'decomposition', 'pixels_only', algorithm => 'pca', hyperparams => '{\"n_components\": 3}')");
+        let v = metric("pixels", "cumulative_explained_variance");
+        assert!(v > 0.5 && v <= 1.0 + 1e-9, "{v}");
+        let c = one::<Vec<f32>>("SELECT pgml.decompose('pixels', ARRAY[0, 10, 5, 3, 8, 1, 0])");
+        assert_eq!(c.len(), 3);
+        assert_eq!(one::<i64>("SELECT count(*) FROM pixels_only p WHERE array_length(pgml.decompose('pixels', ARRAY[pixel_0_0, pixel_2_3, pixel_3_4, pixel_4_4, pixel_5_2, pixel_6_5, pixel_7_3]), 1) = 3"), 1797);
+        for (sql, state, names) in [
+            ("SELECT pgml.predict('pixels', ARRAY[0, 10, 5, 3, 8, 1, 0])", "0A000", "decompose"),
+            ("SELECT pgml.decompose('pixels', ARRAY[1, 2])", "22023", "got 2"),
+            ("SELECT * FROM pgml.train('p2', 'decomposition', 'pixels_only', algorithm => 'pca', hyperparams => '{\"n_components\": 99}')", "22023", "n_components"),
+            ("SELECT * FROM pgml.train('p3', 'decomposition', 'pixels_only', algorithm => 'kmeans')", "0A000", "kmeans"),
+        ] {
+            assert_error(sql, state, names);
+        }
+        run("SELECT pgml.load_dataset('iris')");
+        run("SELECT * FROM pgml.train('iris_for_decompose', 'classification', 'pgml.iris', 'target', 'linear')");
+        assert_error(
+            "SELECT pgml.decompose('iris_for_decompose', ARRAY[1, 2, 3, 4])",
+            "22023",
+            "decomposition",
+        );
+    }
+
+    #[pg_test]
     fn labels_are_returned_as_their_values() {
         run("CREATE TABLE pets (weight real, legs int, kind int)");
         run("INSERT INTO pets SELECT i, 4, CASE WHEN i < 50 THEN 10 ELSE 20 END FROM generate_series(1, 100) i");

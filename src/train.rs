@@ -111,7 +111,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
                 .encode_classes()
                 .map_err(data_err(&snap.relation))?,
         ),
-        Task::Regression | Task::Clustering => None,
+        Task::Regression | Task::Clustering | Task::Decomposition => None,
     };
     let num_classes = classes.as_ref().map_or(0, Vec::len);
     let split = snap
@@ -173,9 +173,28 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     let x_test = snap.data.x_slice(split.test.clone());
     let y_test = &snap.data.y[split.test.clone()];
     let mut pred = Vec::with_capacity(y_test.len());
-    model.predict(x_test, &mut pred)?;
+    if project.task != Task::Decomposition {
+        model.predict(x_test, &mut pred)?;
+    }
     let mut scores = match project.task {
         Task::Regression => metrics::regression(y_test, &pred),
+        Task::Decomposition => {
+            let k = model.shape().num_classes;
+            let mut projected = Vec::with_capacity(y_test.len() * k);
+            model.transform(x_test, &mut projected)?;
+            let v = bindings::decomposition::explained_variance(
+                x_test,
+                snap.features.len(),
+                &projected,
+                k,
+            );
+            let mut m = Map::new();
+            m.insert(
+                "cumulative_explained_variance".into(),
+                serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+            );
+            m
+        }
         Task::Clustering => {
             let mut m = Map::new();
             let s = metrics::silhouette(x_test, snap.features.len(), &pred);
@@ -285,13 +304,14 @@ impl Reporter {
     }
 }
 
-/// r2 for regression, f1 for classification, silhouette for clustering (the rule of SQL's
-/// pgml.key_metric).
+/// r2 for regression, f1 for classification, silhouette for clustering, cumulative explained
+/// variance for decomposition (the rule of SQL's pgml.key_metric).
 pub fn key_metric(task: Task, scores: &Map<String, Value>) -> Option<f64> {
     let k = match task {
         Task::Regression => "r2",
         Task::Classification => "f1",
         Task::Clustering => "silhouette",
+        Task::Decomposition => "cumulative_explained_variance",
     };
     scores.get(k).and_then(Value::as_f64)
 }

@@ -73,7 +73,7 @@ fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
 }
 
 macro_rules! array_overloads {
-    ($t:ty, $predict:ident, $proba:ident, $batch:ident) => {
+    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident) => {
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
@@ -90,6 +90,14 @@ macro_rules! array_overloads {
                 .or_report()
         }
 
+        /// The principal components of one row (decomposition projects).
+        #[pg_extern(stable, parallel_safe, strict, name = "decompose")]
+        fn $decompose(project_name: &str, features: Array<$t>) -> Vec<f32> {
+            features
+                .with_f32(|x| serve::decompose(project_name, x))
+                .or_report()
+        }
+
         /// Predicts many rows given as one flattened or 2-D array, one result per row.
         #[pg_extern(stable, parallel_safe, strict, name = "predict_batch")]
         fn $batch(project_name: &str, features: Array<$t>) -> SetOfIterator<'static, f32> {
@@ -103,25 +111,40 @@ macro_rules! array_overloads {
     };
 }
 
-array_overloads!(f32, predict_real, predict_proba_real, predict_batch_real);
+array_overloads!(
+    f32,
+    predict_real,
+    predict_proba_real,
+    predict_batch_real,
+    decompose_real
+);
 array_overloads!(
     f64,
     predict_double,
     predict_proba_double,
-    predict_batch_double
+    predict_batch_double,
+    decompose_double
 );
 array_overloads!(
     AnyNumeric,
     predict_numeric,
     predict_proba_numeric,
-    predict_batch_numeric
+    predict_batch_numeric,
+    decompose_numeric
 );
-array_overloads!(i32, predict_int, predict_proba_int, predict_batch_int);
+array_overloads!(
+    i32,
+    predict_int,
+    predict_proba_int,
+    predict_batch_int,
+    decompose_int
+);
 array_overloads!(
     i64,
     predict_bigint,
     predict_proba_bigint,
-    predict_batch_bigint
+    predict_batch_bigint,
+    decompose_bigint
 );
 
 /// One numeric or boolean attribute of a row as f32 (None: NULL).

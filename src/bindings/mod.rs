@@ -7,6 +7,7 @@
 //! Nothing here touches Postgres: everything is unit-tested with plain `cargo test`.
 
 pub mod clustering;
+pub mod decomposition;
 pub mod elasticnet;
 pub mod lightgbm;
 pub mod linear;
@@ -26,22 +27,30 @@ pub enum Task {
     Classification,
     /// Unsupervised: no label; `predict` returns the cluster id.
     Clustering,
+    /// Unsupervised: no label; `pgml.decompose` returns the components of a row.
+    Decomposition,
 }
 
 impl Task {
-    pub const ALL: [Task; 3] = [Task::Regression, Task::Classification, Task::Clustering];
+    pub const ALL: [Task; 4] = [
+        Task::Regression,
+        Task::Classification,
+        Task::Clustering,
+        Task::Decomposition,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Task::Regression => "regression",
             Task::Classification => "classification",
             Task::Clustering => "clustering",
+            Task::Decomposition => "decomposition",
         }
     }
 
     /// Whether training needs a label column.
     pub fn supervised(self) -> bool {
-        self != Task::Clustering
+        matches!(self, Task::Regression | Task::Classification)
     }
 
     pub fn parse(s: &str) -> Option<Task> {
@@ -99,7 +108,7 @@ pub struct TrainData<'a> {
     pub x: ArrayView2<'a, f32>,
     pub y: ArrayView1<'a, f32>,
     pub task: Task,
-    /// 0 for regression.
+    /// 0 for regression and unsupervised tasks.
     pub num_classes: usize,
     /// Threads to train with when the hyperparameters do not say; None: library default.
     pub threads: Option<usize>,
@@ -110,6 +119,7 @@ pub struct TrainData<'a> {
 pub struct ModelShape {
     pub task: Task,
     pub num_features: usize,
+    /// Classes of a classifier; components of a decomposition; else 0.
     pub num_classes: usize,
 }
 
@@ -125,6 +135,14 @@ pub trait Model: Send {
 
     /// `num_classes` probabilities per row, row-major. Only for classification models.
     fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
+
+    /// `num_classes` components per row (decomposition models only).
+    fn transform(&self, _x: &[f32], _out: &mut Vec<f32>) -> Result<()> {
+        Err(BindingError::UnsupportedTask {
+            algorithm: "this model",
+            task: "decomposition",
+        })
+    }
 
     /// Bytes that [`Backend::load`] restores. No temp files.
     fn to_bytes(&self) -> Result<Vec<u8>>;
@@ -175,6 +193,7 @@ pub static BACKENDS: &[&dyn Backend] = &[
     &naive_bayes::GaussianNaiveBayes,
     &svm::SupportVectorMachine,
     &clustering::KMEANS,
+    &decomposition::PCA,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Backend> {
@@ -206,7 +225,9 @@ pub fn outputs_per_row(shape: ModelShape) -> usize {
 /// Such raw output as `Model::predict` returns it: the value, or the class index.
 pub fn raw_to_predictions(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
     match (shape.task, outputs_per_row(shape)) {
-        (Task::Regression | Task::Clustering, _) => out.extend_from_slice(raw),
+        (Task::Regression | Task::Clustering | Task::Decomposition, _) => {
+            out.extend_from_slice(raw)
+        }
         (Task::Classification, 1) => {
             out.extend(raw.iter().map(|p| if *p >= 0.5 { 1.0 } else { 0.0 }))
         }

@@ -216,7 +216,7 @@ mod tests {
         });
         let y = match task {
             Task::Regression => Array1::from_shape_fn(60, |i| 2.0 * i as f32 + 3.0),
-            Task::Classification | Task::Clustering => {
+            Task::Classification | Task::Clustering | Task::Decomposition => {
                 Array1::from_shape_fn(60, |i| (i >= 30) as u8 as f32)
             }
         };

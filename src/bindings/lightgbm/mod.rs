@@ -99,10 +99,10 @@ static PARAMS: &[ParamSpec] = &[
 fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<String> {
     let given = params.get("objective").and_then(|v| v.as_str());
     let (expected, allowed): (&str, &[&str]) = match (task, num_classes) {
-        (Task::Clustering, _) => {
+        (Task::Clustering | Task::Decomposition, _) => {
             return Err(BindingError::UnsupportedTask {
                 algorithm: "lightgbm",
-                task: "clustering",
+                task: task.as_str(),
             })
         }
         (Task::Regression, _) => (
@@ -134,7 +134,7 @@ fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<Str
         Some(o) => Err(BindingError::InvalidHyperparam {
             name: "objective".into(),
             expected: match task {
-                Task::Regression | Task::Clustering => {
+                Task::Regression | Task::Clustering | Task::Decomposition => {
                     "a regression objective (regression, l1, huber, poisson, quantile, ...)"
                 }
                 Task::Classification if num_classes == 2 => "binary for a two-class label",

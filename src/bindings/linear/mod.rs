@@ -118,10 +118,10 @@ impl Backend for Linear {
         let d = z.ncols();
         let intercept = params.bool("with_intercept").unwrap_or(true);
         let coefficients = match data.task {
-            Task::Clustering => {
+            Task::Clustering | Task::Decomposition => {
                 return Err(BindingError::UnsupportedTask {
                     algorithm: "linear",
-                    task: "clustering",
+                    task: data.task.as_str(),
                 })
             }
             Task::Regression => {
@@ -221,7 +221,7 @@ impl Backend for Linear {
         };
         let c: Coefficients = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let outputs = match shape.task {
-            Task::Regression | Task::Clustering => 1,
+            Task::Regression | Task::Clustering | Task::Decomposition => 1,
             Task::Classification if shape.num_classes == 2 => 1,
             Task::Classification => shape.num_classes,
         };

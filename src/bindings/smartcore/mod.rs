@@ -371,7 +371,7 @@ mod tests {
             |(i, j)| if j == 0 { i as f32 } else { (i % 3) as f32 },
         );
         let (y, k) = match task {
-            Task::Classification | Task::Clustering => {
+            Task::Classification | Task::Clustering | Task::Decomposition => {
                 (Array1::from_shape_fn(90, |i| (i / 30) as f32), 3)
             }
             Task::Regression => (Array1::from_shape_fn(90, |i| i as f32 * 2.0), 0),
@@ -390,7 +390,7 @@ mod tests {
         m.predict(&[5.0, 2.0, 45.0, 0.0, 85.0, 1.0], &mut out)
             .unwrap();
         match task {
-            Task::Classification | Task::Clustering => {
+            Task::Classification | Task::Clustering | Task::Decomposition => {
                 assert_eq!(out, vec![0.0, 1.0, 2.0], "{}", backend.name);
                 let mut p = vec![];
                 m.predict_proba(&[45.0, 0.0], &mut p).unwrap();

@@ -119,10 +119,10 @@ impl Backend for SupportVectorMachine {
         let x: Array2<f64> = data.x.mapv(f64::from);
         let c = positive("c", params.float("c").unwrap_or(1.0))?;
         let fitted = match data.task {
-            Task::Clustering => {
+            Task::Clustering | Task::Decomposition => {
                 return Err(BindingError::UnsupportedTask {
                     algorithm: "svm",
-                    task: "clustering",
+                    task: data.task.as_str(),
                 })
             }
             Task::Regression => {

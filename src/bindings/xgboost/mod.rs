@@ -93,9 +93,9 @@ static PARAMS: &[ParamSpec] = &[
 fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<String> {
     let given = params.get("objective").and_then(|v| v.as_str());
     match task {
-        Task::Clustering => Err(BindingError::UnsupportedTask {
+        Task::Clustering | Task::Decomposition => Err(BindingError::UnsupportedTask {
             algorithm: "xgboost",
-            task: "clustering",
+            task: task.as_str(),
         }),
         Task::Regression => {
             let o = given.unwrap_or("reg:squarederror");
