@@ -2,7 +2,7 @@
 -- (pgrx `bootstrap`); the Rust code reaches these tables only through src/catalog/.
 
 CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'clustering', 'decomposition');
-CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans', 'pca');
+CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans', 'pca', 'dbscan');
 CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific');
 CREATE TYPE pgml.sampling AS ENUM ('random', 'first', 'last');
 CREATE TYPE pgml.status AS ENUM ('in_progress', 'successful', 'failed');

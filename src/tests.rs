@@ -433,6 +433,14 @@ mod tests {
         assert_eq!(one::<i64>("SELECT count(*) FROM iris_features f WHERE pgml.predict('flowers', f) NOT IN (0, 1, 2)"), 0);
         // setosa is one cluster of its own
         assert_eq!(one::<i64>("SELECT count(DISTINCT pgml.predict('flowers', i)) FROM pgml.iris i WHERE target = 0"), 1);
+        // dbscan: dense groups and noise (-1); setosa is a group of its own
+        run("SELECT * FROM pgml.train('dense', 'clustering', 'iris_features', algorithm => 'dbscan', hyperparams => '{\"tolerance\": 0.5, \"min_points\": 5}')");
+        assert!(one::<i64>("SELECT count(DISTINCT pgml.predict('dense', f)) FROM iris_features f WHERE pgml.predict('dense', f) >= 0") >= 2);
+        assert_eq!(one::<i64>("SELECT count(DISTINCT pgml.predict('dense', i)) FROM pgml.iris i WHERE target = 0 AND pgml.predict('dense', i) >= 0"), 1);
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('dense', ARRAY[50, 50, 50, 50])"),
+            -1.0
+        );
         // retrain on the project's last relation; search scores by silhouette
         run("SELECT * FROM pgml.train('flowers', algorithm => 'kmeans', search => 'grid', search_params => '{\"n_clusters\": [2, 3, 4]}')");
         assert_eq!(one::<i64>("SELECT jsonb_array_length(metrics->'search_results') FROM pgml.models ORDER BY id DESC LIMIT 1"), 3);

@@ -193,6 +193,7 @@ pub static BACKENDS: &[&dyn Backend] = &[
     &naive_bayes::GaussianNaiveBayes,
     &svm::SupportVectorMachine,
     &clustering::KMEANS,
+    &clustering::DBSCAN,
     &decomposition::PCA,
 ];
 
