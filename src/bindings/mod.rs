@@ -245,6 +245,22 @@ pub fn raw_to_proba(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
     }
 }
 
+/// A model's stored form as JSON bytes (backends whose models are plain Rust data).
+pub fn to_json<T: serde::Serialize>(backend: &'static str, model: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(model).map_err(|e| BindingError::Library {
+        backend,
+        message: e.to_string(),
+    })
+}
+
+/// The inverse of [`to_json`]: bytes that do not parse are a corrupt model.
+pub fn from_json<T: serde::de::DeserializeOwned>(backend: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
+        backend,
+        message: e.to_string(),
+    })
+}
+
 /// Text for a C library's string API (parameter names and values, configs).
 pub fn c_text(s: &str) -> Result<std::ffi::CString> {
     std::ffi::CString::new(s).map_err(|_| BindingError::InvalidHyperparam {

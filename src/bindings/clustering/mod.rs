@@ -178,10 +178,7 @@ impl Backend for Clustering {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let c: Centroids = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
-            backend: "kmeans",
-            message: e.to_string(),
-        })?;
+        let c: Centroids = super::from_json("kmeans", bytes)?;
         let labels_ok = c
             .labels
             .as_ref()
@@ -230,7 +227,7 @@ impl Model for ClusterModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.c).map_err(library)
+        super::to_json("kmeans", &self.c)
     }
 
     fn shape(&self) -> ModelShape {

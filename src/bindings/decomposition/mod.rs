@@ -84,10 +84,7 @@ impl Backend for Decomposition {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let c: Components = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
-            backend: "pca",
-            message: e.to_string(),
-        })?;
+        let c: Components = super::from_json("pca", bytes)?;
         // The catalog keeps no component count (its class list is empty): the bytes know it.
         let d = c.num_features.max(1);
         if c.num_features != shape.num_features
@@ -142,7 +139,7 @@ impl Model for PcaModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.c).map_err(library)
+        super::to_json("pca", &self.c)
     }
 
     fn shape(&self) -> ModelShape {

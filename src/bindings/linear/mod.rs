@@ -219,7 +219,7 @@ impl Backend for Linear {
             backend: "linear",
             message,
         };
-        let c: Coefficients = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let c: Coefficients = super::from_json("linear", bytes)?;
         let outputs = match shape.task {
             Task::Regression | Task::Clustering | Task::Decomposition => 1,
             Task::Classification if shape.num_classes == 2 => 1,
@@ -327,7 +327,7 @@ impl Model for LinearModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.c).map_err(library)
+        super::to_json("linear", &self.c)
     }
 
     fn shape(&self) -> ModelShape {

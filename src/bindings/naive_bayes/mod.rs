@@ -63,10 +63,7 @@ impl Backend for GaussianNaiveBayes {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let model = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
-            backend: "gaussian_naive_bayes",
-            message: e.to_string(),
-        })?;
+        let model = super::from_json("gaussian_naive_bayes", bytes)?;
         Ok(Box::new(NaiveBayesModel { model, shape }))
     }
 }
@@ -112,7 +109,7 @@ impl Model for NaiveBayesModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.model).map_err(library)
+        super::to_json("gaussian_naive_bayes", &self.model)
     }
 
     fn shape(&self) -> ModelShape {

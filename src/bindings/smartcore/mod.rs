@@ -98,6 +98,17 @@ fn knn_algorithm(params: &Hyperparams) -> Result<KNNAlgorithmName> {
     )
 }
 
+/// The depth and leaf-size fields every smartcore tree and forest parameter struct shares.
+macro_rules! tree_params {
+    ($p:ident, $params:ident) => {
+        $p.max_depth = u16_param($params, "max_depth")?;
+        $p.min_samples_leaf =
+            usize_param($params, "min_samples_leaf", 1)?.unwrap_or($p.min_samples_leaf);
+        $p.min_samples_split =
+            usize_param($params, "min_samples_split", 2)?.unwrap_or($p.min_samples_split);
+    };
+}
+
 /// The three algorithms, one registry entry each.
 pub struct Smartcore {
     name: &'static str,
@@ -153,11 +164,7 @@ impl Smartcore {
                 if let Some(n) = u16_param(params, "n_trees")? {
                     p.n_trees = n;
                 }
-                p.max_depth = u16_param(params, "max_depth")?;
-                p.min_samples_leaf =
-                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
-                p.min_samples_split =
-                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                tree_params!(p, params);
                 p.m = usize_param(params, "m", 1)?;
                 p.seed = seed.unwrap_or(p.seed);
                 p.criterion = criterion(params)?;
@@ -179,11 +186,7 @@ impl Smartcore {
                 }
                 let mut p = RandomForestRegressorParameters::default();
                 p.n_trees = usize_param(params, "n_trees", 1)?.unwrap_or(p.n_trees);
-                p.max_depth = u16_param(params, "max_depth")?;
-                p.min_samples_leaf =
-                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
-                p.min_samples_split =
-                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                tree_params!(p, params);
                 p.m = usize_param(params, "m", 1)?;
                 p.seed = seed.unwrap_or(p.seed);
                 Fitted::ForestRegressor(
@@ -192,11 +195,7 @@ impl Smartcore {
             }
             ("decision_tree", true) => {
                 let mut p = DecisionTreeClassifierParameters::default();
-                p.max_depth = u16_param(params, "max_depth")?;
-                p.min_samples_leaf =
-                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
-                p.min_samples_split =
-                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                tree_params!(p, params);
                 p.seed = seed.or(p.seed);
                 p.criterion = criterion(params)?;
                 Fitted::TreeClassifier(
@@ -205,11 +204,7 @@ impl Smartcore {
             }
             ("decision_tree", false) => {
                 let mut p = DecisionTreeRegressorParameters::default();
-                p.max_depth = u16_param(params, "max_depth")?;
-                p.min_samples_leaf =
-                    usize_param(params, "min_samples_leaf", 1)?.unwrap_or(p.min_samples_leaf);
-                p.min_samples_split =
-                    usize_param(params, "min_samples_split", 2)?.unwrap_or(p.min_samples_split);
+                tree_params!(p, params);
                 p.seed = seed.or(p.seed);
                 Fitted::TreeRegressor(DecisionTreeRegressor::fit(&x, &y_value, p).map_err(library)?)
             }
@@ -261,10 +256,7 @@ impl Backend for Smartcore {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let fitted: Fitted = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
-            backend: "smartcore",
-            message: e.to_string(),
-        })?;
+        let fitted: Fitted = super::from_json("smartcore", bytes)?;
         Ok(Box::new(SmartcoreModel { fitted, shape }))
     }
 }
@@ -350,7 +342,7 @@ impl Model for SmartcoreModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.fitted).map_err(library)
+        super::to_json("smartcore", &self.fitted)
     }
 
     fn shape(&self) -> ModelShape {

@@ -161,10 +161,7 @@ impl Backend for SupportVectorMachine {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
-        let fitted: Fitted = serde_json::from_slice(bytes).map_err(|e| BindingError::Corrupt {
-            backend: "svm",
-            message: e.to_string(),
-        })?;
+        let fitted: Fitted = super::from_json("svm", bytes)?;
         let ok = match (&fitted, shape.task) {
             (Fitted::Regression(_), Task::Regression) => true,
             (Fitted::OneVsRest(m), Task::Classification) => {
@@ -244,7 +241,7 @@ impl Model for SvmModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(&self.fitted).map_err(library)
+        super::to_json("svm", &self.fitted)
     }
 
     fn shape(&self) -> ModelShape {
