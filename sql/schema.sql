@@ -42,6 +42,9 @@ CREATE TABLE pgml.models (
     -- Classification: the label values in class-index order (sorted ascending). predict
     -- returns classes[i]; predict_proba's i-th probability is that of classes[i].
     classes      real[],
+    -- Values predicted per row: 1, or the number of y_column_name of a pgml.train_joint
+    -- regression (pgml.predict_joint returns them in that order).
+    num_targets  integer NOT NULL DEFAULT 1 CHECK (num_targets >= 1),
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );

@@ -25,6 +25,8 @@ pub struct Served {
     pub task: Task,
     pub num_features: usize,
     pub classes: Vec<f32>,
+    /// Values predicted per row (joint regressions predict several).
+    pub num_targets: usize,
     pub feature_names: Vec<String>,
     pub model: Box<dyn Model>,
     generation: u64,
@@ -86,6 +88,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
         task: d.task,
         num_features: d.num_features,
         num_classes: d.classes.len(),
+        num_targets: d.num_targets,
     };
     let model = backend.load(&d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
@@ -107,6 +110,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
             task: d.task,
             num_features: d.num_features,
             classes: d.classes,
+            num_targets: d.num_targets,
             feature_names: d.feature_names,
             model,
             generation,

@@ -90,6 +90,20 @@ pub enum Error {
         count: usize,
         expected: usize,
     },
+    #[error("pgml.train_joint trains regression projects, not {0}")]
+    JointNotRegression(String),
+    #[error("{0} cannot train a joint (multi-target) regression")]
+    JointUnsupported(&'static str),
+    #[error("project \"{project}\" predicts {existing} target(s) per row, not {given}")]
+    TargetsConflict {
+        project: String,
+        existing: usize,
+        given: usize,
+    },
+    #[error("project \"{project}\" predicts {targets} targets per row, not one value")]
+    JointModel { project: String, targets: usize },
+    #[error("project \"{0}\" is not a regression project")]
+    NotRegression(String),
     #[error("unknown dataset \"{0}\"")]
     UnknownDataset(String),
     #[error("{0}")]
@@ -143,7 +157,10 @@ impl Error {
             Binding(BindingError::Library { .. }) => Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
             Binding(BindingError::Corrupt { .. }) => Code::ERRCODE_DATA_CORRUPTED,
             Binding(BindingError::Interrupted) => Code::ERRCODE_QUERY_CANCELED,
-            Binding(BindingError::UnsupportedTask { .. }) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            Binding(BindingError::UnsupportedTask { .. })
+            | JointNotRegression(_)
+            | JointUnsupported(_) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            JointModel { .. } | NotRegression(_) => Code::ERRCODE_WRONG_OBJECT_TYPE,
             Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
@@ -203,6 +220,11 @@ impl Error {
             NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
             RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),
+            JointNotRegression(_) => "Train classification projects with pgml.train and one y_column_name.".into(),
+            JointUnsupported(_) => format!("Algorithms for pgml.train_joint: {}.", join(&crate::bindings::joint_names())),
+            TargetsConflict { .. } => "Every model of a project predicts the same targets: train under a new project name.".into(),
+            JointModel { project, .. } => format!("Use pgml.predict_joint('{project}', ARRAY[...]), which returns every target as real[] in the order of y_column_name."),
+            NotRegression(_) => "pgml.predict_joint serves regression projects (trained with pgml.train_joint); use pgml.predict or pgml.predict_proba.".into(),
             UnknownDataset(_) => format!("Valid datasets: {}.", join(&crate::datasets::names())),
             Search(_) => "search => 'grid' | 'random'; search_params => '{\"max_depth\": [2, 4], \"eta\": {\"log_uniform\": [0.01, 0.3]}}' (lists for grid; lists, uniform, log_uniform or int for random); search_args => '{\"cv\": 3, \"n_iter\": 10, \"seed\": 0}'.".into(),
             Spi(_) => "This is a bug in pgml; please report it with the statement that raised it.".into(),

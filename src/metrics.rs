@@ -35,6 +35,32 @@ pub fn regression(y: &[f32], pred: &[f32]) -> Map<String, Value> {
     m
 }
 
+/// Regression scores of `k` targets per row (row-major): each metric is the unweighted mean
+/// over the targets (scikit-learn's `multioutput='uniform_average'`), and `r2_per_target`
+/// lists each target's r2. One target is plain [`regression`].
+pub fn regression_joint(y: &[f32], pred: &[f32], k: usize) -> Map<String, Value> {
+    if k <= 1 {
+        return regression(y, pred);
+    }
+    let column = |v: &[f32], t: usize| -> Vec<f32> { v.iter().skip(t).step_by(k).copied().collect() };
+    let per: Vec<Map<String, Value>> = (0..k)
+        .map(|t| regression(&column(y, t), &column(pred, t)))
+        .collect();
+    let mut m = Map::new();
+    for key in ["r2", "mse", "mae"] {
+        let values: Vec<f64> = per
+            .iter()
+            .map(|s| s.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN))
+            .collect();
+        put(&mut m, key, values.iter().sum::<f64>() / k as f64);
+    }
+    m.insert(
+        "r2_per_target".into(),
+        Value::Array(per.iter().map(|s| s.get("r2").cloned().unwrap_or(Value::Null)).collect()),
+    );
+    m
+}
+
 /// `y` and `pred` hold class indices; `proba` holds `k` probabilities per row.
 pub fn classification(y: &[f32], pred: &[f32], proba: &[f32], k: usize) -> Map<String, Value> {
     let mut tp = vec![0usize; k];
@@ -184,6 +210,18 @@ mod tests {
 
     fn get(m: &Map<String, Value>, k: &str) -> f64 {
         m[k].as_f64().unwrap()
+    }
+
+    #[test]
+    fn joint_scores_average_the_targets() {
+        // target 0 predicted exactly (r2 1), target 1 predicted by its mean (r2 0)
+        let y = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0];
+        let pred = [1.0, 20.0, 2.0, 20.0, 3.0, 20.0];
+        let m = regression_joint(&y, &pred, 2);
+        assert!((m["r2"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(m["r2_per_target"], serde_json::json!([1.0, 0.0]));
+        assert!((m["mse"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(regression_joint(&y, &y, 1), regression(&y, &y));
     }
 
     #[test]

@@ -190,19 +190,23 @@ pub fn folds(rows: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The rows' features and their labels (`num_targets` per row).
 fn gather(data: &TrainData, rows: &[usize]) -> (Array2<f32>, Array1<f32>) {
     let d = data.x.ncols();
     let mut x = Array2::zeros((rows.len(), d));
     for (o, r) in rows.iter().enumerate() {
         x.row_mut(o).assign(&data.x.row(*r));
     }
-    (x, rows.iter().map(|r| data.y[*r]).collect())
+    let y = data.y_matrix();
+    (x, rows.iter().flat_map(|r| y.row(*r).to_vec()).collect())
 }
 
-/// r2 for regression, f1 for classification, on one fold.
+/// r2 for regression (the mean over a joint regression's targets), f1 for classification,
+/// on one fold.
 fn score(
     task: Task,
     k: usize,
+    targets: usize,
     model: &dyn crate::bindings::Model,
     x: &Array2<f32>,
     y: &Array1<f32>,
@@ -221,7 +225,7 @@ fn score(
         }
         Task::Regression => {
             model.predict(xs, &mut pred)?;
-            (metrics::regression(ys, &pred), "r2")
+            (metrics::regression_joint(ys, &pred, targets), "r2")
         }
         Task::Classification => {
             model.predict(xs, &mut pred)?;
@@ -259,7 +263,7 @@ pub fn run(
     args: &Args,
     progress: Progress,
 ) -> Result<Outcome, SearchError2> {
-    let rows = data.y.len();
+    let rows = data.x.nrows();
     if rows < args.cv {
         return Err(SearchError::TooFewRows { cv: args.cv, rows }.into());
     }
@@ -291,12 +295,14 @@ pub fn run(
                 y: yt.view(),
                 task: data.task,
                 num_classes: data.num_classes,
+                num_targets: data.num_targets,
                 threads: data.threads,
             };
             let model = backend.fit(&fold, params, &mut *progress)?;
             scores.push(score(
                 data.task,
                 data.num_classes,
+                data.num_targets,
                 model.as_ref(),
                 &xv,
                 &yv,
@@ -422,6 +428,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let backend = bindings::find("xgboost").unwrap();

@@ -4,6 +4,17 @@ use crate::bindings::Task;
 use crate::cache::{self, Served};
 use crate::error::{Error, Result};
 
+/// A joint regression predicts several values per row: only predict_joint returns them.
+fn check_single(project: &str, s: &Served) -> Result<()> {
+    if s.num_targets > 1 {
+        return Err(Error::JointModel {
+            project: project.to_string(),
+            targets: s.num_targets,
+        });
+    }
+    Ok(())
+}
+
 fn check_width(project: &str, s: &Served, got: usize) -> Result<()> {
     if got != s.num_features {
         return Err(Error::WrongFeatureCount {
@@ -29,6 +40,7 @@ pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
 }
 
 fn predict_served(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
+    check_single(project, s)?;
     check_width(project, s, x.len())?;
     let mut out = Vec::with_capacity(1);
     s.model.predict(x, &mut out)?;
@@ -57,6 +69,19 @@ pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Every target of one row, in the order of the training y_column_name (regression
+/// projects; a single-target one gives a one-element array).
+pub fn predict_joint(project: &str, x: &[f32]) -> Result<Vec<f32>> {
+    let s = cache::get(project)?;
+    if s.task != Task::Regression {
+        return Err(Error::NotRegression(project.to_string()));
+    }
+    check_width(project, &s, x.len())?;
+    let mut out = Vec::with_capacity(s.num_targets);
+    s.model.predict(x, &mut out)?;
+    Ok(out)
+}
+
 /// The components of one row (decomposition projects).
 pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     let s = cache::get(project)?;
@@ -72,6 +97,7 @@ pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
 /// Many rows, flattened row-major; `row_width` is the inner dimension of a 2-D array.
 pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Result<Vec<f32>> {
     let s = cache::get(project)?;
+    check_single(project, &s)?;
     let width = row_width.unwrap_or(s.num_features);
     if width != s.num_features || !x.len().is_multiple_of(s.num_features.max(1)) {
         return Err(Error::WrongFeatureCount {

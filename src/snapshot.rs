@@ -117,7 +117,8 @@ pub fn resolve(name: &str) -> Result<Relation> {
 
 pub struct Snapshot {
     pub relation: String,
-    pub label: Option<Column>,
+    /// The label columns: one, several for a joint regression, none when unsupervised.
+    pub labels: Vec<Column>,
     pub features: Vec<Column>,
     pub data: Dataset,
 }
@@ -136,25 +137,24 @@ impl Relation {
             })
     }
 
-    /// Reads every row: features in column order, then the label. Without a label
-    /// (clustering) every column is a feature.
-    pub fn read(self, y: Option<&str>) -> Result<Snapshot> {
-        let label = match y {
-            Some(y) => Some(self.label(y)?.clone()),
-            None => None,
-        };
-        if let Some(l) = label.as_ref().filter(|l| !l.is_numeric()) {
+    /// Reads every row: features in column order, then the labels in the order given.
+    /// Without labels (clustering, decomposition) every column is a feature.
+    pub fn read(self, y: &[String]) -> Result<Snapshot> {
+        let labels: Vec<Column> = y
+            .iter()
+            .map(|y| self.label(y).cloned())
+            .collect::<Result<_>>()?;
+        if let Some(l) = labels.iter().find(|l| !l.is_numeric()) {
             return Err(Error::UnsupportedColumnType {
                 column: l.name.clone(),
                 type_name: l.type_name.clone(),
                 role: "label",
             });
         }
-        let label_name = label.as_ref().map(|l| l.name.as_str());
         let features: Vec<Column> = self
             .columns
             .iter()
-            .filter(|c| Some(c.name.as_str()) != label_name)
+            .filter(|c| !labels.iter().any(|l| l.name == c.name))
             .cloned()
             .collect();
         if features.is_empty() {
@@ -169,7 +169,7 @@ impl Relation {
         }
         let select: Vec<String> = features
             .iter()
-            .chain(label.as_ref())
+            .chain(&labels)
             .map(Column::as_real)
             .collect();
         let query = format!("SELECT {} FROM {}", select.join(", "), self.name);
@@ -183,11 +183,12 @@ impl Relation {
                     .get_one::<i64>()?
                     .unwrap_or(0);
                 let rows = expected.max(0) as usize;
-                let mut builder = match label {
-                    Some(_) => DenseBuilder::with_capacity(rows, nf),
-                    None => DenseBuilder::unlabeled(rows, nf),
+                let k = labels.len();
+                let mut builder = match k {
+                    0 => DenseBuilder::unlabeled(rows, nf),
+                    _ => DenseBuilder::joint(rows, nf, k),
                 };
-                let labeled = label.is_some();
+                let mut targets = Vec::with_capacity(k.max(1));
                 let mut cursor = client.try_open_cursor(&query, &[])?;
                 let mut features = Vec::with_capacity(nf);
                 let mut reporter = crate::train::Reporter::new("snapshot");
@@ -202,12 +203,13 @@ impl Relation {
                         for i in 1..=nf {
                             features.push(row.get::<f32>(i)?);
                         }
-                        let y = if labeled {
-                            row.get::<f32>(nf + 1)?
-                        } else {
-                            None
-                        };
-                        builder.push_row(features.drain(..), y);
+                        for i in nf + 1..=nf + k {
+                            targets.push(row.get::<f32>(i)?);
+                        }
+                        if k == 0 {
+                            targets.push(None);
+                        }
+                        builder.push_row_joint(features.drain(..), targets.drain(..));
                     }
                 }
                 Ok(builder.finish())
@@ -219,7 +221,7 @@ impl Relation {
         })?;
         Ok(Snapshot {
             relation: self.name,
-            label,
+            labels,
             features,
             data,
         })

@@ -183,6 +183,66 @@ mod tests {
     }
 
     #[pg_test]
+    fn joint_regression_with_linear_and_xgboost() {
+        run("CREATE TABLE joint AS SELECT a::real, b::real, (2 * a + 3 * b + 1)::real AS y1,
+                    (a - b)::real AS y2, (a * a)::real AS y3
+               FROM generate_series(1, 40) a, generate_series(1, 10) b");
+        run("CREATE VIEW joint_v AS SELECT a, b, y1, y2 FROM joint");
+        run("SELECT * FROM pgml.train_joint('joint', relation_name => 'joint_v', y_column_name => ARRAY['y1', 'y2'],
+                    hyperparams => '{\"with_intercept\": true}')");
+        // exact linear relations: the mean r2 over both targets is 1
+        assert!(metric("joint", "r2") > 0.9999, "r2 {}", metric("joint", "r2"));
+        assert_eq!(
+            one::<String>("SELECT m.metrics -> 'r2_per_target' ->> 1 FROM pgml.models m ORDER BY id DESC LIMIT 1")
+                .parse::<f64>()
+                .map(|v| v > 0.9999),
+            Ok(true)
+        );
+        let p = one::<Vec<f32>>("SELECT pgml.predict_joint('joint', ARRAY[10, 2])");
+        assert_eq!(p.len(), 2);
+        assert!((p[0] - 27.0).abs() < 1e-3 && (p[1] - 8.0).abs() < 1e-3, "{p:?}");
+        assert_eq!(
+            one::<i32>("SELECT num_targets FROM pgml.models ORDER BY id DESC LIMIT 1"),
+            2
+        );
+        assert_eq!(
+            one::<Vec<String>>("SELECT y_column_name FROM pgml.snapshots ORDER BY id DESC LIMIT 1"),
+            vec!["y1".to_string(), "y2".to_string()]
+        );
+        // XGBoost's vector-leaf trees; retraining reuses the relation and the targets
+        run(r#"SELECT * FROM pgml.train_joint('joint', algorithm => 'xgboost',
+                    hyperparams => '{"n_estimators": 50, "multi_strategy": "multi_output_tree", "tree_method": "hist"}')"#);
+        assert!(metric("joint", "r2") > 0.95, "r2 {}", metric("joint", "r2"));
+        // the better model stays deployed; deploy the xgboost one to serve it
+        run("SELECT * FROM pgml.deploy('joint', 'most_recent')");
+        let p = one::<Vec<f32>>("SELECT pgml.predict_joint('joint', ARRAY[10.0, 2.0])");
+        assert!((p[0] - 27.0).abs() < 3.0 && (p[1] - 8.0).abs() < 3.0, "{p:?}");
+        for (sql, state, names) in [
+            ("SELECT pgml.predict('joint', ARRAY[1, 2])", "42809", "2 targets"),
+            ("SELECT pgml.predict_batch('joint', ARRAY[1, 2])", "42809", "joint"),
+            ("SELECT pgml.predict_joint('joint', ARRAY[1, 2, 3])", "22023", "expects 2 features"),
+            ("SELECT * FROM pgml.train_joint('joint', y_column_name => ARRAY['y1', 'y2', 'y3'])", "22023", "not 3"),
+            ("SELECT * FROM pgml.train_joint('joint', algorithm => 'lightgbm')", "0A000", "lightgbm"),
+            ("SELECT * FROM pgml.train_joint('j2', relation_name => 'joint', y_column_name => ARRAY['y1', 'nope'])", "42703", "nope"),
+            ("SELECT * FROM pgml.train_joint('j3', relation_name => 'joint', y_column_name => '{}')", "22023", "y_column_name"),
+            ("SELECT * FROM pgml.train_joint('j4', 'classification', 'joint', ARRAY['y1', 'y2'])", "0A000", "classification"),
+        ] {
+            assert_error(sql, state, names);
+        }
+        // a single-target regression answers predict_joint with one value
+        run("SELECT * FROM pgml.train('single', 'regression', 'joint_v', 'y1')");
+        assert_eq!(
+            one::<Vec<f32>>("SELECT pgml.predict_joint('single', ARRAY[10, 2, 8])").len(),
+            1
+        );
+        assert_error(
+            "SELECT * FROM pgml.train_joint('single', y_column_name => ARRAY['y1', 'y2'])",
+            "22023",
+            "1 target",
+        );
+    }
+
+    #[pg_test]
     fn lightgbm_on_every_task() {
         for ds in ["iris", "breast_cancer", "diabetes", "digits"] {
             run(&format!("SELECT pgml.load_dataset('{ds}')"));

@@ -16,7 +16,10 @@ pub struct TrainArgs {
     pub project: String,
     pub task: Option<String>,
     pub relation: Option<String>,
-    pub y_column: Option<String>,
+    /// One label column (pgml.train), or several (pgml.train_joint).
+    pub y_columns: Option<Vec<String>>,
+    /// Called as pgml.train_joint: regression only.
+    pub joint: bool,
     pub algorithm: String,
     pub hyperparams: Value,
     pub test_size: f32,
@@ -74,33 +77,44 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
+    if a.joint && project.task != Task::Regression {
+        return Err(Error::JointNotRegression(project.task.as_str().into()));
+    }
     if !backend.supports(project.task) {
         return Err(Error::Binding(BindingError::UnsupportedTask {
             algorithm: backend.name(),
             task: project.task.as_str(),
         }));
     }
-    // Without a relation, retrain on the project's previous relation and label.
+    // Without a relation, retrain on the project's previous relation and labels.
     let supervised = project.task.supervised();
-    let previous = match (&a.relation, &a.y_column) {
-        (Some(_), Some(_)) => None,
-        (Some(_), None) if !supervised => None,
-        _ => catalog::last_snapshot(project.id)?,
-    };
+    let previous = catalog::last_snapshot(project.id)?;
     let relation = match (&a.relation, &previous) {
         (Some(r), _) => r.clone(),
         (None, Some((r, _))) => r.clone(),
         (None, None) => return Err(Error::RelationRequired(a.project.clone())),
     };
-    let y = match (&a.y_column, &previous, supervised) {
+    let y: Vec<String> = match (&a.y_columns, &previous, supervised) {
         (Some(_), _, false) => return Err(Error::LabelNotAllowed(project.task.as_str())),
-        (None, _, false) => None,
-        (Some(y), _, true) => Some(y.clone()),
-        (None, Some((_, Some(y))), true) => Some(y.clone()),
-        (None, _, true) => return Err(Error::LabelRequired(relation)),
+        (None, _, false) => vec![],
+        (Some(y), _, true) if !y.is_empty() => y.clone(),
+        (None, Some((_, y)), true) if !y.is_empty() => y.clone(),
+        (_, _, true) => return Err(Error::LabelRequired(relation)),
     };
+    if let Some((_, before)) = previous.as_ref().filter(|(_, p)| supervised && !p.is_empty()) {
+        if before.len() != y.len() {
+            return Err(Error::TargetsConflict {
+                project: project.name.clone(),
+                existing: before.len(),
+                given: y.len(),
+            });
+        }
+    }
+    if y.len() > 1 && !backend.supports_joint() {
+        return Err(Error::JointUnsupported(backend.name()));
+    }
 
-    let mut snap = snapshot::resolve(&relation)?.read(y.as_deref())?;
+    let mut snap = snapshot::resolve(&relation)?.read(&y)?;
     let data_err = |relation: &str| {
         let relation = relation.to_string();
         move |source| Error::Data { relation, source }
@@ -124,6 +138,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         y: snap.data.y_view(split.train.clone()),
         task: project.task,
         num_classes,
+        num_targets: snap.data.num_targets,
         threads: match crate::gucs::TRAIN_THREADS.get() {
             0 => None,
             n => Some(n as usize),
@@ -171,13 +186,13 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
 
     let started = Instant::now();
     let x_test = snap.data.x_slice(split.test.clone());
-    let y_test = &snap.data.y[split.test.clone()];
+    let y_test = snap.data.y_slice(split.test.clone());
     let mut pred = Vec::with_capacity(y_test.len());
     if project.task != Task::Decomposition {
         model.predict(x_test, &mut pred)?;
     }
     let mut scores = match project.task {
-        Task::Regression => metrics::regression(y_test, &pred),
+        Task::Regression => metrics::regression_joint(y_test, &pred, snap.data.num_targets),
         Task::Decomposition => {
             let k = model.shape().num_classes;
             let mut projected = Vec::with_capacity(y_test.len() * k);
@@ -228,7 +243,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     let columns: Vec<Value> = snap.features.iter().map(|c| c.describe()).collect();
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
         relation_name: &snap.relation,
-        y_column_name: snap.label.as_ref().map(|l| l.name.as_str()),
+        y_column_name: snap.labels.iter().map(|l| l.name.clone()).collect(),
         test_size: a.test_size,
         test_sampling: sampling.as_str(),
         columns: Value::Array(columns),
@@ -236,7 +251,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             "rows": snap.data.rows(),
             "train_rows": split.train.len(),
             "test_rows": split.test.len(),
-            "label": snap.label.as_ref().map(|l| l.describe()),
+            "labels": snap.labels.iter().map(|l| l.describe()).collect::<Vec<_>>(),
         }),
     })?;
     let key = key_metric(project.task, &scores);
@@ -248,6 +263,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         hyperparams: Value::Object(params.0),
         metrics: scores,
         classes,
+        num_targets: snap.data.num_targets,
         bytes: model.to_bytes()?,
     })?;
 

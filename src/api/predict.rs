@@ -73,7 +73,7 @@ fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
 }
 
 macro_rules! array_overloads {
-    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident) => {
+    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident, $joint:ident) => {
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
@@ -87,6 +87,14 @@ macro_rules! array_overloads {
         fn $proba(project_name: &str, features: Array<$t>) -> Vec<f32> {
             features
                 .with_f32(|x| serve::predict_proba(project_name, x))
+                .or_report()
+        }
+
+        /// Every target of one row of a joint regression, in y_column_name order.
+        #[pg_extern(stable, parallel_safe, strict, name = "predict_joint")]
+        fn $joint(project_name: &str, features: Array<$t>) -> Vec<f32> {
+            features
+                .with_f32(|x| serve::predict_joint(project_name, x))
                 .or_report()
         }
 
@@ -116,35 +124,40 @@ array_overloads!(
     predict_real,
     predict_proba_real,
     predict_batch_real,
-    decompose_real
+    decompose_real,
+    predict_joint_real
 );
 array_overloads!(
     f64,
     predict_double,
     predict_proba_double,
     predict_batch_double,
-    decompose_double
+    decompose_double,
+    predict_joint_double
 );
 array_overloads!(
     AnyNumeric,
     predict_numeric,
     predict_proba_numeric,
     predict_batch_numeric,
-    decompose_numeric
+    decompose_numeric,
+    predict_joint_numeric
 );
 array_overloads!(
     i32,
     predict_int,
     predict_proba_int,
     predict_batch_int,
-    decompose_int
+    decompose_int,
+    predict_joint_int
 );
 array_overloads!(
     i64,
     predict_bigint,
     predict_proba_bigint,
     predict_batch_bigint,
-    decompose_bigint
+    decompose_bigint,
+    predict_joint_bigint
 );
 
 /// One numeric or boolean attribute of a row as f32 (None: NULL).

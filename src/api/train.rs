@@ -2,6 +2,59 @@ use crate::error::{Error, OrReport};
 use crate::train::{train as train_core, TrainArgs};
 use pgrx::prelude::*;
 use pgrx::JsonB;
+use serde_json::Value;
+
+/// (project, task, algorithm, deployed): the row both functions return. pgrx reads the
+/// SQL return type from each signature, so they spell TableIterator out themselves.
+type Trained = (String, String, String, bool);
+
+fn object_or_empty(j: Option<JsonB>) -> Value {
+    j.map(|j| j.0).unwrap_or_else(|| serde_json::json!({}))
+}
+
+/// The arguments pgml.train and pgml.train_joint share, as given in SQL.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    project_name: Option<&str>,
+    task: Option<&str>,
+    relation_name: Option<&str>,
+    y_columns: Option<Vec<String>>,
+    joint: bool,
+    algorithm: Option<&str>,
+    hyperparams: Option<JsonB>,
+    test_size: Option<f32>,
+    test_sampling: Option<&str>,
+    automatic_deploy: Option<bool>,
+    search: Option<&str>,
+    search_params: Option<JsonB>,
+    search_args: Option<JsonB>,
+) -> Trained {
+    let project = project_name
+        .ok_or_else(|| Error::UnknownProject("NULL".into()))
+        .or_report();
+    let t = train_core(TrainArgs {
+        project: project.to_string(),
+        task: task.map(str::to_string),
+        relation: relation_name.map(str::to_string),
+        y_columns,
+        joint,
+        algorithm: algorithm.unwrap_or("linear").to_string(),
+        hyperparams: object_or_empty(hyperparams),
+        test_size: test_size.unwrap_or(0.25),
+        test_sampling: test_sampling.unwrap_or("random").to_string(),
+        automatic_deploy: automatic_deploy.unwrap_or(true),
+        search: search.map(str::to_string),
+        search_params: object_or_empty(search_params),
+        search_args: object_or_empty(search_args),
+    })
+    .or_report();
+    (
+        t.project,
+        t.task.as_str().to_string(),
+        t.algorithm,
+        t.deployed,
+    )
+}
 
 /// Trains a model on a relation and deploys it when it beats the deployed one.
 #[allow(clippy::too_many_arguments)]
@@ -28,34 +81,69 @@ fn train(
         name!(deployed, bool),
     ),
 > {
-    let project = project_name
-        .ok_or_else(|| Error::UnknownProject("NULL".into()))
-        .or_report();
-    let t = train_core(TrainArgs {
-        project: project.to_string(),
-        task: task.map(str::to_string),
-        relation: relation_name.map(str::to_string),
-        y_column: y_column_name.map(str::to_string),
-        algorithm: algorithm.unwrap_or("linear").to_string(),
-        hyperparams: hyperparams
-            .map(|j| j.0)
-            .unwrap_or_else(|| serde_json::json!({})),
-        test_size: test_size.unwrap_or(0.25),
-        test_sampling: test_sampling.unwrap_or("random").to_string(),
-        automatic_deploy: automatic_deploy.unwrap_or(true),
-        search: search.map(str::to_string),
-        search_params: search_params
-            .map(|j| j.0)
-            .unwrap_or_else(|| serde_json::json!({})),
-        search_args: search_args
-            .map(|j| j.0)
-            .unwrap_or_else(|| serde_json::json!({})),
-    })
-    .or_report();
-    TableIterator::once((
-        t.project,
-        t.task.as_str().to_string(),
-        t.algorithm,
-        t.deployed,
+    TableIterator::once(run(
+        project_name,
+        task,
+        relation_name,
+        y_column_name.map(|y| vec![y.to_string()]),
+        false,
+        algorithm,
+        hyperparams,
+        test_size,
+        test_sampling,
+        automatic_deploy,
+        search,
+        search_params,
+        search_args,
+    ))
+}
+
+/// Trains one regression model that predicts every column of `y_column_name` at once
+/// (XGBoost's multi-output trees, or linear least squares); serve it with
+/// pgml.predict_joint.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn train_joint(
+    project_name: Option<&str>,
+    task: default!(Option<&str>, "'regression'"),
+    relation_name: default!(Option<&str>, "NULL"),
+    y_column_name: default!(Option<Vec<Option<String>>>, "NULL"),
+    algorithm: default!(Option<&str>, "'linear'"),
+    hyperparams: default!(Option<JsonB>, "'{}'"),
+    test_size: default!(Option<f32>, 0.25),
+    test_sampling: default!(Option<&str>, "'random'"),
+    automatic_deploy: default!(Option<bool>, true),
+    search: default!(Option<&str>, "NULL"),
+    search_params: default!(Option<JsonB>, "'{}'"),
+    search_args: default!(Option<JsonB>, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(task, String),
+        name!(algorithm, String),
+        name!(deployed, bool),
+    ),
+> {
+    // A NULL element names no column: report it like an unknown column.
+    let y = y_column_name.map(|cols| {
+        cols.into_iter()
+            .map(|c| c.unwrap_or_else(|| "NULL".into()))
+            .collect()
+    });
+    TableIterator::once(run(
+        project_name,
+        task,
+        relation_name,
+        y,
+        true,
+        algorithm,
+        hyperparams,
+        test_size,
+        test_sampling,
+        automatic_deploy,
+        search,
+        search_params,
+        search_args,
     ))
 }

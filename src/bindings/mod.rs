@@ -106,10 +106,14 @@ pub type Result<T> = std::result::Result<T, BindingError>;
 /// Classification labels are already encoded as class indices `0..num_classes` (as f32).
 pub struct TrainData<'a> {
     pub x: ArrayView2<'a, f32>,
+    /// `num_targets` labels per row, row-major.
     pub y: ArrayView1<'a, f32>,
     pub task: Task,
     /// 0 for regression and unsupervised tasks.
     pub num_classes: usize,
+    /// 1, or the label columns of a joint regression (only for backends whose
+    /// [`Backend::supports_joint`] is true; the SQL layer checks before fitting).
+    pub num_targets: usize,
     /// Threads to train with when the hyperparameters do not say; None: library default.
     pub threads: Option<usize>,
 }
@@ -121,6 +125,17 @@ pub struct ModelShape {
     pub num_features: usize,
     /// Classes of a classifier; components of a decomposition; else 0.
     pub num_classes: usize,
+    /// Values a regression predicts per row: 1, or the targets of a joint regression.
+    pub num_targets: usize,
+}
+
+impl<'a> TrainData<'a> {
+    /// The labels as a rows x targets matrix.
+    pub fn y_matrix(&self) -> ArrayView2<'a, f32> {
+        self.y
+            .into_shape_with_order((self.x.nrows(), self.num_targets.max(1)))
+            .expect("num_targets labels per row")
+    }
 }
 
 /// Called once per boosting round or solver step with (done, total). Returning an error
@@ -158,6 +173,11 @@ pub trait Backend: Sync {
     /// Whether it can train a model for `task` (by default the two supervised tasks).
     fn supports(&self, task: Task) -> bool {
         task.supervised()
+    }
+
+    /// Whether it fits one model to several regression targets at once (`pgml.train_joint`).
+    fn supports_joint(&self) -> bool {
+        false
     }
 
     /// The hyperparameters it accepts, with the library's own names.
@@ -205,6 +225,15 @@ pub fn names() -> Vec<&'static str> {
     BACKENDS.iter().map(|b| b.name()).collect()
 }
 
+/// The algorithms that can train a joint (multi-target) regression.
+pub fn joint_names() -> Vec<&'static str> {
+    BACKENDS
+        .iter()
+        .filter(|b| b.supports_joint())
+        .map(|b| b.name())
+        .collect()
+}
+
 /// The algorithms that can train `task`.
 pub fn names_for(task: Task) -> Vec<&'static str> {
     BACKENDS
@@ -214,11 +243,12 @@ pub fn names_for(task: Task) -> Vec<&'static str> {
         .collect()
 }
 
-/// Values per row that a gradient-boosting library returns: the value (regression) or
-/// P(class 1) (two classes), else one probability per class.
+/// Values per row that a gradient-boosting library returns: the value (one per target of a
+/// joint regression) or P(class 1) (two classes), else one probability per class.
 pub fn outputs_per_row(shape: ModelShape) -> usize {
     match (shape.task, shape.num_classes) {
         (Task::Classification, k) if k > 2 => k,
+        (Task::Regression, _) => shape.num_targets.max(1),
         _ => 1,
     }
 }
@@ -321,6 +351,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let mut m = serde_json::Map::new();

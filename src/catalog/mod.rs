@@ -68,8 +68,8 @@ pub fn project_or_create(name: &str, task: Task) -> Result<Project> {
 
 pub struct NewSnapshot<'a> {
     pub relation_name: &'a str,
-    /// None for clustering.
-    pub y_column_name: Option<&'a str>,
+    /// The label columns; empty for clustering and decomposition.
+    pub y_column_name: Vec<String>,
     pub test_size: f32,
     pub test_sampling: &'a str,
     pub columns: Value,
@@ -79,10 +79,10 @@ pub struct NewSnapshot<'a> {
 pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     returning::<i64>(
         "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
-         VALUES ($1, CASE WHEN $2::text IS NULL THEN '{}'::text[] ELSE ARRAY[$2::text] END, $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
         &[
             s.relation_name.into(),
-            s.y_column_name.into(),
+            s.y_column_name.clone().into(),
             s.test_size.into(),
             s.test_sampling.into(),
             JsonB(s.columns.clone()).into(),
@@ -92,11 +92,11 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     .ok_or_else(|| Error::Spi("snapshot insert returned no id".into()))
 }
 
-/// (relation, label column) of the project's most recent training run.
-pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Option<String>)>> {
+/// (relation, label columns) of the project's most recent training run.
+pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>)>> {
     Spi::connect(|client| {
         let table = client.select(
-            "SELECT s.relation_name, s.y_column_name[1] FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
+            "SELECT s.relation_name, s.y_column_name FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
               WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
             Some(1),
             &[project_id.into()],
@@ -104,8 +104,8 @@ pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Option<String>)>
         if table.is_empty() {
             return Ok(None);
         }
-        let (r, y) = table.first().get_two::<String, String>()?;
-        Ok(Some((r.unwrap_or_default(), y)))
+        let (r, y) = table.first().get_two::<String, Vec<String>>()?;
+        Ok(Some((r.unwrap_or_default(), y.unwrap_or_default())))
     })
 }
 
@@ -117,14 +117,16 @@ pub struct NewModel<'a> {
     pub hyperparams: Value,
     pub metrics: Map<String, Value>,
     pub classes: Option<Vec<f32>>,
+    /// Values predicted per row: 1, or the targets of a joint regression.
+    pub num_targets: usize,
     pub bytes: Vec<u8>,
 }
 
 /// Stores a successful model and its bytes; returns its id.
 pub fn insert_model(m: NewModel) -> Result<i64> {
     let id = returning::<i64>(
-        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes)
-         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7) RETURNING id",
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets)
+         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8) RETURNING id",
         &[
             m.project_id.into(),
             m.snapshot_id.into(),
@@ -133,6 +135,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
             JsonB(m.hyperparams).into(),
             JsonB(Value::Object(m.metrics)).into(),
             m.classes.into(),
+            (m.num_targets as i32).into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("model insert returned no id".into()))?;
@@ -244,6 +247,7 @@ pub struct Deployed {
     pub task: Task,
     pub num_features: usize,
     pub classes: Vec<f32>,
+    pub num_targets: usize,
     pub feature_names: Vec<String>,
     pub bytes: Vec<u8>,
     /// OID of pgml.deployments, whose invalidations mark cached models stale.
@@ -254,7 +258,7 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
     Spi::connect(|client| {
         let table = client.select(
             "SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
-                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid
+                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets
                FROM pgml.projects p
                JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d
                               WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true
@@ -303,6 +307,7 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
             task: task_of(row.get::<String>(3)?)?,
             num_features: row.get::<i32>(4)?.unwrap_or_default().max(0) as usize,
             classes: row.get::<Vec<f32>>(5)?.unwrap_or_default(),
+            num_targets: row.get::<i32>(8)?.unwrap_or(1).max(1) as usize,
             feature_names,
             bytes,
             deployments_oid: row.get::<pg_sys::Oid>(7)?.unwrap_or(pg_sys::InvalidOid),

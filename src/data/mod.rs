@@ -26,6 +26,8 @@ pub struct DenseBuilder {
     num_features: usize,
     /// Unsupervised data has no label; every row gets 0 so the split needs no special case.
     labeled: bool,
+    /// Labels per row: 1, or the number of label columns of a joint (multi-target) regression.
+    num_targets: usize,
     x: Vec<f32>,
     y: Vec<f32>,
     null_labels: usize,
@@ -37,6 +39,7 @@ impl DenseBuilder {
         DenseBuilder {
             num_features,
             labeled: true,
+            num_targets: 1,
             x: Vec::with_capacity(rows * num_features),
             y: Vec::with_capacity(rows),
             null_labels: 0,
@@ -51,28 +54,50 @@ impl DenseBuilder {
         }
     }
 
+    /// A builder for rows with `num_targets` labels each (joint regression).
+    pub fn joint(rows: usize, num_features: usize, num_targets: usize) -> Self {
+        DenseBuilder {
+            num_targets,
+            y: Vec::with_capacity(rows * num_targets),
+            ..DenseBuilder::with_capacity(rows, num_features)
+        }
+    }
+
     /// Missing features are stored as NaN (XGBoost's and LightGBM's missing value).
     pub fn push_row(
         &mut self,
         features: impl IntoIterator<Item = Option<f32>>,
         label: Option<f32>,
     ) {
+        self.push_row_joint(features, [label]);
+    }
+
+    /// A row with one value per target (a joint regression's label columns, in order).
+    pub fn push_row_joint(
+        &mut self,
+        features: impl IntoIterator<Item = Option<f32>>,
+        labels: impl IntoIterator<Item = Option<f32>>,
+    ) {
         let before = self.x.len();
         self.x
             .extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
         debug_assert_eq!(self.x.len() - before, self.num_features);
-        match label {
-            _ if !self.labeled => self.y.push(0.0),
-            Some(v) => self.y.push(v),
-            None => {
-                self.null_labels += 1;
-                self.y.push(f32::NAN);
+        let before = self.y.len();
+        for label in labels {
+            match label {
+                _ if !self.labeled => self.y.push(0.0),
+                Some(v) => self.y.push(v),
+                None => {
+                    self.null_labels += 1;
+                    self.y.push(f32::NAN);
+                }
             }
         }
+        debug_assert_eq!(self.y.len() - before, self.num_targets);
     }
 
     pub fn rows(&self) -> usize {
-        self.y.len()
+        self.y.len() / self.num_targets
     }
 
     pub fn finish(self) -> Result<Dataset, DataError> {
@@ -89,6 +114,7 @@ impl DenseBuilder {
         }
         Ok(Dataset {
             num_features: self.num_features,
+            num_targets: self.num_targets,
             x: self.x,
             y: self.y,
         })
@@ -102,6 +128,8 @@ impl DenseBuilder {
 
 pub struct Dataset {
     pub num_features: usize,
+    /// Labels per row (row-major in `y`): 1 except for a joint regression.
+    pub num_targets: usize,
     pub x: Vec<f32>,
     pub y: Vec<f32>,
 }
@@ -178,7 +206,7 @@ impl SplitMix64 {
 
 impl Dataset {
     pub fn rows(&self) -> usize {
-        self.y.len()
+        self.y.len() / self.num_targets
     }
 
     fn swap_rows(&mut self, a: usize, b: usize) {
@@ -189,7 +217,9 @@ impl Dataset {
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = self.x.split_at_mut(hi * nf);
         left[lo * nf..(lo + 1) * nf].swap_with_slice(&mut right[..nf]);
-        self.y.swap(a, b);
+        let k = self.num_targets;
+        let (left, right) = self.y.split_at_mut(hi * k);
+        left[lo * k..(lo + 1) * k].swap_with_slice(&mut right[..k]);
     }
 
     /// Reorders rows in place as `sampling` requires and returns the two halves' ranges.
@@ -235,13 +265,19 @@ impl Dataset {
         &self.x[rows.start * self.num_features..rows.end * self.num_features]
     }
 
+    /// The labels of `rows`, row-major (`num_targets` per row).
     pub fn y_view(&self, rows: std::ops::Range<usize>) -> ArrayView1<'_, f32> {
-        ArrayView1::from(&self.y[rows])
+        ArrayView1::from(self.y_slice(rows))
+    }
+
+    pub fn y_slice(&self, rows: std::ops::Range<usize>) -> &[f32] {
+        &self.y[rows.start * self.num_targets..rows.end * self.num_targets]
     }
 
     /// Replaces each label with the index of its value in the sorted list of distinct
     /// values, and returns that list (the class list stored with the model).
     pub fn encode_classes(&mut self) -> Result<Vec<f32>, DataError> {
+        debug_assert_eq!(self.num_targets, 1, "classification has one label");
         let mut classes = self.y.clone();
         classes.sort_by(f32::total_cmp);
         classes.dedup();
@@ -359,6 +395,26 @@ mod tests {
         );
         assert_eq!(d.x_view(7..10).dim(), (3, 2));
         assert_eq!(d.y_view(0..3).to_vec(), vec![0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn joint_rows_keep_their_targets_through_the_split() {
+        let mut b = DenseBuilder::joint(20, 1, 2);
+        for i in 0..20 {
+            b.push_row_joint([Some(i as f32)], [Some(i as f32), Some(-(i as f32))]);
+        }
+        let mut d = b.finish().unwrap();
+        assert_eq!(d.rows(), 20);
+        let s = d.split(0.25, Sampling::Random, 3).unwrap();
+        assert_eq!(s.test, 15..20);
+        for r in 0..20 {
+            assert_eq!(d.y[2 * r], d.x[r]);
+            assert_eq!(d.y[2 * r + 1], -d.x[r]);
+        }
+        assert_eq!(d.y_slice(15..20).len(), 10);
+        let mut b = DenseBuilder::joint(1, 1, 2);
+        b.push_row_joint([Some(0.0)], [Some(1.0), None]);
+        assert_eq!(b.finish().err(), Some(DataError::NullLabel { count: 1 }));
     }
 
     #[test]

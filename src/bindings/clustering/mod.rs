@@ -141,6 +141,7 @@ impl Backend for Clustering {
                 task: Task::Clustering,
                 num_features: data.x.ncols(),
                 num_classes: 0,
+                num_targets: 1,
             };
             return Ok(Box::new(ClusterModel { c, shape }));
         }
@@ -173,6 +174,7 @@ impl Backend for Clustering {
             task: Task::Clustering,
             num_features: data.x.ncols(),
             num_classes: 0,
+            num_targets: 1,
         };
         Ok(Box::new(ClusterModel { c, shape }))
     }
@@ -252,6 +254,7 @@ mod tests {
             y: y.view(),
             task: Task::Clustering,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(json!({"n_clusters": 3}).as_object().unwrap().clone());
@@ -286,6 +289,7 @@ mod tests {
             y: y.view(),
             task: Task::Clustering,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(

@@ -79,6 +79,7 @@ impl Backend for Decomposition {
             task: Task::Decomposition,
             num_features: d,
             num_classes: k,
+            num_targets: 1,
         };
         Ok(Box::new(PcaModel { c, shape }))
     }
@@ -99,6 +100,7 @@ impl Backend for Decomposition {
         }
         let shape = ModelShape {
             num_classes: c.components.len() / d,
+            num_targets: 1,
             ..shape
         };
         Ok(Box::new(PcaModel { c, shape }))
@@ -190,6 +192,7 @@ mod tests {
             y: y.view(),
             task: Task::Decomposition,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(json!({"n_components": 1}).as_object().unwrap().clone());

@@ -129,6 +129,7 @@ impl Backend for ElasticNet {
             task: Task::Regression,
             num_features: data.x.ncols(),
             num_classes: 0,
+            num_targets: 1,
         };
         if self.name == "ridge" {
             let (w, b) = ridge(data, penalty, with_intercept)?;
@@ -225,6 +226,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());

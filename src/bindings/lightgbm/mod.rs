@@ -226,6 +226,7 @@ impl Backend for LightGBM {
             task: data.task,
             num_features: cols,
             num_classes: data.num_classes,
+            num_targets: 1,
         };
         let text = booster.to_text()?;
         drop(booster);
@@ -313,6 +314,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
@@ -397,6 +399,7 @@ mod tests {
             task: Task::Regression,
             num_features: 1,
             num_classes: 0,
+            num_targets: 1,
         };
         assert!(matches!(
             LightGBM.load(b"garbage", shape).err(),

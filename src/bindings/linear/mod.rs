@@ -106,6 +106,10 @@ impl Backend for Linear {
         PARAMS
     }
 
+    fn supports_joint(&self) -> bool {
+        true
+    }
+
     fn fit(
         &self,
         data: &TrainData,
@@ -134,22 +138,30 @@ impl Backend for Linear {
                         });
                     }
                 }
-                let y = data.y.mapv(f64::from);
-                let fitted = LinearRegression::new()
-                    .with_intercept(intercept)
-                    .fit(&Dataset::new(z, y))
-                    .map_err(library)?;
-                let (w, b) = unstandardize(
-                    fitted.params().as_slice().unwrap_or(&[]),
-                    fitted.intercept(),
-                    &means,
-                    &scales,
-                );
+                // Least squares for several targets is one independent fit per target (the
+                // normal equations share X and separate by column of Y).
+                let k = data.num_targets.max(1);
+                let mut weights = Vec::with_capacity(k * d);
+                let mut intercepts = Vec::with_capacity(k);
+                for target in data.y_matrix().columns() {
+                    let fitted = LinearRegression::new()
+                        .with_intercept(intercept)
+                        .fit(&Dataset::new(z.clone(), target.mapv(f64::from)))
+                        .map_err(library)?;
+                    let (w, b) = unstandardize(
+                        fitted.params().as_slice().unwrap_or(&[]),
+                        fitted.intercept(),
+                        &means,
+                        &scales,
+                    );
+                    weights.extend(w);
+                    intercepts.push(b);
+                }
                 Coefficients {
                     link: Link::Identity,
                     num_features: d,
-                    weights: w,
-                    intercepts: vec![b],
+                    weights,
+                    intercepts,
                 }
             }
             Task::Classification => {
@@ -210,6 +222,7 @@ impl Backend for Linear {
                 task: data.task,
                 num_features: d,
                 num_classes: data.num_classes,
+                num_targets: data.num_targets,
             },
         }))
     }
@@ -221,7 +234,8 @@ impl Backend for Linear {
         };
         let c: Coefficients = super::from_json("linear", bytes)?;
         let outputs = match shape.task {
-            Task::Regression | Task::Clustering | Task::Decomposition => 1,
+            Task::Regression => shape.num_targets.max(1),
+            Task::Clustering | Task::Decomposition => 1,
             Task::Classification if shape.num_classes == 2 => 1,
             Task::Classification => shape.num_classes,
         };
@@ -294,7 +308,11 @@ impl Model for LinearModel {
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
         for row in self.rows(x) {
             let v = match self.c.link {
-                Link::Identity => self.scores(row).next().unwrap_or(0.0) as f32,
+                Link::Identity => {
+                    // One value per target (several for a joint regression).
+                    out.extend(self.scores(row).map(|v| v as f32));
+                    continue;
+                }
                 Link::Logistic => {
                     (sigmoid(self.scores(row).next().unwrap_or(0.0)) >= 0.5) as u8 as f32
                 }
@@ -356,6 +374,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let h = hp(params);
@@ -383,6 +402,43 @@ mod tests {
         let mut again = vec![];
         r.predict(&[1000.0, 3.0], &mut again).unwrap();
         assert_eq!(out, again);
+    }
+
+    #[test]
+    fn joint_ols_fits_each_target() {
+        let x = Array2::from_shape_fn((40, 2), |(i, j)| (i * (j + 2) % 13) as f32);
+        let y: Array1<f32> = x
+            .rows()
+            .into_iter()
+            .flat_map(|r| [r[0] + 2.0 * r[1] + 1.0, -3.0 * r[0] + 5.0])
+            .collect();
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+            num_targets: 2,
+            threads: None,
+        };
+        let m = Linear
+            .fit(&data, &Hyperparams::default(), &mut |_, _| Ok(()))
+            .unwrap();
+        let mut out = vec![];
+        m.predict(&[1.0, 2.0, 0.0, 0.0], &mut out).unwrap();
+        let want = [6.0, 2.0, 1.0, 5.0];
+        for (o, w) in out.iter().zip(want) {
+            assert!((o - w).abs() < 1e-3, "{out:?}");
+        }
+        let r = Linear.load(&m.to_bytes().unwrap(), m.shape()).unwrap();
+        let mut again = vec![];
+        r.predict(&[1.0, 2.0, 0.0, 0.0], &mut again).unwrap();
+        assert_eq!(out, again);
+        // the catalog's target count must match the stored coefficients
+        let one = ModelShape {
+            num_targets: 1,
+            ..m.shape()
+        };
+        assert!(Linear.load(&m.to_bytes().unwrap(), one).is_err());
     }
 
     #[test]
@@ -442,6 +498,7 @@ mod tests {
             task: Task::Regression,
             num_features: 1,
             num_classes: 0,
+            num_targets: 1,
         };
         assert!(Linear.load(b"{}", shape).is_err());
         assert!(Linear

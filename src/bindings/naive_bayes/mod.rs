@@ -58,6 +58,7 @@ impl Backend for GaussianNaiveBayes {
             task: data.task,
             num_features: data.x.ncols(),
             num_classes: data.num_classes,
+            num_targets: 1,
         };
         Ok(Box::new(NaiveBayesModel { model, shape }))
     }
@@ -131,6 +132,7 @@ mod tests {
             y: y.view(),
             task: Task::Classification,
             num_classes: 3,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(json!({"var_smoothing": 1e-9}).as_object().unwrap().clone());
@@ -153,6 +155,7 @@ mod tests {
         let reg = TrainData {
             task: Task::Regression,
             num_classes: 0,
+            num_targets: 1,
             ..data
         };
         assert!(matches!(

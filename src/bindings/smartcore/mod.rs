@@ -251,6 +251,7 @@ impl Backend for Smartcore {
             task: data.task,
             num_features: data.x.ncols(),
             num_classes: data.num_classes,
+            num_targets: 1,
         };
         Ok(Box::new(SmartcoreModel { fitted, shape }))
     }
@@ -373,6 +374,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
@@ -423,6 +425,7 @@ mod tests {
             task: Task::Regression,
             num_features: 2,
             num_classes: 0,
+            num_targets: 1,
         };
         assert!(matches!(
             KNN.load(b"{}", shape).err(),

@@ -156,6 +156,7 @@ impl Backend for SupportVectorMachine {
             task: data.task,
             num_features: data.x.ncols(),
             num_classes: data.num_classes,
+            num_targets: 1,
         };
         Ok(Box::new(SvmModel { fitted, shape }))
     }
@@ -261,6 +262,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
@@ -321,6 +323,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         assert!(SupportVectorMachine

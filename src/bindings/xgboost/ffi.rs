@@ -24,17 +24,32 @@ fn check(ret: i32) -> Result<()> {
 pub struct DMatrix(sys::DMatrixHandle);
 
 impl DMatrix {
-    pub fn dense(x: &[f32], rows: usize, cols: usize, labels: &[f32]) -> Result<Self> {
+    /// `labels` holds `targets` values per row, row-major (several for a joint regression).
+    pub fn dense(
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        labels: &[f32],
+        targets: usize,
+    ) -> Result<Self> {
         debug_assert_eq!(x.len(), rows * cols);
+        debug_assert_eq!(labels.len(), rows * targets);
         let mut handle = ptr::null_mut();
         // SAFETY: `x` holds rows*cols floats; XGBoost copies them before returning.
         check(unsafe {
             sys::XGDMatrixCreateFromMat(x.as_ptr(), rows as u64, cols as u64, f32::NAN, &mut handle)
         })?;
         let m = DMatrix(handle);
-        // SAFETY: `labels` has one value per row; copied by XGBoost.
+        // The array-interface form is the one that takes a 2-D (rows x targets) label; the
+        // older XGDMatrixSetFloatInfo only a vector.
+        let interface = c_text(&format!(
+            r#"{{"data": [{}, true], "shape": [{rows}, {targets}], "typestr": "<f4", "version": 3}}"#,
+            labels.as_ptr() as usize
+        ))?;
+        // SAFETY: the interface describes `labels` (rows*targets floats), alive for the call;
+        // XGBoost copies them.
         check(unsafe {
-            sys::XGDMatrixSetFloatInfo(m.0, c"label".as_ptr(), labels.as_ptr(), labels.len() as u64)
+            sys::XGDMatrixSetInfoFromInterface(m.0, c"label".as_ptr(), interface.as_ptr())
         })?;
         Ok(m)
     }

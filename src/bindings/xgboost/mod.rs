@@ -146,6 +146,12 @@ impl Backend for XGBoost {
         PARAMS
     }
 
+    /// A 2-D label trains one output per target (`multi_strategy` "one_output_per_tree",
+    /// XGBoost's default) or vector-leaf trees ("multi_output_tree").
+    fn supports_joint(&self) -> bool {
+        true
+    }
+
     fn fit(
         &self,
         data: &TrainData,
@@ -162,7 +168,7 @@ impl Backend for XGBoost {
             message: "training matrix is not contiguous".into(),
         })?;
         let y = data.y.to_vec();
-        let dtrain = DMatrix::dense(x, rows, cols, &y)?;
+        let dtrain = DMatrix::dense(x, rows, cols, &y, data.num_targets.max(1))?;
         let mut booster = Booster::new(&dtrain)?;
         booster.set_param("objective", &objective)?;
         if data.task == Task::Classification && data.num_classes > 2 {
@@ -198,6 +204,7 @@ impl Backend for XGBoost {
                 task: data.task,
                 num_features: cols,
                 num_classes: data.num_classes,
+                num_targets: data.num_targets,
             },
         }))
     }
@@ -285,6 +292,7 @@ mod tests {
             y: y.view(),
             task,
             num_classes: k,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
@@ -315,6 +323,45 @@ mod tests {
     }
 
     #[test]
+    fn joint_regression_predicts_every_target_with_either_strategy() {
+        let x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 3)) % 97) as f32);
+        // targets: 2*x0 and x1 - x0, row-major
+        let y: Array1<f32> = x
+            .rows()
+            .into_iter()
+            .flat_map(|r| [2.0 * r[0], r[1] - r[0]])
+            .collect();
+        for strategy in ["one_output_per_tree", "multi_output_tree"] {
+            let data = TrainData {
+                x: x.view(),
+                y: y.view(),
+                task: Task::Regression,
+                num_classes: 0,
+                num_targets: 2,
+                threads: None,
+            };
+            let hp = Hyperparams::new(
+                json!({"n_estimators": 60, "multi_strategy": strategy, "tree_method": "hist"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            );
+            let m = XGBOOST.fit(&data, &hp, &mut no_progress()).unwrap();
+            let mut out = vec![];
+            m.predict(x.as_slice().unwrap(), &mut out).unwrap();
+            assert_eq!(out.len(), 600, "{strategy}: two values per row");
+            let r2 = crate::metrics::regression_joint(y.as_slice().unwrap(), &out, 2)["r2"]
+                .as_f64()
+                .unwrap();
+            assert!(r2 > 0.95, "{strategy}: r2 {r2}");
+            let restored = XGBOOST.load(&m.to_bytes().unwrap(), m.shape()).unwrap();
+            let mut again = vec![];
+            restored.predict(&x.as_slice().unwrap()[..2], &mut again).unwrap();
+            assert_eq!(again, out[..2]);
+        }
+    }
+
+    #[test]
     fn random_forest_mode_is_one_round_of_parallel_trees() {
         let x = Array2::from_shape_fn((200, 2), |(i, j)| (i * (j + 1)) as f32 / 10.0);
         let y = x.column(0).mapv(|v| 3.0 * v + 1.0);
@@ -323,6 +370,7 @@ mod tests {
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
+            num_targets: 1,
             threads: None,
         };
         let hp = Hyperparams::new(
@@ -411,6 +459,7 @@ mod tests {
             task: Task::Regression,
             num_features: 2,
             num_classes: 0,
+            num_targets: 1,
         };
         assert!(matches!(
             XGBOOST.load(b"not a model", shape),
