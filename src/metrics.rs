@@ -42,7 +42,8 @@ pub fn regression_joint(y: &[f32], pred: &[f32], k: usize) -> Map<String, Value>
     if k <= 1 {
         return regression(y, pred);
     }
-    let column = |v: &[f32], t: usize| -> Vec<f32> { v.iter().skip(t).step_by(k).copied().collect() };
+    let column =
+        |v: &[f32], t: usize| -> Vec<f32> { v.iter().skip(t).step_by(k).copied().collect() };
     let per: Vec<Map<String, Value>> = (0..k)
         .map(|t| regression(&column(y, t), &column(pred, t)))
         .collect();
@@ -56,7 +57,11 @@ pub fn regression_joint(y: &[f32], pred: &[f32], k: usize) -> Map<String, Value>
     }
     m.insert(
         "r2_per_target".into(),
-        Value::Array(per.iter().map(|s| s.get("r2").cloned().unwrap_or(Value::Null)).collect()),
+        Value::Array(
+            per.iter()
+                .map(|s| s.get("r2").cloned().unwrap_or(Value::Null))
+                .collect(),
+        ),
     );
     m
 }

@@ -184,14 +184,20 @@ mod tests {
 
     #[pg_test]
     fn joint_regression_with_linear_and_xgboost() {
-        run("CREATE TABLE joint AS SELECT a::real, b::real, (2 * a + 3 * b + 1)::real AS y1,
+        run(
+            "CREATE TABLE joint AS SELECT a::real, b::real, (2 * a + 3 * b + 1)::real AS y1,
                     (a - b)::real AS y2, (a * a)::real AS y3
-               FROM generate_series(1, 40) a, generate_series(1, 10) b");
+               FROM generate_series(1, 40) a, generate_series(1, 10) b",
+        );
         run("CREATE VIEW joint_v AS SELECT a, b, y1, y2 FROM joint");
         run("SELECT * FROM pgml.train_joint('joint', relation_name => 'joint_v', y_column_name => ARRAY['y1', 'y2'],
                     hyperparams => '{\"with_intercept\": true}')");
         // exact linear relations: the mean r2 over both targets is 1
-        assert!(metric("joint", "r2") > 0.9999, "r2 {}", metric("joint", "r2"));
+        assert!(
+            metric("joint", "r2") > 0.9999,
+            "r2 {}",
+            metric("joint", "r2")
+        );
         assert_eq!(
             one::<String>("SELECT m.metrics -> 'r2_per_target' ->> 1 FROM pgml.models m ORDER BY id DESC LIMIT 1")
                 .parse::<f64>()
@@ -200,7 +206,10 @@ mod tests {
         );
         let p = one::<Vec<f32>>("SELECT pgml.predict_joint('joint', ARRAY[10, 2])");
         assert_eq!(p.len(), 2);
-        assert!((p[0] - 27.0).abs() < 1e-3 && (p[1] - 8.0).abs() < 1e-3, "{p:?}");
+        assert!(
+            (p[0] - 27.0).abs() < 1e-3 && (p[1] - 8.0).abs() < 1e-3,
+            "{p:?}"
+        );
         assert_eq!(
             one::<i32>("SELECT num_targets FROM pgml.models ORDER BY id DESC LIMIT 1"),
             2
@@ -210,13 +219,18 @@ mod tests {
             vec!["y1".to_string(), "y2".to_string()]
         );
         // XGBoost's vector-leaf trees; retraining reuses the relation and the targets
-        run(r#"SELECT * FROM pgml.train_joint('joint', algorithm => 'xgboost',
-                    hyperparams => '{"n_estimators": 50, "multi_strategy": "multi_output_tree", "tree_method": "hist"}')"#);
+        run(
+            r#"SELECT * FROM pgml.train_joint('joint', algorithm => 'xgboost',
+                    hyperparams => '{"n_estimators": 50, "multi_strategy": "multi_output_tree", "tree_method": "hist"}')"#,
+        );
         assert!(metric("joint", "r2") > 0.95, "r2 {}", metric("joint", "r2"));
         // the better model stays deployed; deploy the xgboost one to serve it
         run("SELECT * FROM pgml.deploy('joint', 'most_recent')");
         let p = one::<Vec<f32>>("SELECT pgml.predict_joint('joint', ARRAY[10.0, 2.0])");
-        assert!((p[0] - 27.0).abs() < 3.0 && (p[1] - 8.0).abs() < 3.0, "{p:?}");
+        assert!(
+            (p[0] - 27.0).abs() < 3.0 && (p[1] - 8.0).abs() < 3.0,
+            "{p:?}"
+        );
         for (sql, state, names) in [
             ("SELECT pgml.predict('joint', ARRAY[1, 2])", "42809", "2 targets"),
             ("SELECT pgml.predict_batch('joint', ARRAY[1, 2])", "42809", "joint"),

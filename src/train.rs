@@ -101,7 +101,10 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some((_, y)), true) if !y.is_empty() => y.clone(),
         (_, _, true) => return Err(Error::LabelRequired(relation)),
     };
-    if let Some((_, before)) = previous.as_ref().filter(|(_, p)| supervised && !p.is_empty()) {
+    if let Some((_, before)) = previous
+        .as_ref()
+        .filter(|(_, p)| supervised && !p.is_empty())
+    {
         if before.len() != y.len() {
             return Err(Error::TargetsConflict {
                 project: project.name.clone(),
@@ -145,14 +148,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         },
     };
     let started = Instant::now();
-    let mut reporter = Reporter::new(backend.name());
-    let mut progress = |done: usize, total: usize| -> bindings::Result<()> {
-        // Raises query cancel / statement_timeout as an ERROR between iterations, never
-        // inside the library.
-        pg_sys::check_for_interrupts!();
-        reporter.iteration(done, total);
-        Ok(())
-    };
+    let mut progress = TrainProgress(Reporter::new(backend.name()));
     // Search: cross-validate the candidates on the training split, then refit the winner
     // on all of it (below) before it is scored on the test split.
     let mut searched = None;
@@ -283,6 +279,24 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     })
 }
 
+/// The hook backends call between iterations during `pgml.train`.
+struct TrainProgress(Reporter);
+
+impl bindings::ProgressHook for TrainProgress {
+    fn step_with(
+        &mut self,
+        done: usize,
+        total: usize,
+        metric: &dyn Fn() -> Option<String>,
+    ) -> bindings::Result<()> {
+        // Raises query cancel / statement_timeout as an ERROR between iterations, never
+        // inside the library.
+        pg_sys::check_for_interrupts!();
+        self.0.iteration(done, total, metric);
+        Ok(())
+    }
+}
+
 /// INFO messages about a long training, at most one every [`Reporter::EVERY`].
 pub struct Reporter {
     algorithm: &'static str,
@@ -313,9 +327,12 @@ impl Reporter {
         }
     }
 
-    pub fn iteration(&mut self, done: usize, total: usize) {
+    pub fn iteration(&mut self, done: usize, total: usize, metric: &dyn Fn() -> Option<String>) {
         if done < total && self.due() {
-            pgrx::info!("pgml: {} iteration {done} of {total}", self.algorithm);
+            match metric() {
+                Some(m) => pgrx::info!("pgml: {} iteration {done} of {total}, {m}", self.algorithm),
+                None => pgrx::info!("pgml: {} iteration {done} of {total}", self.algorithm),
+            }
         }
     }
 }

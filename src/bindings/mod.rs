@@ -138,9 +138,38 @@ impl<'a> TrainData<'a> {
     }
 }
 
-/// Called once per boosting round or solver step with (done, total). Returning an error
-/// aborts training; the SQL layer uses it to honour query cancel and statement_timeout.
-pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> Result<()>;
+/// Told where training stands between boosting rounds or solver steps. Returning an error
+/// aborts training; the SQL layer uses it to honour query cancel and statement_timeout, and
+/// to print progress.
+pub trait ProgressHook {
+    /// (done, total), and how to evaluate the model so far on the training data: called
+    /// only when a report is due, since it may cost a pass over the data.
+    fn step_with(
+        &mut self,
+        done: usize,
+        total: usize,
+        metric: &dyn Fn() -> Option<String>,
+    ) -> Result<()>;
+
+    /// A step with no metric to offer.
+    fn step(&mut self, done: usize, total: usize) -> Result<()> {
+        self.step_with(done, total, &|| None)
+    }
+}
+
+/// A plain closure over (done, total) is a hook that ignores metrics (tests, search folds).
+impl<F: FnMut(usize, usize) -> Result<()>> ProgressHook for F {
+    fn step_with(
+        &mut self,
+        done: usize,
+        total: usize,
+        _: &dyn Fn() -> Option<String>,
+    ) -> Result<()> {
+        self(done, total)
+    }
+}
+
+pub type Progress<'a> = &'a mut dyn ProgressHook;
 
 /// A trained model.
 pub trait Model: Send {
@@ -375,6 +404,53 @@ mod tests {
     fn boosting_is_interruptible() {
         assert_interruptible(&xgboost::XGBOOST, "n_estimators");
         assert_interruptible(&lightgbm::LightGBM, "num_iterations");
+    }
+
+    /// Records every metric a backend offers.
+    struct Metrics(Vec<String>);
+
+    impl ProgressHook for Metrics {
+        fn step_with(
+            &mut self,
+            _: usize,
+            _: usize,
+            metric: &dyn Fn() -> Option<String>,
+        ) -> Result<()> {
+            self.0.extend(metric());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn boosting_reports_its_training_metric() {
+        let x = ndarray::Array2::from_shape_fn((100, 1), |(i, _)| i as f32);
+        let y = x.column(0).to_owned();
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Regression,
+            num_classes: 0,
+            num_targets: 1,
+            threads: None,
+        };
+        for (backend, rounds, name) in [
+            (
+                &xgboost::XGBOOST as &dyn Backend,
+                "n_estimators",
+                "train-rmse:",
+            ),
+            (&lightgbm::LightGBM, "num_iterations", "training l2: "),
+        ] {
+            let mut m = serde_json::Map::new();
+            m.insert(rounds.into(), serde_json::json!(5));
+            let mut seen = Metrics(vec![]);
+            backend.fit(&data, &Hyperparams::new(m), &mut seen).unwrap();
+            assert!(seen.0.len() >= 4, "{}: {:?}", backend.name(), seen.0);
+            let last = seen.0.last().unwrap();
+            assert!(last.starts_with(name), "{}: {last}", backend.name());
+            let value: f64 = last[name.len()..].parse().unwrap();
+            assert!(value.is_finite() && value >= 0.0, "{last}");
+        }
     }
 
     #[test]

@@ -134,9 +134,9 @@ impl Backend for Clustering {
         }
         reject_missing(self.name, &data.x)?;
         if self.name == "dbscan" {
-            progress(0, 1)?;
+            progress.step(0, 1)?;
             let c = dbscan(data, params)?;
-            progress(1, 1)?;
+            progress.step(1, 1)?;
             let shape = ModelShape {
                 task: Task::Clustering,
                 num_features: data.x.ncols(),
@@ -160,10 +160,10 @@ impl Backend for Clustering {
         if let Some(n) = params.int_in("n_runs", 1, 1000)? {
             builder = builder.n_runs(n as usize);
         }
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let x = data.x.mapv(f64::from);
         let fitted = builder.fit(&DatasetBase::from(x)).map_err(library)?;
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         let c = Centroids {
             num_features: data.x.ncols(),
             values: fitted.centroids().iter().copied().collect(),

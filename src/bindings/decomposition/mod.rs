@@ -66,10 +66,10 @@ impl Backend for Decomposition {
         let k = params
             .int_in("n_components", 1, d as i64)?
             .unwrap_or(d as i64) as usize;
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let x = data.x.mapv(f64::from);
         let fitted = Pca::params(k).fit(&DatasetBase::from(x)).map_err(library)?;
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         let c = Components {
             num_features: d,
             mean: fitted.mean().to_vec(),

@@ -124,7 +124,7 @@ impl Backend for ElasticNet {
                 got: l1_ratio.to_string(),
             });
         }
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let shape = ModelShape {
             task: Task::Regression,
             num_features: data.x.ncols(),
@@ -133,7 +133,7 @@ impl Backend for ElasticNet {
         };
         if self.name == "ridge" {
             let (w, b) = ridge(data, penalty, with_intercept)?;
-            progress(1, 1)?;
+            progress.step(1, 1)?;
             return Ok(linear::regression_model(w, b, shape));
         }
         // Centered here, not by linfa: its intercept path centers y but not X.
@@ -149,7 +149,7 @@ impl Backend for ElasticNet {
             builder = builder.tolerance(t);
         }
         let fitted = builder.fit(&Dataset::new(x, y)).map_err(library)?;
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         let w = fitted.hyperplane().to_vec();
         let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
         Ok(linear::regression_model(w, intercept, shape))

@@ -2,7 +2,7 @@
 
 use crate::bindings::{c_text, BindingError, Result};
 use lightgbm3_sys as sys;
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 
 const DTYPE_FLOAT32: i32 = 0; // C_API_DTYPE_FLOAT32
@@ -89,6 +89,45 @@ impl Booster {
             fast: ptr::null_mut(),
             num_features: 0,
         })
+    }
+
+    /// The training-data metrics so far as "name: value" pairs (needs
+    /// `is_provide_training_metric`; empty without it).
+    pub fn training_metrics(&self) -> Result<String> {
+        let mut count = 0;
+        check(unsafe { sys::LGBM_BoosterGetEvalCounts(self.handle, &mut count) })?;
+        let count = count.max(0) as usize;
+        if count == 0 {
+            return Ok(String::new());
+        }
+        const NAME_BYTES: usize = 128;
+        let mut buffers = vec![[0 as c_char; NAME_BYTES]; count];
+        let mut pointers: Vec<*mut c_char> = buffers.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        let (mut names, mut needed) = (0, 0usize);
+        // SAFETY: `count` buffers of NAME_BYTES each; LightGBM truncates longer names.
+        check(unsafe {
+            sys::LGBM_BoosterGetEvalNames(
+                self.handle,
+                count as i32,
+                &mut names,
+                NAME_BYTES,
+                &mut needed,
+                pointers.as_mut_ptr(),
+            )
+        })?;
+        let mut values = vec![0f64; count];
+        let mut len = 0;
+        // SAFETY: `values` holds GetEvalCounts doubles, as the API requires.
+        check(unsafe { sys::LGBM_BoosterGetEval(self.handle, 0, &mut len, values.as_mut_ptr()) })?;
+        let shown = (len.max(0) as usize).min(names.max(0) as usize).min(count);
+        Ok((0..shown)
+            .map(|i| {
+                // SAFETY: LightGBM NUL-terminated each name within its buffer.
+                let name = unsafe { CStr::from_ptr(buffers[i].as_ptr()) }.to_string_lossy();
+                format!("training {name}: {:.6}", values[i])
+            })
+            .collect::<Vec<_>>()
+            .join(", "))
     }
 
     /// One boosting round; true when LightGBM can split no further.

@@ -196,6 +196,10 @@ impl Backend for LightGBM {
         if data.task == Task::Classification && data.num_classes > 2 {
             pairs.push(("num_class", data.num_classes.to_string()));
         }
+        // Lets progress reports show the training metric (computed only when one is due).
+        if params.get("is_provide_training_metric").is_none() {
+            pairs.push(("is_provide_training_metric", "true".into()));
+        }
         // LightGBM prints progress to stdout (the server log) unless told otherwise.
         if params.get("verbosity").is_none() {
             pairs.push(("verbosity", "-1".into()));
@@ -213,12 +217,14 @@ impl Backend for LightGBM {
         }
         let mut booster = Booster::new(&train, &param_string(pairs.into_iter()))?;
         for i in 0..rounds {
-            progress(i, rounds)?;
+            progress.step_with(i, rounds, &|| {
+                booster.training_metrics().ok().filter(|m| !m.is_empty())
+            })?;
             if booster.update()? {
                 break;
             }
         }
-        progress(rounds, rounds)?;
+        progress.step(rounds, rounds)?;
         drop(train);
         // Through its own text format, as served models are, so that what was scored on
         // the test split is exactly what predict will run.

@@ -117,7 +117,7 @@ impl Backend for Linear {
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
         reject_missing("linear", &data.x)?;
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let (z, means, scales) = standardize(&data.x);
         let d = z.ncols();
         let intercept = params.bool("with_intercept").unwrap_or(true);
@@ -215,7 +215,7 @@ impl Backend for Linear {
                 }
             }
         };
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         Ok(Box::new(LinearModel {
             c: coefficients,
             shape: ModelShape {

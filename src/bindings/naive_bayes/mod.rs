@@ -46,14 +46,14 @@ impl Backend for GaussianNaiveBayes {
             });
         }
         reject_missing(self.name(), &data.x)?;
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let x = data.x.mapv(f64::from);
         let y: Array1<usize> = data.y.mapv(|v| v as usize);
         let model = GaussianNb::params()
             .var_smoothing(params.float("var_smoothing").unwrap_or(1e-9))
             .fit(&Dataset::new(x, y))
             .map_err(library)?;
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         let shape = ModelShape {
             task: data.task,
             num_features: data.x.ncols(),

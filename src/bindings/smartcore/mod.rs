@@ -244,9 +244,9 @@ impl Backend for Smartcore {
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
         reject_missing(self.name, &data.x)?;
-        progress(0, 1)?;
+        progress.step(0, 1)?;
         let fitted = self.fit_fitted(data, params)?;
-        progress(1, 1)?;
+        progress.step(1, 1)?;
         let shape = ModelShape {
             task: data.task,
             num_features: data.x.ncols(),

@@ -126,13 +126,13 @@ impl Backend for SupportVectorMachine {
                 })
             }
             Task::Regression => {
-                progress(0, 1)?;
+                progress.step(0, 1)?;
                 let loss_eps = params.float("loss_eps").unwrap_or(0.1);
                 let s = configure(Svm::<f64, f64>::params(), params, &x.view())?
                     .c_svr(c, Some(loss_eps));
                 let y: Array1<f64> = data.y.mapv(f64::from);
                 let m = s.fit(&Dataset::new(x, y)).map_err(library)?;
-                progress(1, 1)?;
+                progress.step(1, 1)?;
                 Fitted::Regression(m)
             }
             Task::Classification => {
@@ -141,14 +141,14 @@ impl Backend for SupportVectorMachine {
                 let machines = if k == 2 { 1 } else { k };
                 let mut out = Vec::with_capacity(machines);
                 for class in 0..machines {
-                    progress(class, machines)?;
+                    progress.step(class, machines)?;
                     let target = if k == 2 { 1 } else { class };
                     let y: Array1<bool> = data.y.mapv(|v| v as usize == target);
                     let s = configure(Svm::<f64, bool>::params(), params, &x.view())?
                         .pos_neg_weights(c, c);
                     out.push(s.fit(&Dataset::new(x.clone(), y)).map_err(library)?);
                 }
-                progress(machines, machines)?;
+                progress.step(machines, machines)?;
                 Fitted::OneVsRest(out)
             }
         };

@@ -118,6 +118,29 @@ impl Booster {
         check(unsafe { sys::XGBoosterUpdateOneIter(self.handle, iteration, train.0) })
     }
 
+    /// XGBoost's evaluation of round `iteration` on `data` (its default metric for the
+    /// objective), e.g. "train-rmse:1.234".
+    pub fn eval(&self, iteration: usize, data: &DMatrix) -> Result<String> {
+        let mut handles = [data.0];
+        let mut names = [c"train".as_ptr()];
+        let mut out: *const c_char = ptr::null();
+        // SAFETY: one matrix and one name, alive for the call; the result string is owned by
+        // the booster and copied before any other call.
+        check(unsafe {
+            sys::XGBoosterEvalOneIter(
+                self.handle,
+                iteration as i32,
+                handles.as_mut_ptr(),
+                names.as_mut_ptr(),
+                1,
+                &mut out,
+            )
+        })?;
+        let text = unsafe { CStr::from_ptr(out) }.to_string_lossy();
+        // "[12]\ttrain-rmse:1.234": drop the round number, the caller reports it.
+        Ok(text.split('\t').skip(1).collect::<Vec<_>>().join(", "))
+    }
+
     pub fn num_features(&self) -> Result<usize> {
         let mut out = 0u64;
         check(unsafe { sys::XGBoosterGetNumFeature(self.handle, &mut out) })?;

@@ -193,10 +193,14 @@ impl Backend for XGBoost {
             }
         }
         for i in 0..rounds {
-            progress(i, rounds)?;
+            // Round i-1 is the last one trained: its training metric goes with the report.
+            let last = i.checked_sub(1);
+            progress.step_with(i, rounds, &|| {
+                last.and_then(|r| booster.eval(r, &dtrain).ok())
+            })?;
             booster.update(i as i32, &dtrain)?;
         }
-        progress(rounds, rounds)?;
+        progress.step(rounds, rounds)?;
         drop(dtrain);
         Ok(Box::new(XGBoostModel {
             booster,
@@ -356,7 +360,9 @@ mod tests {
             assert!(r2 > 0.95, "{strategy}: r2 {r2}");
             let restored = XGBOOST.load(&m.to_bytes().unwrap(), m.shape()).unwrap();
             let mut again = vec![];
-            restored.predict(&x.as_slice().unwrap()[..2], &mut again).unwrap();
+            restored
+                .predict(&x.as_slice().unwrap()[..2], &mut again)
+                .unwrap();
             assert_eq!(again, out[..2]);
         }
     }
