@@ -23,6 +23,11 @@ pub enum SearchError {
     TooFewRows { cv: usize, rows: usize },
 }
 
+/// Most candidates one search may try: each is a cross-validated fit, so more would run for
+/// days, and their parameter sets are held in memory up front (a grid of 10 lists of 10
+/// values is 10^10 of them).
+pub const MAX_CANDIDATES: usize = 10_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Grid,
@@ -61,13 +66,13 @@ impl Args {
                 SearchError::BadArgs(format!("{k} must be a non-negative integer, got {v}"))
             })?;
             match k.as_str() {
-                "n_iter" if n >= 1 => args.n_iter = n as usize,
+                "n_iter" if (1..=MAX_CANDIDATES as u64).contains(&n) => args.n_iter = n as usize,
                 "cv" if (2..=100).contains(&n) => args.cv = n as usize,
                 "seed" => args.seed = n,
                 "n_iter" | "cv" => {
                     return Err(SearchError::BadArgs(format!(
-                        "{k} = {n} is out of range (n_iter >= 1, 2 <= cv <= 100)"
-                    )))
+                    "{k} = {n} is out of range (1 <= n_iter <= {MAX_CANDIDATES}, 2 <= cv <= 100)"
+                )))
                 }
                 other => {
                     return Err(SearchError::BadArgs(format!(
@@ -143,6 +148,21 @@ pub fn candidates(
     }
     match kind {
         Kind::Grid => {
+            let combinations = space
+                .values()
+                .map(|v| v.as_array().map_or(1, Vec::len).max(1))
+                .try_fold(1usize, |acc, n| acc.checked_mul(n))
+                .unwrap_or(usize::MAX);
+            if combinations > MAX_CANDIDATES {
+                return Err(SearchError::BadArgs(format!(
+                    "the grid has {} combinations, more than the {MAX_CANDIDATES} a search may try",
+                    if combinations == usize::MAX {
+                        "too many".to_string()
+                    } else {
+                        combinations.to_string()
+                    }
+                )));
+            }
             let mut out = vec![Map::new()];
             for (name, values) in space {
                 let list = values.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
@@ -370,6 +390,18 @@ mod tests {
     #[test]
     fn random_draws_are_seeded_and_in_range() {
         let space = json!({"eta": {"log_uniform": [0.01, 1]}, "depth": {"int": [2, 4]}, "sub": {"uniform": [0.5, 1]}, "k": [1, 3]});
+        assert!(Args::parse(&json!({"n_iter": 1_000_000_000u64})).is_err());
+        let huge: Map<String, Value> = (0..12)
+            .map(|i| (format!("p{i}"), json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])))
+            .collect();
+        assert!(matches!(
+            candidates(
+                Kind::Grid,
+                &Value::Object(huge),
+                &Args::parse(&json!({})).unwrap()
+            ),
+            Err(SearchError::BadArgs(_))
+        ));
         let args = Args::parse(&json!({"n_iter": 50, "seed": 9})).unwrap();
         let a = candidates(Kind::Random, &space, &args).unwrap();
         assert_eq!(a, candidates(Kind::Random, &space, &args).unwrap());
