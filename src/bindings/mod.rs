@@ -404,6 +404,7 @@ mod tests {
     fn boosting_is_interruptible() {
         assert_interruptible(&xgboost::XGBOOST, "n_estimators");
         assert_interruptible(&lightgbm::LightGBM, "num_iterations");
+        assert_interruptible(&smartcore::RANDOM_FOREST, "n_trees");
     }
 
     /// Records every metric a backend offers.

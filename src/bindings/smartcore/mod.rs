@@ -36,8 +36,9 @@ type X = DenseMatrix<f64>;
 #[derive(Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)]
 enum Fitted {
-    ForestClassifier(RandomForestClassifier<f64, u32, X, Vec<u32>>),
-    ForestRegressor(RandomForestRegressor<f64, f64, X, Vec<f64>>),
+    /// One single-tree forest per tree (see the module comment).
+    ForestClassifier(Vec<RandomForestClassifier<f64, u32, X, Vec<u32>>>),
+    ForestRegressor(Vec<RandomForestRegressor<f64, f64, X, Vec<f64>>>),
     TreeClassifier(DecisionTreeClassifier<f64, u32, X, Vec<u32>>),
     TreeRegressor(DecisionTreeRegressor<f64, f64, X, Vec<f64>>),
     KnnClassifier(KNNClassifier<f64, u32, X, Vec<u32>, Euclidian<f64>>),
@@ -145,7 +146,12 @@ pub static KNN: Smartcore = Smartcore {
 };
 
 impl Smartcore {
-    fn fit_fitted(&self, data: &TrainData, params: &Hyperparams) -> Result<Fitted> {
+    fn fit_fitted(
+        &self,
+        data: &TrainData,
+        params: &Hyperparams,
+        progress: Progress,
+    ) -> Result<Fitted> {
         let (rows, cols) = data.x.dim();
         let x = matrix(
             data.x
@@ -161,16 +167,20 @@ impl Smartcore {
         Ok(match (self.name, classification) {
             ("random_forest", true) => {
                 let mut p = RandomForestClassifierParameters::default();
-                if let Some(n) = u16_param(params, "n_trees")? {
-                    p.n_trees = n;
-                }
+                let n_trees = u16_param(params, "n_trees")?.unwrap_or(p.n_trees) as usize;
                 tree_params!(p, params);
                 p.m = usize_param(params, "m", 1)?;
-                p.seed = seed.unwrap_or(p.seed);
                 p.criterion = criterion(params)?;
-                Fitted::ForestClassifier(
-                    RandomForestClassifier::fit(&x, &y_class, p).map_err(library)?,
-                )
+                p.n_trees = 1;
+                let base = seed.unwrap_or(p.seed);
+                let mut trees = Vec::new(); // n_trees is user input: no up-front allocation
+                for t in 0..n_trees {
+                    progress.step(t, n_trees)?;
+                    let mut p = p.clone();
+                    p.seed = base.wrapping_add(t as u64);
+                    trees.push(RandomForestClassifier::fit(&x, &y_class, p).map_err(library)?);
+                }
+                Fitted::ForestClassifier(trees)
             }
             ("random_forest", false) => {
                 if params.get("criterion").is_some() {
@@ -185,13 +195,19 @@ impl Smartcore {
                     });
                 }
                 let mut p = RandomForestRegressorParameters::default();
-                p.n_trees = usize_param(params, "n_trees", 1)?.unwrap_or(p.n_trees);
+                let n_trees = usize_param(params, "n_trees", 1)?.unwrap_or(p.n_trees);
                 tree_params!(p, params);
                 p.m = usize_param(params, "m", 1)?;
-                p.seed = seed.unwrap_or(p.seed);
-                Fitted::ForestRegressor(
-                    RandomForestRegressor::fit(&x, &y_value, p).map_err(library)?,
-                )
+                p.n_trees = 1;
+                let base = seed.unwrap_or(p.seed);
+                let mut trees = Vec::new(); // n_trees is user input: no up-front allocation
+                for t in 0..n_trees {
+                    progress.step(t, n_trees)?;
+                    let mut p = p.clone();
+                    p.seed = base.wrapping_add(t as u64);
+                    trees.push(RandomForestRegressor::fit(&x, &y_value, p).map_err(library)?);
+                }
+                Fitted::ForestRegressor(trees)
             }
             ("decision_tree", true) => {
                 let mut p = DecisionTreeClassifierParameters::default();
@@ -245,7 +261,7 @@ impl Backend for Smartcore {
     ) -> Result<Box<dyn Model>> {
         reject_missing(self.name, &data.x)?;
         progress.step(0, 1)?;
-        let fitted = self.fit_fitted(data, params)?;
+        let fitted = self.fit_fitted(data, params, &mut *progress)?;
         progress.step(1, 1)?;
         let shape = ModelShape {
             task: data.task,
@@ -272,7 +288,7 @@ impl SmartcoreModel {
         matrix(x, self.shape.num_features)
     }
 
-    /// Class probabilities where the library has them, with one column per class.
+    /// Class probabilities, one column per class: the library's, or a forest's vote shares.
     fn proba(&self, x: &X) -> Result<Option<Vec<f32>>> {
         let k = self.shape.num_classes;
         let rows = x.shape().0;
@@ -294,6 +310,19 @@ impl SmartcoreModel {
                 }
                 p.iter().flatten().map(|v| *v as f32).collect()
             }
+            Fitted::ForestClassifier(trees) => {
+                let mut votes = vec![0f32; rows * k];
+                for tree in trees {
+                    for (r, c) in tree.predict(x).map_err(library)?.iter().enumerate() {
+                        if let Some(v) = votes.get_mut(r * k + *c as usize) {
+                            *v += 1.0;
+                        }
+                    }
+                }
+                let n = trees.len().max(1) as f32;
+                votes.iter_mut().for_each(|v| *v /= n);
+                votes
+            }
             _ => return Ok(None),
         };
         Ok(Some(probs))
@@ -304,8 +333,11 @@ impl Model for SmartcoreModel {
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
         let x = self.x(x)?;
         match &self.fitted {
-            Fitted::ForestClassifier(m) => {
-                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            Fitted::ForestClassifier(_) => {
+                // The majority vote (ties: the lowest class), from the vote shares.
+                let k = self.shape.num_classes.max(1);
+                let votes = self.proba(&x)?.unwrap_or_default();
+                out.extend(votes.chunks_exact(k).map(|row| super::argmax(row) as f32))
             }
             Fitted::TreeClassifier(m) => {
                 out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
@@ -313,8 +345,15 @@ impl Model for SmartcoreModel {
             Fitted::KnnClassifier(m) => {
                 out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
             }
-            Fitted::ForestRegressor(m) => {
-                out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
+            Fitted::ForestRegressor(trees) => {
+                let mut sum = vec![0f64; x.shape().0];
+                for tree in trees {
+                    for (s, v) in sum.iter_mut().zip(tree.predict(&x).map_err(library)?) {
+                        *s += v;
+                    }
+                }
+                let n = trees.len().max(1) as f64;
+                out.extend(sum.iter().map(|s| (s / n) as f32))
             }
             Fitted::TreeRegressor(m) => {
                 out.extend(m.predict(&x).map_err(library)?.iter().map(|v| *v as f32))
@@ -326,8 +365,7 @@ impl Model for SmartcoreModel {
         Ok(())
     }
 
-    /// Library probabilities where smartcore has them (decision_tree, knn); otherwise (random
-    /// forest) the predicted class with probability 1.
+    /// Library probabilities (decision_tree, knn), the forest's vote shares (random_forest).
     fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
         let k = self.shape.num_classes;
         if let Some(p) = self.proba(&self.x(x)?)? {
@@ -412,6 +450,44 @@ mod tests {
             );
             check(&DECISION_TREE, task, json!({"max_depth": 5}));
             check(&KNN, task, json!({"k": 3, "weight": "distance"}));
+        }
+    }
+
+    #[test]
+    fn forest_probabilities_are_vote_shares() {
+        let x = Array2::from_shape_fn((90, 1), |(i, _)| i as f32 + (i % 7) as f32 * 6.0);
+        let y = Array1::from_shape_fn(90, |i| (i / 30) as f32);
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Classification,
+            num_classes: 3,
+            num_targets: 1,
+            threads: None,
+        };
+        let hp = Hyperparams::new(
+            json!({"n_trees": 20, "seed": 3})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let mut trees = 0;
+        let m = RANDOM_FOREST
+            .fit(&data, &hp, &mut |_, total| {
+                trees = trees.max(total);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(trees, 20, "progress counts trees");
+        let (mut p, mut c) = (vec![], vec![]);
+        m.predict_proba(x.as_slice().unwrap(), &mut p).unwrap();
+        m.predict(x.as_slice().unwrap(), &mut c).unwrap();
+        for (row, class) in p.chunks_exact(3).zip(&c) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            assert!(row
+                .iter()
+                .all(|v| (v * 20.0 - (v * 20.0).round()).abs() < 1e-4));
+            assert_eq!(argmax(row) as f32, *class);
         }
     }
 
