@@ -3,8 +3,8 @@ CREATE EXTENSION IF NOT EXISTS pgml;
 SELECT pg_postmaster_start_time() AS started \gset
 SELECT table_name FROM pgml.load_dataset('diabetes');
 SELECT project FROM pgml.train('errs', 'regression', 'pgml.diabetes', 'target');
-CREATE TABLE texty (name text, x real, y real);
-INSERT INTO texty VALUES ('a', 1, 1), ('b', 2, 2);
+CREATE TABLE texty (name jsonb, x real, y real);
+INSERT INTO texty VALUES ('{}', 1, 1), ('[]', 2, 2);
 CREATE TABLE empty_table (x real, y real);
 
 SELECT pgml.predict('no such project', ARRAY[1.0]);

@@ -4,7 +4,7 @@
 CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'clustering', 'decomposition');
 CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans', 'pca', 'dbscan');
 CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific');
-CREATE TYPE pgml.sampling AS ENUM ('random', 'first', 'last');
+CREATE TYPE pgml.sampling AS ENUM ('random', 'first', 'last', 'stratified');
 CREATE TYPE pgml.status AS ENUM ('in_progress', 'successful', 'failed');
 
 CREATE TABLE pgml.projects (
@@ -22,7 +22,11 @@ CREATE TABLE pgml.snapshots (
     test_size     real NOT NULL,
     test_sampling pgml.sampling NOT NULL,
     status        pgml.status NOT NULL,
-    -- [{"name": ..., "type": ...}] for every feature, in training order
+    -- Every feature column in training order, with how it is read and preprocessed:
+    -- {"name", "type", "kind" (numeric, boolean, categorical, timestamp, array), "width"
+    -- (values: 1 or the array length), "categories" (sorted; a category's raw value is its
+    -- index), "impute", "scale", "encode", and the training split's statistics "fill",
+    -- "target_means", "offset", "factor" (scaled = (x - offset) * factor), "train_nulls"}
     columns       jsonb NOT NULL,
     -- {"rows": n, "train_rows": n, "test_rows": n}
     analysis      jsonb NOT NULL,
@@ -33,7 +37,8 @@ CREATE TABLE pgml.snapshots (
 CREATE TABLE pgml.models (
     id           bigserial PRIMARY KEY,
     project_id   bigint NOT NULL REFERENCES pgml.projects ON DELETE CASCADE,
-    snapshot_id  bigint REFERENCES pgml.snapshots ON DELETE SET NULL,
+    -- RESTRICT: a model's preprocessing lives in its snapshot's columns.
+    snapshot_id  bigint REFERENCES pgml.snapshots ON DELETE RESTRICT,
     num_features integer NOT NULL,
     algorithm    pgml.algorithm NOT NULL,
     hyperparams  jsonb NOT NULL,
@@ -42,6 +47,10 @@ CREATE TABLE pgml.models (
     -- Classification: the label values in class-index order (sorted ascending). predict
     -- returns classes[i]; predict_proba's i-th probability is that of classes[i].
     classes      real[],
+    -- The label of each class, same order: the text of a text label (whose classes are then
+    -- 0, 1, ... in byte order of the text), else the value written out. pgml.predict_label
+    -- returns these.
+    class_labels text[],
     -- Values predicted per row: 1, or the number of y_column_name of a pgml.train_joint
     -- regression (pgml.predict_joint returns them in that order).
     num_targets  integer NOT NULL DEFAULT 1 CHECK (num_targets >= 1),

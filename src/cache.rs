@@ -10,6 +10,7 @@
 
 use crate::bindings::{self, Model, ModelShape, Task};
 use crate::catalog;
+use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -25,9 +26,16 @@ pub struct Served {
     pub task: Task,
     pub num_features: usize,
     pub classes: Vec<f32>,
+    pub class_labels: Vec<String>,
     /// Values predicted per row (joint regressions predict several).
     pub num_targets: usize,
-    pub feature_names: Vec<String>,
+    /// How a raw row (array form, or a table row read by column) becomes model features.
+    pub pipeline: Pipeline,
+    /// The pipeline changes nothing: raw values go to the model as they are.
+    pub identity: bool,
+    /// The algorithm takes NaN as a missing value (else a NULL left after preprocessing is
+    /// an error).
+    pub handles_missing: bool,
     pub model: Box<dyn Model>,
     generation: u64,
     /// Insertion order, for eviction.
@@ -111,7 +119,10 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
             num_features: d.num_features,
             classes: d.classes,
             num_targets: d.num_targets,
-            feature_names: d.feature_names,
+            class_labels: d.class_labels,
+            identity: d.pipeline.is_identity() && d.pipeline.out_width() == d.num_features,
+            pipeline: d.pipeline,
+            handles_missing: backend.handles_missing(),
             model,
             generation,
             stamp,

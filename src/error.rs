@@ -28,6 +28,18 @@ pub enum Error {
         type_name: String,
         role: &'static str,
     },
+    #[error("array column \"{column}\" has rows of {shortest} to {longest} elements")]
+    ArrayLength {
+        column: String,
+        shortest: usize,
+        longest: usize,
+    },
+    #[error("column \"{column}\" of the row is {got}, but the model was trained on {expected}")]
+    RowColumnType {
+        column: String,
+        expected: String,
+        got: String,
+    },
     #[error("{0} has no feature columns besides the label")]
     NoFeatures(String),
     #[error("{relation}: {source}")]
@@ -67,7 +79,7 @@ pub enum Error {
     #[error("{feature} is NULL")]
     NullFeature { feature: String },
     #[error(
-        "{algorithm} cannot train on missing values: column \"{column}\" has {count} NULL value(s)"
+        "{algorithm} cannot train on missing values: feature \"{column}\" has {count} NULL value(s) in the training split"
     )]
     MissingValues {
         algorithm: &'static str,
@@ -109,6 +121,8 @@ pub enum Error {
     #[error("{0}")]
     Search(#[from] crate::search::SearchError),
     #[error("{0}")]
+    Preprocess(#[from] crate::data::preprocess::PreprocessError),
+    #[error("{0}")]
     Spi(String),
 }
 
@@ -145,12 +159,20 @@ impl Error {
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
-            UnsupportedColumnType { .. } | NotARow(_) => Code::ERRCODE_DATATYPE_MISMATCH,
+            UnsupportedColumnType { .. } | NotARow(_) | RowColumnType { .. } => {
+                Code::ERRCODE_DATATYPE_MISMATCH
+            }
             Data {
                 source: DataError::NullLabel { .. },
                 ..
             }
             | NullFeature { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            Preprocess(crate::data::preprocess::PreprocessError::NullNotAllowed { .. }) => {
+                Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
+            }
+            Preprocess(crate::data::preprocess::PreprocessError::UnknownColumn { .. }) => {
+                Code::ERRCODE_UNDEFINED_COLUMN
+            }
             Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
@@ -177,15 +199,16 @@ impl Error {
             WrongRelationKind { .. } => "Train on a table, a view or a materialized view.".into(),
             UnknownColumn { available, .. } => format!("Columns of the relation: {}.", join(available)),
             UnsupportedColumnType { role: "label", .. } => {
-                "The label must be numeric or boolean; cast it in a view, e.g. CREATE VIEW v AS SELECT ..., my_label::int AS label FROM t.".into()
+                "Labels are numeric or boolean, or text / enum for classification (one label); cast it in a view, e.g. CREATE VIEW v AS SELECT ..., my_label::int AS label FROM t.".into()
             }
-            UnsupportedColumnType { .. } => "Features must be smallint, integer, bigint, real, double precision, numeric or boolean: cast the column in a view, or leave it out of the view you train on.".into(),
+            UnsupportedColumnType { .. } => "Features may be numbers, boolean, text / varchar / char / enum (categories), date / timestamp / timestamptz, or arrays of numbers: cast the column in a view, or leave it out of the view you train on.".into(),
             NoFeatures(_) => "Train on a relation with at least one numeric column besides the label.".into(),
             Data { source, .. } => match source {
                 DataError::Empty => "Train on a relation that has rows.".into(),
                 DataError::NullLabel { .. } => "Filter them out in a view: WHERE my_label IS NOT NULL.".into(),
                 DataError::TooFewRows { .. } => "Training needs at least one row for training and one for testing: add rows or lower test_size.".into(),
                 DataError::BadTestSize(_) => "Use a fraction such as 0.25, or a whole number of test rows smaller than the row count.".into(),
+                DataError::StratifyNeedsClasses => "test_sampling => 'stratified' splits by the classes of a classification label; use 'random' for regression.".into(),
                 DataError::SingleClass(_) => "Classification needs at least two distinct label values; use task => 'regression' or add rows of other classes.".into(),
                 DataError::NonFiniteLabel(_) => "Filter out NaN and Infinity labels in a view.".into(),
             },
@@ -196,7 +219,7 @@ impl Error {
             UnknownTask(_) => "Valid tasks: regression, classification, clustering, decomposition.".into(),
             TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),
             UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&crate::bindings::names())),
-            UnknownSampling(_) => "Valid test_sampling values: random, first, last.".into(),
+            UnknownSampling(_) => "Valid test_sampling values: random, first, last, stratified.".into(),
             UnknownStrategy(_) => "Valid strategies: best_score, most_recent, rollback.".into(),
             HyperparamsNotObject(_) => "Pass an object, e.g. hyperparams => '{\"n_estimators\": 50}'.".into(),
             Binding(b) => match b {
@@ -211,7 +234,10 @@ impl Error {
                     join(&crate::bindings::names_for(crate::bindings::Task::parse(task).unwrap_or(crate::bindings::Task::Regression)))
                 ),
             },
-            MissingValues { column, .. } => format!("Filter or fill the NULLs in a view (e.g. COALESCE({column}, 0)), or use algorithm => 'xgboost', which treats NULL as missing."),
+            MissingValues { column, .. } => {
+                let raw = column.split(['[', '=']).next().unwrap_or(column);
+                format!("Give the column a fill rule, e.g. preprocess => '{}', or use xgboost or lightgbm, which take NULL as a missing value.", crate::data::preprocess::impute_hint(raw))
+            }
             WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),
             NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
             NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
@@ -226,6 +252,13 @@ impl Error {
             JointModel { project, .. } => format!("Use pgml.predict_joint('{project}', ARRAY[...]), which returns every target as real[] in the order of y_column_name."),
             NotRegression(_) => "pgml.predict_joint serves regression projects (trained with pgml.train_joint); use pgml.predict or pgml.predict_proba.".into(),
             UnknownDataset(_) => format!("Valid datasets: {}.", join(&crate::datasets::names())),
+            Preprocess(p) => match p {
+                crate::data::preprocess::PreprocessError::UnknownColumn { available, .. } => format!("Feature columns: {}.", join(available)),
+                crate::data::preprocess::PreprocessError::NullNotAllowed { column, .. } => format!("Filter the NULLs out, or give the column a fill rule: preprocess => '{}'.", crate::data::preprocess::impute_hint(column)),
+                _ => "preprocess => '{\"my_column\": {\"impute\": \"mean\", \"scale\": \"standard\", \"encode\": \"one_hot\"}}': impute mean, median, mode, min, max, zero or error; scale preserve, standard, min_max, max_abs or robust; encode (text columns) native, ordinal, one_hot or target.".into(),
+            },
+            RowColumnType { .. } => "Pass a row whose columns have the training columns' types (see pgml.snapshots.columns), casting in the query if needed.".into(),
+            ArrayLength { .. } => "Every row of an array feature needs the same number of elements (a NULL array is missing values): pad or trim the arrays in a view.".into(),
             Search(_) => "search => 'grid' | 'random'; search_params => '{\"max_depth\": [2, 4], \"eta\": {\"log_uniform\": [0.01, 0.3]}}' (lists for grid; lists, uniform, log_uniform or int for random); search_args => '{\"cv\": 3, \"n_iter\": 10, \"seed\": 0}'.".into(),
             Spi(_) => "This is a bug in pgml; please report it with the statement that raised it.".into(),
         }

@@ -2,7 +2,9 @@
 
 use crate::bindings::Task;
 use crate::cache::{self, Served};
+use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 /// A joint regression predicts several values per row: only predict_joint returns them.
 fn check_single(project: &str, s: &Served) -> Result<()> {
@@ -15,15 +17,47 @@ fn check_single(project: &str, s: &Served) -> Result<()> {
     Ok(())
 }
 
-fn check_width(project: &str, s: &Served, got: usize) -> Result<()> {
-    if got != s.num_features {
+/// The model's features for raw rows (`raw_width` values each, as the array forms take
+/// them): the same preprocessing as training, skipped when it changes nothing. A NaN left
+/// for a model that cannot take missing values is an error naming the feature.
+fn features<'a>(project: &str, s: &Served, raw: &'a [f32], batch: bool) -> Result<Cow<'a, [f32]>> {
+    let width = s.pipeline.raw_width();
+    let ok = if batch {
+        width > 0 && raw.len().is_multiple_of(width)
+    } else {
+        raw.len() == width
+    };
+    if !ok {
         return Err(Error::WrongFeatureCount {
             project: project.to_string(),
-            expected: s.num_features,
-            got,
+            expected: width,
+            got: raw.len(),
         });
     }
-    Ok(())
+    let x: Cow<[f32]> = if s.identity {
+        Cow::Borrowed(raw)
+    } else {
+        let mut out = Vec::with_capacity(raw.len() / width.max(1) * s.num_features);
+        for row in raw.chunks_exact(width.max(1)) {
+            s.pipeline.transform(row, &mut out)?;
+        }
+        Cow::Owned(out)
+    };
+    if !s.handles_missing {
+        if let Some(i) = x.iter().position(|v| v.is_nan()) {
+            let names = s.pipeline.out_names();
+            return Err(Error::NullFeature {
+                feature: format!(
+                    "feature \"{}\" (after preprocessing)",
+                    names
+                        .get(i % s.num_features.max(1))
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(x)
 }
 
 /// Maps a class index back to the label value it encodes.
@@ -41,21 +75,40 @@ pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
 
 fn predict_served(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
     check_single(project, s)?;
-    check_width(project, s, x.len())?;
+    let x = features(project, s, x, false)?;
     let mut out = Vec::with_capacity(1);
-    s.model.predict(x, &mut out)?;
+    s.model.predict(&x, &mut out)?;
     Ok(label(s, out[0]))
 }
 
-/// Predicts one row whose features `features_of` extracts, given the training feature names
-/// (empty if the model's snapshot was deleted). One cache lookup for both steps.
+/// Predicts one row whose raw values `raw_of` reads, given the training columns. One cache
+/// lookup for both steps.
 pub fn predict_row(
     project: &str,
-    features_of: impl FnOnce(&[String]) -> Result<Vec<f32>>,
+    raw_of: impl FnOnce(&Pipeline) -> Result<Vec<f32>>,
 ) -> Result<f32> {
     let s = cache::get(project)?;
-    let x = features_of(&s.feature_names)?;
+    let x = raw_of(&s.pipeline)?;
     predict_served(project, &s, &x)
+}
+
+/// The predicted class's label (the text of a text label) for a raw row.
+pub fn predict_label(
+    project: &str,
+    raw_of: impl FnOnce(&Pipeline) -> Result<Vec<f32>>,
+) -> Result<String> {
+    let s = cache::get(project)?;
+    if s.task != Task::Classification {
+        return Err(Error::NotClassification(project.to_string()));
+    }
+    let raw = raw_of(&s.pipeline)?;
+    let x = features(project, &s, &raw, false)?;
+    let mut out = Vec::with_capacity(1);
+    s.model.predict(&x, &mut out)?;
+    Ok(s.class_labels
+        .get(out[0] as usize)
+        .cloned()
+        .unwrap_or_default())
 }
 
 pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
@@ -63,9 +116,9 @@ pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     if s.task != Task::Classification {
         return Err(Error::NotClassification(project.to_string()));
     }
-    check_width(project, &s, x.len())?;
+    let x = features(project, &s, x, false)?;
     let mut out = Vec::with_capacity(s.classes.len());
-    s.model.predict_proba(x, &mut out)?;
+    s.model.predict_proba(&x, &mut out)?;
     Ok(out)
 }
 
@@ -76,9 +129,9 @@ pub fn predict_joint(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     if s.task != Task::Regression {
         return Err(Error::NotRegression(project.to_string()));
     }
-    check_width(project, &s, x.len())?;
+    let x = features(project, &s, x, false)?;
     let mut out = Vec::with_capacity(s.num_targets);
-    s.model.predict(x, &mut out)?;
+    s.model.predict(&x, &mut out)?;
     Ok(out)
 }
 
@@ -88,9 +141,9 @@ pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
     if s.task != Task::Decomposition {
         return Err(Error::NotDecomposition(project.to_string()));
     }
-    check_width(project, &s, x.len())?;
+    let x = features(project, &s, x, false)?;
     let mut out = Vec::new();
-    s.model.transform(x, &mut out)?;
+    s.model.transform(&x, &mut out)?;
     Ok(out)
 }
 
@@ -98,16 +151,17 @@ pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
 pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Result<Vec<f32>> {
     let s = cache::get(project)?;
     check_single(project, &s)?;
-    let width = row_width.unwrap_or(s.num_features);
-    if width != s.num_features || !x.len().is_multiple_of(s.num_features.max(1)) {
+    let width = s.pipeline.raw_width();
+    if row_width.is_some_and(|w| w != width) {
         return Err(Error::WrongFeatureCount {
             project: project.to_string(),
-            expected: s.num_features,
-            got: row_width.unwrap_or(x.len()),
+            expected: width,
+            got: row_width.unwrap_or_default(),
         });
     }
+    let x = features(project, &s, x, true)?;
     let mut out = Vec::with_capacity(x.len() / s.num_features.max(1));
-    s.model.predict(x, &mut out)?;
+    s.model.predict(&x, &mut out)?;
     for v in &mut out {
         *v = label(&s, *v);
     }

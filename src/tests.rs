@@ -695,8 +695,8 @@ mod tests {
         run("CREATE TABLE empty (x real, y real)");
         run("CREATE TABLE one_row (x real, y real)");
         run("INSERT INTO one_row VALUES (1, 1)");
-        run("CREATE TABLE texty (name text, x real, y real)");
-        run("INSERT INTO texty VALUES ('a', 1, 1), ('b', 2, 2)");
+        run("CREATE TABLE texty (name jsonb, x real, y real)");
+        run("INSERT INTO texty VALUES ('{}', 1, 1), ('[]', 2, 2)");
         run("CREATE TABLE nulls (x real, y real)");
         run("INSERT INTO nulls SELECT CASE WHEN i % 5 = 0 THEN NULL ELSE i END, i FROM generate_series(1, 20) i");
         run("CREATE TABLE null_label (x real, y real)");

@@ -28,6 +28,8 @@ pub struct TrainArgs {
     pub search: Option<String>,
     pub search_params: Value,
     pub search_args: Value,
+    /// Per-column impute / scale / encode rules.
+    pub preprocess: Value,
 }
 
 pub struct Trained {
@@ -117,24 +119,69 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         return Err(Error::JointUnsupported(backend.name()));
     }
 
-    let mut snap = snapshot::resolve(&relation)?.read(&y)?;
+    let mut snap = snapshot::resolve(&relation)?.read(&y, project.task == Task::Classification)?;
+    let mut pipeline = std::mem::take(&mut snap.pipeline);
+    pipeline.set_rules(&a.preprocess)?;
     let data_err = |relation: &str| {
         let relation = relation.to_string();
         move |source| Error::Data { relation, source }
     };
+    // Class values (what predict returns) and their labels (what predict_label returns).
     let classes = match project.task {
-        Task::Classification => Some(
-            snap.data
-                .encode_classes()
-                .map_err(data_err(&snap.relation))?,
-        ),
+        Task::Classification => Some(match snap.label_dictionary.take() {
+            Some(dictionary) => {
+                let labels = snap
+                    .data
+                    .encode_text_classes(&dictionary)
+                    .map_err(data_err(&snap.relation))?;
+                ((0..labels.len()).map(|i| i as f32).collect(), labels)
+            }
+            None => {
+                let values = snap
+                    .data
+                    .encode_classes()
+                    .map_err(data_err(&snap.relation))?;
+                let boolean = snap.labels.first().and_then(|l| l.kind())
+                    == Some(crate::data::preprocess::Kind::Boolean);
+                let labels = values
+                    .iter()
+                    .map(|v| match (boolean, *v) {
+                        (true, 0.0) => "false".to_string(),
+                        (true, _) => "true".to_string(),
+                        (false, v) => v.to_string(),
+                    })
+                    .collect();
+                (values, labels)
+            }
+        }),
         Task::Regression | Task::Clustering | Task::Decomposition => None,
     };
-    let num_classes = classes.as_ref().map_or(0, Vec::len);
+    let num_classes = classes.as_ref().map_or(0, |(v, _)| v.len());
     let split = snap
         .data
         .split(a.test_size, sampling, SPLIT_SEED)
         .map_err(data_err(&snap.relation))?;
+    // Statistics from the training rows only; then every row becomes model features.
+    let k = snap.data.num_targets;
+    let y_train: Vec<f32> = snap
+        .data
+        .y_slice(split.train.clone())
+        .iter()
+        .step_by(k)
+        .copied()
+        .collect();
+    pipeline.fit(
+        &mut snap.data.x,
+        split.train.clone(),
+        &snap.dictionaries,
+        &y_train,
+    )?;
+    if !pipeline.is_identity() || pipeline.out_width() != snap.data.num_features {
+        snap.data.map_rows(pipeline.out_width(), |row, out| {
+            pipeline.transform(row, out)
+        })?;
+    }
+    let feature_names = pipeline.out_names();
 
     let train = TrainData {
         x: snap.data.x_view(split.train.clone()),
@@ -169,11 +216,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
                 count,
             } => Error::MissingValues {
                 algorithm,
-                column: snap
-                    .features
-                    .get(column)
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default(),
+                column: feature_names.get(column).cloned().unwrap_or_default(),
                 count,
             },
             other => Error::Binding(other),
@@ -195,7 +238,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             model.transform(x_test, &mut projected)?;
             let v = bindings::decomposition::explained_variance(
                 x_test,
-                snap.features.len(),
+                snap.data.num_features,
                 &projected,
                 k,
             );
@@ -208,7 +251,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         }
         Task::Clustering => {
             let mut m = Map::new();
-            let s = metrics::silhouette(x_test, snap.features.len(), &pred);
+            let s = metrics::silhouette(x_test, snap.data.num_features, &pred);
             m.insert(
                 "silhouette".into(),
                 serde_json::Number::from_f64(s).map_or(Value::Null, Value::Number),
@@ -236,13 +279,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         scores.insert("search_results".into(), Value::Array(results));
     }
 
-    let columns: Vec<Value> = snap.features.iter().map(|c| c.describe()).collect();
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
         relation_name: &snap.relation,
         y_column_name: snap.labels.iter().map(|l| l.name.clone()).collect(),
         test_size: a.test_size,
         test_sampling: sampling.as_str(),
-        columns: Value::Array(columns),
+        columns: serde_json::to_value(&pipeline).unwrap_or(Value::Null),
         analysis: json!({
             "rows": snap.data.rows(),
             "train_rows": split.train.len(),
@@ -254,11 +296,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     let model_id = catalog::insert_model(NewModel {
         project_id: project.id,
         snapshot_id,
-        num_features: snap.features.len(),
+        num_features: snap.data.num_features,
         algorithm: backend.name(),
         hyperparams: Value::Object(params.0),
         metrics: scores,
-        classes,
+        classes: classes.as_ref().map(|(values, _)| values.clone()),
+        class_labels: classes.map(|(_, labels)| labels),
         num_targets: snap.data.num_targets,
         bytes: model.to_bytes()?,
     })?;

@@ -2,11 +2,11 @@
 //! element type users type (ARRAY[5.1, 3.5] is numeric[], ARRAY[1, 2] integer[]), and
 //! pgml.predict(project, row) for a table row.
 
+use crate::data::preprocess::{Kind, Pipeline};
 use crate::error::{Error, OrReport, Result};
 use crate::serve;
 use pgrx::datum::AnyElement;
 use pgrx::prelude::*;
-use std::num::NonZeroUsize;
 
 fn null_at(i: usize) -> Error {
     Error::NullFeature {
@@ -160,30 +160,107 @@ array_overloads!(
     predict_joint_bigint
 );
 
-/// One numeric or boolean attribute of a row as f32 (None: NULL).
-fn attribute(
-    tuple: &PgHeapTuple<'_, pgrx::AllocatedByRust>,
-    i: NonZeroUsize,
-    type_oid: pg_sys::Oid,
-) -> Option<std::result::Result<Option<f32>, ()>> {
-    let v = match type_oid {
-        pg_sys::FLOAT4OID => tuple.get_by_index::<f32>(i),
-        pg_sys::FLOAT8OID => tuple.get_by_index::<f64>(i).map(|v| v.map(|x| x as f32)),
-        pg_sys::INT2OID => tuple.get_by_index::<i16>(i).map(|v| v.map(f32::from)),
-        pg_sys::INT4OID => tuple.get_by_index::<i32>(i).map(|v| v.map(|x| x as f32)),
-        pg_sys::INT8OID => tuple.get_by_index::<i64>(i).map(|v| v.map(|x| x as f32)),
-        pg_sys::BOOLOID => tuple
-            .get_by_index::<bool>(i)
-            .map(|v| v.map(|b| b as u8 as f32)),
-        pg_sys::NUMERICOID => tuple
-            .get_by_index::<AnyNumeric>(i)
-            .map(|v| v.map(|n| f32::try_from(n).unwrap_or(f32::NAN))),
-        _ => return None,
-    };
-    Some(v.map_err(|_| ()))
+/// One attribute of a row, decoded by its own type.
+enum Attribute {
+    Null,
+    Number(f32),
+    Text(String),
+    Numbers(Vec<f32>),
 }
 
-fn row_features(row: &AnyElement, features: &[String]) -> Result<Vec<f32>> {
+/// Seconds since 1970-01-01 of Postgres's date (days) and timestamp (µs) since 2000-01-01.
+const PG_EPOCH_SECONDS: f64 = 946_684_800.0;
+
+/// Reads attribute `attno` (1-based) of a composite datum, decoded by its type OID.
+///
+/// # Safety
+/// `header` is a detoasted composite datum whose attribute `attno` has type `oid`.
+unsafe fn attribute(
+    header: pg_sys::HeapTupleHeader,
+    attno: i16,
+    oid: pg_sys::Oid,
+) -> Option<Attribute> {
+    let mut isnull = false;
+    let d = pg_sys::GetAttributeByNum(header, attno, &mut isnull);
+    if isnull {
+        return Some(Attribute::Null);
+    }
+    fn num<T: FromDatum>(
+        d: pg_sys::Datum,
+        oid: pg_sys::Oid,
+        f: impl Fn(T) -> f32,
+    ) -> Option<Attribute> {
+        unsafe { T::from_polymorphic_datum(d, false, oid) }.map(|v| Attribute::Number(f(v)))
+    }
+    macro_rules! arr {
+        ($t:ty, $f:expr) => {{
+            let a = Array::<$t>::from_polymorphic_datum(d, false, pg_sys::InvalidOid)?;
+            Some(Attribute::Numbers(
+                a.iter().map(|v| v.map_or(f32::NAN, $f)).collect(),
+            ))
+        }};
+    }
+    match oid {
+        pg_sys::FLOAT4OID => num::<f32>(d, oid, |v| v),
+        pg_sys::FLOAT8OID => num::<f64>(d, oid, |v| v as f32),
+        pg_sys::INT2OID => num::<i16>(d, oid, f32::from),
+        pg_sys::INT4OID => num::<i32>(d, oid, |v| v as f32),
+        pg_sys::INT8OID => num::<i64>(d, oid, |v| v as f32),
+        pg_sys::BOOLOID => num::<bool>(d, oid, |v| v as u8 as f32),
+        pg_sys::NUMERICOID => num::<AnyNumeric>(d, oid, |v| f32::try_from(v).unwrap_or(f32::NAN)),
+        pg_sys::DATEOID => {
+            let days = d.value() as i32;
+            Some(Attribute::Number(match days {
+                i32::MIN => f32::NEG_INFINITY,
+                i32::MAX => f32::INFINITY,
+                _ => (f64::from(days) * 86_400.0 + PG_EPOCH_SECONDS) as f32,
+            }))
+        }
+        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => {
+            let micros = d.value() as i64;
+            Some(Attribute::Number(match micros {
+                i64::MIN => f32::NEG_INFINITY,
+                i64::MAX => f32::INFINITY,
+                _ => (micros as f64 / 1e6 + PG_EPOCH_SECONDS) as f32,
+            }))
+        }
+        pg_sys::FLOAT4ARRAYOID => arr!(f32, |v| v),
+        pg_sys::FLOAT8ARRAYOID => arr!(f64, |v| v as f32),
+        pg_sys::INT2ARRAYOID => arr!(i16, f32::from),
+        pg_sys::INT4ARRAYOID => arr!(i32, |v| v as f32),
+        pg_sys::INT8ARRAYOID => arr!(i64, |v| v as f32),
+        _ => {
+            // Text-like and enum values by their output function, as training read them
+            // (col::text); char(n)'s padding is not part of the value.
+            let category = pg_sys::get_typtype(oid) as u8 as char;
+            let text_like = category == 'e'
+                || [
+                    pg_sys::TEXTOID,
+                    pg_sys::VARCHAROID,
+                    pg_sys::BPCHAROID,
+                    pg_sys::NAMEOID,
+                ]
+                .contains(&oid);
+            if !text_like {
+                return None;
+            }
+            let (mut func, mut varlena) = (pg_sys::InvalidOid, false);
+            pg_sys::getTypeOutputInfo(oid, &mut func, &mut varlena);
+            let text = pg_sys::OidOutputFunctionCall(func, d);
+            let mut s = std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned();
+            if oid == pg_sys::BPCHAROID {
+                s.truncate(s.trim_end_matches(' ').len());
+            }
+            Some(Attribute::Text(s))
+        }
+    }
+}
+
+/// The raw values of a row for `pipeline`: its columns matched by name (by position for an
+/// anonymous ROW(...)), read as training read them. NULL is NaN (a missing value).
+fn row_raw(row: &AnyElement, pipeline: &Pipeline) -> Result<Vec<f32>> {
     let type_oid = row.oid();
     // SAFETY: reading the type catalog for the argument's own type.
     if !unsafe { pg_sys::type_is_rowtype(type_oid) } {
@@ -193,41 +270,78 @@ fn row_features(row: &AnyElement, features: &[String]) -> Result<Vec<f32>> {
             .into_owned();
         return Err(Error::NotARow(name));
     }
-    // SAFETY: the datum is a composite of the type Postgres told us.
+    // SAFETY: the datum is a composite of the type Postgres told us; detoasting gives a
+    // plain tuple header (a copy if it was toasted).
     let tuple = unsafe { PgHeapTuple::from_composite_datum(row.datum()) };
     let attrs: Vec<(String, pg_sys::Oid)> = tuple
         .attributes()
         .map(|(_, a)| (a.name().to_string(), a.type_oid().value()))
         .collect();
+    let header =
+        unsafe { pg_sys::pg_detoast_datum(row.datum().cast_mut_ptr()) as pg_sys::HeapTupleHeader };
     let names: Vec<String> = attrs.iter().map(|(n, _)| n.clone()).collect();
-    let order = serve::row_order(features, &names)?;
-    let mut x = Vec::with_capacity(order.len());
-    for idx in order {
+    let columns: Vec<String> = pipeline.columns.iter().map(|c| c.name.clone()).collect();
+    let order = serve::row_order(&columns, &names)?;
+    let mut x = Vec::with_capacity(pipeline.raw_width());
+    for (column, idx) in pipeline.columns.iter().zip(order) {
         let (name, oid) = &attrs[idx];
-        let i = NonZeroUsize::new(idx + 1).expect("index + 1 is non-zero");
-        match attribute(&tuple, i, *oid) {
-            None => {
-                return Err(Error::UnsupportedColumnType {
+        // SAFETY: attribute idx + 1 of this tuple has type `oid`.
+        let value = unsafe { attribute(header, idx as i16 + 1, *oid) }.ok_or_else(|| {
+            Error::UnsupportedColumnType {
+                column: name.clone(),
+                type_name: unsafe {
+                    std::ffi::CStr::from_ptr(pg_sys::format_type_be(*oid))
+                        .to_string_lossy()
+                        .into_owned()
+                },
+                role: "feature",
+            }
+        })?;
+        let mismatch = |got: &str| Error::RowColumnType {
+            column: name.clone(),
+            expected: column.type_name.clone(),
+            got: got.into(),
+        };
+        match (column.kind, value) {
+            (_, Attribute::Null) => x.extend(std::iter::repeat_n(f32::NAN, column.width)),
+            (Kind::Categorical, Attribute::Text(t)) => x.push(column.category_index(&t)),
+            (Kind::Categorical, Attribute::Number(v)) => {
+                x.push(column.category_index(&v.to_string()))
+            }
+            (Kind::Array, Attribute::Numbers(v)) if v.len() == column.width => x.extend(v),
+            (Kind::Array, Attribute::Numbers(v)) => {
+                return Err(Error::ArrayLength {
                     column: name.clone(),
-                    type_name: format!("oid {}", u32::from(*oid)),
-                    role: "feature",
+                    shortest: v.len().min(column.width),
+                    longest: v.len().max(column.width),
                 })
             }
-            Some(Ok(Some(v))) => x.push(v),
-            Some(Ok(None)) => {
-                return Err(Error::NullFeature {
-                    feature: format!("column \"{name}\""),
-                })
-            }
-            Some(Err(())) => return Err(Error::Spi(format!("could not read column \"{name}\""))),
+            (Kind::Array, _) => return Err(mismatch("a scalar")),
+            (_, Attribute::Number(v)) => x.push(v),
+            (_, Attribute::Text(_)) => return Err(mismatch("text")),
+            (_, Attribute::Numbers(_)) => return Err(mismatch("an array")),
         }
     }
     Ok(x)
+}
+
+/// The predicted label of a classification project as text (a text label's own value).
+#[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
+fn predict_label_row(project_name: &str, row: AnyElement) -> String {
+    serve::predict_label(project_name, |p| row_raw(&row, p)).or_report()
+}
+
+/// The predicted label of one row given as raw values (as the array form of predict).
+#[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
+fn predict_label_array(project_name: &str, features: Array<f32>) -> String {
+    features
+        .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
+        .or_report()
 }
 
 /// Predicts from a table row (or any composite): columns are matched to the training
 /// features by name, so `pgml.predict('iris', iris) FROM pgml.iris` ignores the label.
 #[pg_extern(stable, parallel_safe, strict, name = "predict")]
 fn predict_row(project_name: &str, row: AnyElement) -> f32 {
-    serve::predict_row(project_name, |features| row_features(&row, features)).or_report()
+    serve::predict_row(project_name, |p| row_raw(&row, p)).or_report()
 }

@@ -28,6 +28,7 @@ fn run(
     search: Option<&str>,
     search_params: Option<JsonB>,
     search_args: Option<JsonB>,
+    preprocess: Option<JsonB>,
 ) -> Trained {
     let project = project_name
         .ok_or_else(|| Error::UnknownProject("NULL".into()))
@@ -46,6 +47,7 @@ fn run(
         search: search.map(str::to_string),
         search_params: object_or_empty(search_params),
         search_args: object_or_empty(search_args),
+        preprocess: object_or_empty(preprocess),
     })
     .or_report();
     (
@@ -72,6 +74,7 @@ fn train(
     search: default!(Option<&str>, "NULL"),
     search_params: default!(Option<JsonB>, "'{}'"),
     search_args: default!(Option<JsonB>, "'{}'"),
+    preprocess: default!(Option<JsonB>, "'{}'"),
 ) -> TableIterator<
     'static,
     (
@@ -95,6 +98,7 @@ fn train(
         search,
         search_params,
         search_args,
+        preprocess,
     ))
 }
 
@@ -116,6 +120,7 @@ fn train_joint(
     search: default!(Option<&str>, "NULL"),
     search_params: default!(Option<JsonB>, "'{}'"),
     search_args: default!(Option<JsonB>, "'{}'"),
+    preprocess: default!(Option<JsonB>, "'{}'"),
 ) -> TableIterator<
     'static,
     (
@@ -145,5 +150,6 @@ fn train_joint(
         search,
         search_params,
         search_args,
+        preprocess,
     ))
 }

@@ -204,6 +204,12 @@ pub trait Backend: Sync {
         task.supervised()
     }
 
+    /// Whether NaN features are missing values to it (XGBoost, LightGBM); others need
+    /// imputation.
+    fn handles_missing(&self) -> bool {
+        false
+    }
+
     /// Whether it fits one model to several regression targets at once (`pgml.train_joint`).
     fn supports_joint(&self) -> bool {
         false

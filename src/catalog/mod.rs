@@ -2,6 +2,7 @@
 //! them; the tables themselves are defined in sql/schema.sql.
 
 use crate::bindings::Task;
+use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -117,6 +118,8 @@ pub struct NewModel<'a> {
     pub hyperparams: Value,
     pub metrics: Map<String, Value>,
     pub classes: Option<Vec<f32>>,
+    /// The label of each class, in the same order (the text of a text label).
+    pub class_labels: Option<Vec<String>>,
     /// Values predicted per row: 1, or the targets of a joint regression.
     pub num_targets: usize,
     pub bytes: Vec<u8>,
@@ -125,8 +128,8 @@ pub struct NewModel<'a> {
 /// Stores a successful model and its bytes; returns its id.
 pub fn insert_model(m: NewModel) -> Result<i64> {
     let id = returning::<i64>(
-        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets)
-         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8) RETURNING id",
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets, class_labels)
+         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8, $9) RETURNING id",
         &[
             m.project_id.into(),
             m.snapshot_id.into(),
@@ -136,6 +139,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
             JsonB(Value::Object(m.metrics)).into(),
             m.classes.into(),
             (m.num_targets as i32).into(),
+            m.class_labels.into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("model insert returned no id".into()))?;
@@ -247,8 +251,10 @@ pub struct Deployed {
     pub task: Task,
     pub num_features: usize,
     pub classes: Vec<f32>,
+    pub class_labels: Vec<String>,
     pub num_targets: usize,
-    pub feature_names: Vec<String>,
+    /// How rows become features (from the snapshot's columns).
+    pub pipeline: Pipeline,
     pub bytes: Vec<u8>,
     /// OID of pgml.deployments, whose invalidations mark cached models stale.
     pub deployments_oid: pg_sys::Oid,
@@ -258,7 +264,7 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
     Spi::connect(|client| {
         let table = client.select(
             "SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
-                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets
+                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets, m.class_labels
                FROM pgml.projects p
                JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d
                               WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true
@@ -285,14 +291,12 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
         let row = table.first();
         let model_id = row.get::<i64>(1)?.unwrap_or_default();
         let columns = row.get::<JsonB>(6)?.map(|j| j.0).unwrap_or(Value::Null);
-        let feature_names = columns
-            .as_array()
-            .map(|cols| {
-                cols.iter()
-                    .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
-                    .collect()
+        let pipeline: Pipeline = serde_json::from_value(columns).map_err(|e| {
+            Error::Binding(crate::bindings::BindingError::Corrupt {
+                backend: "snapshot columns",
+                message: e.to_string(),
             })
-            .unwrap_or_default();
+        })?;
         let mut bytes = Vec::new();
         let parts = client.select(
             "SELECT data FROM pgml.files WHERE model_id = $1 ORDER BY part",
@@ -308,7 +312,8 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
             num_features: row.get::<i32>(4)?.unwrap_or_default().max(0) as usize,
             classes: row.get::<Vec<f32>>(5)?.unwrap_or_default(),
             num_targets: row.get::<i32>(8)?.unwrap_or(1).max(1) as usize,
-            feature_names,
+            class_labels: row.get::<Vec<String>>(9)?.unwrap_or_default(),
+            pipeline,
             bytes,
             deployments_oid: row.get::<pg_sys::Oid>(7)?.unwrap_or(pg_sys::InvalidOid),
         })

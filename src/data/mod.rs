@@ -3,6 +3,8 @@
 //! The SQL layer streams rows into a [`DenseBuilder`]; the split reorders rows in place so
 //! both halves are contiguous slices of the same buffer (no second copy).
 
+pub mod preprocess;
+
 use ndarray::{ArrayView1, ArrayView2};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -16,7 +18,9 @@ pub enum DataError {
     #[error("test_size {0} is not a fraction in (0, 1) or a row count >= 1")]
     BadTestSize(f32),
     #[error("the label has a single class ({0})")]
-    SingleClass(f32),
+    SingleClass(String),
+    #[error("stratified sampling needs a classification label")]
+    StratifyNeedsClasses,
     #[error("the label has non-finite value {0}")]
     NonFiniteLabel(f32),
 }
@@ -139,16 +143,24 @@ pub enum Sampling {
     Random,
     First,
     Last,
+    /// Random within each class of the (encoded) label: class proportions are kept.
+    Stratified,
 }
 
 impl Sampling {
-    pub const ALL: [Sampling; 3] = [Sampling::Random, Sampling::First, Sampling::Last];
+    pub const ALL: [Sampling; 4] = [
+        Sampling::Random,
+        Sampling::First,
+        Sampling::Last,
+        Sampling::Stratified,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Sampling::Random => "random",
             Sampling::First => "first",
             Sampling::Last => "last",
+            Sampling::Stratified => "stratified",
         }
     }
 
@@ -222,6 +234,28 @@ impl Dataset {
         left[lo * k..(lo + 1) * k].swap_with_slice(&mut right[..k]);
     }
 
+    /// Reorders rows in place so that new row `i` is old row `order[i]` (cycle by cycle:
+    /// no second buffer).
+    fn permute(&mut self, order: &[usize]) {
+        let mut done = vec![false; order.len()];
+        for start in 0..order.len() {
+            if done[start] {
+                continue;
+            }
+            done[start] = true;
+            let mut at = start;
+            loop {
+                let next = order[at];
+                if next == start {
+                    break;
+                }
+                self.swap_rows(at, next);
+                done[next] = true;
+                at = next;
+            }
+        }
+    }
+
     /// Reorders rows in place as `sampling` requires and returns the two halves' ranges.
     pub fn split(
         &mut self,
@@ -241,6 +275,41 @@ impl Dataset {
                 train: n_test..rows,
                 test: 0..n_test,
             },
+            Sampling::Stratified => {
+                // Labels are class indices here. Each class gives round(its rows x the test
+                // share) test rows, chosen at random, so proportions hold within a row.
+                if self.num_targets != 1 || self.y.iter().any(|v| v.fract() != 0.0 || *v < 0.0) {
+                    return Err(DataError::StratifyNeedsClasses);
+                }
+                let k = self.y.iter().fold(0usize, |m, v| m.max(*v as usize + 1));
+                let mut by_class: Vec<Vec<usize>> = vec![vec![]; k];
+                for (r, v) in self.y.iter().enumerate() {
+                    by_class[*v as usize].push(r);
+                }
+                let mut rng = SplitMix64::new(seed);
+                let share = n_test as f64 / rows as f64;
+                let (mut train, mut test) = (Vec::with_capacity(rows), Vec::with_capacity(n_test));
+                for rows_of_class in &mut by_class {
+                    for i in (1..rows_of_class.len()).rev() {
+                        let j = rng.below(i + 1);
+                        rows_of_class.swap(i, j);
+                    }
+                    let t = (rows_of_class.len() as f64 * share).round() as usize;
+                    let t = t.min(rows_of_class.len().saturating_sub(1));
+                    test.extend_from_slice(&rows_of_class[..t]);
+                    train.extend_from_slice(&rows_of_class[t..]);
+                }
+                if test.is_empty() || train.is_empty() {
+                    return Err(DataError::TooFewRows { rows, test_size });
+                }
+                let n_train = train.len();
+                train.extend(test);
+                self.permute(&train);
+                Split {
+                    train: 0..n_train,
+                    test: n_train..rows,
+                }
+            }
             Sampling::Random => {
                 let mut rng = SplitMix64::new(seed);
                 for i in (1..rows).rev() {
@@ -274,6 +343,53 @@ impl Dataset {
         &self.y[rows.start * self.num_targets..rows.end * self.num_targets]
     }
 
+    /// Replaces every row with `f(row, out)`'s `width` values: in place when the width does
+    /// not change, else into a new buffer (the old one is freed when it is built).
+    pub fn map_rows<E>(
+        &mut self,
+        width: usize,
+        mut f: impl FnMut(&[f32], &mut Vec<f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let rows = self.rows();
+        let old = self.num_features.max(1);
+        let mut tmp = Vec::with_capacity(width);
+        if width == self.num_features {
+            for row in self.x.chunks_exact_mut(old) {
+                tmp.clear();
+                f(row, &mut tmp)?;
+                row.copy_from_slice(&tmp);
+            }
+        } else {
+            let mut x = Vec::with_capacity(rows * width);
+            for row in self.x.chunks_exact(old) {
+                f(row, &mut x)?;
+            }
+            self.x = x;
+            self.num_features = width;
+        }
+        Ok(())
+    }
+
+    /// Text labels read as codes into `dictionary` (first-seen order): each becomes the
+    /// index of its text in byte order, and the sorted texts (the class list) are returned.
+    pub fn encode_text_classes(&mut self, dictionary: &[String]) -> Result<Vec<String>, DataError> {
+        let mut sorted: Vec<&String> = dictionary.iter().collect();
+        sorted.sort();
+        if sorted.len() < 2 {
+            return Err(DataError::SingleClass(
+                sorted.first().map_or("none".into(), |s| s.to_string()),
+            ));
+        }
+        let index: Vec<f32> = dictionary
+            .iter()
+            .map(|d| sorted.binary_search(&d).unwrap_or(0) as f32)
+            .collect();
+        for v in &mut self.y {
+            *v = index[*v as usize];
+        }
+        Ok(sorted.into_iter().cloned().collect())
+    }
+
     /// Replaces each label with the index of its value in the sorted list of distinct
     /// values, and returns that list (the class list stored with the model).
     pub fn encode_classes(&mut self) -> Result<Vec<f32>, DataError> {
@@ -283,7 +399,7 @@ impl Dataset {
         classes.dedup();
         if classes.len() < 2 {
             return Err(DataError::SingleClass(
-                classes.first().copied().unwrap_or(f32::NAN),
+                classes.first().map_or("none".into(), f32::to_string),
             ));
         }
         for v in &mut self.y {
@@ -418,6 +534,75 @@ mod tests {
     }
 
     #[test]
+    fn stratified_split_keeps_class_proportions() {
+        let mut b = DenseBuilder::with_capacity(100, 1);
+        for i in 0..100 {
+            // 70 of class 0, 20 of class 1, 10 of class 2
+            let class = if i < 70 {
+                0.0
+            } else if i < 90 {
+                1.0
+            } else {
+                2.0
+            };
+            b.push_row([Some(i as f32)], Some(class));
+        }
+        let mut d = b.finish().unwrap();
+        let s = d.split(0.2, Sampling::Stratified, 5).unwrap();
+        let count =
+            |range: std::ops::Range<usize>, c: f32| d.y[range].iter().filter(|v| **v == c).count();
+        assert_eq!(s.test.len(), 20);
+        assert_eq!(
+            (
+                count(s.test.clone(), 0.0),
+                count(s.test.clone(), 1.0),
+                count(s.test.clone(), 2.0)
+            ),
+            (14, 4, 2)
+        );
+        // rows kept their labels
+        for r in 0..100 {
+            let i = d.x[r] as usize;
+            assert_eq!(
+                d.y[r],
+                if i < 70 {
+                    0.0
+                } else if i < 90 {
+                    1.0
+                } else {
+                    2.0
+                }
+            );
+        }
+        let mut reg = dataset(10);
+        reg.y[0] = 0.5;
+        assert_eq!(
+            reg.split(0.2, Sampling::Stratified, 1),
+            Err(DataError::StratifyNeedsClasses)
+        );
+    }
+
+    #[test]
+    fn text_classes_sort_by_text_and_rows_map_in_place() {
+        let mut b = DenseBuilder::with_capacity(3, 1);
+        for code in [0.0, 1.0, 0.0] {
+            b.push_row([Some(0.0)], Some(code));
+        }
+        let mut d = b.finish().unwrap();
+        let labels = d
+            .encode_text_classes(&["setosa".into(), "archaea".into()])
+            .unwrap();
+        assert_eq!(labels, vec!["archaea", "setosa"]);
+        assert_eq!(d.y, vec![1.0, 0.0, 1.0]);
+        d.map_rows(2, |row, out| {
+            out.extend([row[0], 1.0]);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!((d.num_features, d.x.len()), (2, 6));
+    }
+
+    #[test]
     fn classes_are_encoded_by_sorted_value() {
         let mut b = DenseBuilder::with_capacity(4, 1);
         for v in [4.0, 2.0, 4.0, 7.0] {
@@ -431,7 +616,7 @@ mod tests {
         one.push_row([Some(0.0)], Some(1.0));
         assert_eq!(
             one.finish().unwrap().encode_classes().err(),
-            Some(DataError::SingleClass(1.0))
+            Some(DataError::SingleClass("1".into()))
         );
     }
 }

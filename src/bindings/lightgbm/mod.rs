@@ -162,6 +162,10 @@ impl Backend for LightGBM {
         PARAMS
     }
 
+    fn handles_missing(&self) -> bool {
+        true
+    }
+
     fn fit(
         &self,
         data: &TrainData,

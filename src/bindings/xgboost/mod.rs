@@ -152,6 +152,10 @@ impl Backend for XGBoost {
         true
     }
 
+    fn handles_missing(&self) -> bool {
+        true
+    }
+
     fn fit(
         &self,
         data: &TrainData,

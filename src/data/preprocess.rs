@@ -1,0 +1,681 @@
+//! How the columns of a relation become model features, and the statistics that takes.
+//!
+//! A relation is read into *raw* values first: one f32 per numeric, boolean or date column,
+//! one per element of an array column, and for a categorical (text, varchar, char, enum)
+//! column the category's index in its sorted category list (NaN for NULL or a category not
+//! seen in training). The [`Pipeline`] then turns each raw row into the model's features:
+//! impute missing values, encode categories (ordinal, one-hot, target mean), scale. Every
+//! statistic (fill values, category lists, target means, scale offsets and factors) is
+//! learnt from the training split only, stored with the snapshot, and applied by the same
+//! code at training and by every predict form.
+//!
+//! Pure Rust: no Postgres here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// What a column holds, which decides how it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Numeric,
+    Boolean,
+    /// text, varchar, char, enum: raw value = index in the sorted category list.
+    Categorical,
+    /// date, timestamp, timestamptz: seconds since 1970-01-01 00:00 UTC.
+    Timestamp,
+    /// An array of numbers: one raw value per element, a fixed length.
+    Array,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impute {
+    Mean,
+    Median,
+    Mode,
+    Min,
+    Max,
+    Zero,
+    /// A NULL is an error, at training and at prediction.
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    #[default]
+    Preserve,
+    Standard,
+    MinMax,
+    MaxAbs,
+    Robust,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encode {
+    /// The category's index, as a number (what XGBoost and LightGBM get by default).
+    #[default]
+    Native,
+    /// The category's index, as a number.
+    Ordinal,
+    /// One 0/1 feature per training category; an unseen category is all zeros.
+    OneHot,
+    /// The training split's mean label for the category; unseen: the overall mean.
+    Target,
+}
+
+/// One column of the relation: its type, its rules, and the statistics learnt for them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub kind: Kind,
+    /// Raw values: 1, or an array column's length.
+    pub width: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<Impute>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scale: Scale,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub encode: Encode,
+    /// Statistics, per raw value (per category plus one for unseen, for target means).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fill: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_means: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offset: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factor: Vec<f32>,
+    /// NULLs (NaN raw values) in the training split, for the catalog and error messages.
+    #[serde(default)]
+    pub train_nulls: usize,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PreprocessError {
+    #[error("preprocess must be a JSON object of column names, got {0}")]
+    NotObject(String),
+    #[error("preprocess names column \"{column}\", which is not a feature")]
+    UnknownColumn {
+        column: String,
+        available: Vec<String>,
+    },
+    #[error("preprocess \"{column}\": {problem}")]
+    BadRule { column: String, problem: String },
+    #[error("column \"{column}\" has {count} NULL value(s) and its impute rule is \"error\"")]
+    NullNotAllowed { column: String, count: usize },
+}
+
+impl Column {
+    pub fn new(name: &str, type_name: &str, kind: Kind, width: usize) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            kind,
+            width,
+            categories: vec![],
+            impute: None,
+            scale: Scale::Preserve,
+            encode: Encode::Native,
+            fill: vec![],
+            target_means: vec![],
+            offset: vec![],
+            factor: vec![],
+            train_nulls: 0,
+        }
+    }
+
+    /// Features this column gives the model.
+    pub fn out_width(&self) -> usize {
+        match self.encode {
+            Encode::OneHot => self.categories.len(),
+            _ => self.width,
+        }
+    }
+
+    /// The model's feature names: the column, `col[i]` for array elements, `col=value` for
+    /// one-hot categories.
+    fn out_names(&self, out: &mut Vec<String>) {
+        match (self.encode, self.kind) {
+            (Encode::OneHot, _) => {
+                out.extend(self.categories.iter().map(|c| format!("{}={c}", self.name)))
+            }
+            (_, Kind::Array) => {
+                out.extend((0..self.width).map(|i| format!("{}[{}]", self.name, i + 1)))
+            }
+            _ => out.push(self.name.clone()),
+        }
+    }
+
+    /// Index of a category in the training list, NaN when unseen (or NULL).
+    pub fn category_index(&self, value: &str) -> f32 {
+        self.categories
+            .binary_search_by(|c| c.as_str().cmp(value))
+            .map_or(f32::NAN, |i| i as f32)
+    }
+
+    /// Raw value `v` of element `j` through impute, encode and scale, appended to `out`.
+    fn apply(&self, j: usize, v: f32, out: &mut Vec<f32>) -> Result<(), PreprocessError> {
+        let mut v = v;
+        if v.is_nan() {
+            if self.impute == Some(Impute::Error) {
+                return Err(PreprocessError::NullNotAllowed {
+                    column: self.name.clone(),
+                    count: 1,
+                });
+            }
+            if let Some(f) = self.fill.get(j) {
+                v = *f;
+            }
+        }
+        match self.encode {
+            Encode::OneHot => {
+                let k = self.categories.len();
+                let hot = if v.is_nan() { usize::MAX } else { v as usize };
+                out.extend((0..k).map(|c| if c == hot { 1.0 } else { 0.0 }));
+                return Ok(());
+            }
+            Encode::Target if self.kind == Kind::Categorical => {
+                let unseen = self.target_means.len().saturating_sub(1);
+                let i = if v.is_nan() {
+                    unseen
+                } else {
+                    (v as usize).min(unseen)
+                };
+                v = self.target_means.get(i).copied().unwrap_or(f32::NAN);
+            }
+            _ => {}
+        }
+        if let (Some(o), Some(f)) = (self.offset.get(j), self.factor.get(j)) {
+            v = (v - o) * f;
+        }
+        out.push(v);
+        Ok(())
+    }
+}
+
+/// Every column of a snapshot, in relation order (the label excluded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pipeline {
+    pub columns: Vec<Column>,
+}
+
+impl Pipeline {
+    pub fn new(columns: Vec<Column>) -> Self {
+        Pipeline { columns }
+    }
+
+    /// Raw values per row: the length the array forms of predict take.
+    pub fn raw_width(&self) -> usize {
+        self.columns.iter().map(|c| c.width).sum()
+    }
+
+    /// Features per row the model sees.
+    pub fn out_width(&self) -> usize {
+        self.columns.iter().map(Column::out_width).sum()
+    }
+
+    pub fn out_names(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.out_width());
+        self.columns.iter().for_each(|c| c.out_names(&mut out));
+        out
+    }
+
+    /// True when raw values are the model's features unchanged: serving skips the pipeline.
+    pub fn is_identity(&self) -> bool {
+        self.columns.iter().all(|c| {
+            c.fill.is_empty()
+                && c.offset.is_empty()
+                && c.impute != Some(Impute::Error)
+                && matches!(c.encode, Encode::Native | Encode::Ordinal)
+        })
+    }
+
+    /// One raw row into model features, appended to `out`.
+    pub fn transform(&self, raw: &[f32], out: &mut Vec<f32>) -> Result<(), PreprocessError> {
+        let mut at = 0;
+        for c in &self.columns {
+            for j in 0..c.width {
+                c.apply(j, raw[at + j], out)?;
+            }
+            at += c.width;
+        }
+        Ok(())
+    }
+
+    /// Reads the `preprocess` argument onto the columns: `{"col": {"impute": "mean", "scale":
+    /// "standard", "encode": "one_hot"}}`.
+    pub fn set_rules(&mut self, preprocess: &Value) -> Result<(), PreprocessError> {
+        let rules = match preprocess {
+            Value::Null => return Ok(()),
+            Value::Object(m) => m,
+            other => return Err(PreprocessError::NotObject(other.to_string())),
+        };
+        let available: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        for (name, rule) in rules {
+            let column = self
+                .columns
+                .iter_mut()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| PreprocessError::UnknownColumn {
+                    column: name.clone(),
+                    available: available.clone(),
+                })?;
+            let bad = |problem: String| PreprocessError::BadRule {
+                column: name.clone(),
+                problem,
+            };
+            let rule = rule.as_object().ok_or_else(|| {
+                bad(format!(
+                    "expected an object such as {{\"impute\": \"mean\"}}, got {rule}"
+                ))
+            })?;
+            for (key, value) in rule {
+                let text = value.as_str().unwrap_or_default();
+                match key.as_str() {
+                    "impute" => {
+                        column.impute = Some(parse_choice(value).ok_or_else(|| {
+                            bad(format!("impute \"{text}\" is not one of mean, median, mode, min, max, zero, error"))
+                        })?)
+                    }
+                    "scale" => {
+                        column.scale = parse_choice(value).ok_or_else(|| {
+                            bad(format!("scale \"{text}\" is not one of preserve, standard, min_max, max_abs, robust"))
+                        })?
+                    }
+                    "encode" => {
+                        column.encode = parse_choice(value).ok_or_else(|| {
+                            bad(format!("encode \"{text}\" is not one of native, ordinal, one_hot, target"))
+                        })?;
+                        if column.kind != Kind::Categorical && column.encode != Encode::Native {
+                            return Err(bad(format!(
+                                "encode applies to text, varchar, char and enum columns; this one is {}",
+                                column.type_name
+                            )));
+                        }
+                    }
+                    other => {
+                        return Err(bad(format!(
+                            "unknown key \"{other}\" (valid: impute, scale, encode)"
+                        )))
+                    }
+                }
+            }
+            if column.encode == Encode::OneHot && column.scale != Scale::Preserve {
+                return Err(bad("one_hot features are 0 or 1: leave scale out".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns every statistic from the training rows and rewrites the categorical codes of
+    /// all rows. `x` is row-major raw values of all rows (`raw_width` each); `codes[c]` maps a
+    /// categorical column's read-time codes to its values (in first-seen order); `y` holds
+    /// the training rows' labels (for target encoding).
+    pub fn fit(
+        &mut self,
+        x: &mut [f32],
+        train: std::ops::Range<usize>,
+        dictionaries: &HashMap<String, Vec<String>>,
+        y: &[f32],
+    ) -> Result<(), PreprocessError> {
+        let width = self.raw_width().max(1);
+        let rows = x.len() / width;
+        let mut at = 0;
+        for c in &mut self.columns {
+            // Categories: those seen in the training rows, sorted; codes become indices.
+            if c.kind == Kind::Categorical {
+                let dict = dictionaries.get(&c.name).map_or(&[][..], Vec::as_slice);
+                let mut seen = vec![false; dict.len()];
+                for r in train.clone() {
+                    let v = x[r * width + at];
+                    if !v.is_nan() {
+                        seen[v as usize] = true;
+                    }
+                }
+                let mut cats: Vec<&String> = dict
+                    .iter()
+                    .zip(&seen)
+                    .filter(|(_, s)| **s)
+                    .map(|(d, _)| d)
+                    .collect();
+                cats.sort();
+                c.categories = cats.into_iter().cloned().collect();
+                let remap: Vec<f32> = dict.iter().map(|d| c.category_index(d)).collect();
+                for r in 0..rows {
+                    let v = &mut x[r * width + at];
+                    if !v.is_nan() {
+                        *v = remap.get(*v as usize).copied().unwrap_or(f32::NAN);
+                    }
+                }
+            }
+            let values = |j: usize| train.clone().map(move |r| r * width + at + j);
+            c.train_nulls = (0..c.width)
+                .map(|j| values(j).filter(|i| x[*i].is_nan()).count())
+                .sum();
+            if c.impute == Some(Impute::Error) {
+                let count = (0..rows)
+                    .flat_map(|r| (0..c.width).map(move |j| r * width + at + j))
+                    .filter(|i| x[*i].is_nan())
+                    .count();
+                if count > 0 {
+                    return Err(PreprocessError::NullNotAllowed {
+                        column: c.name.clone(),
+                        count,
+                    });
+                }
+            }
+            if let Some(rule) = c.impute.filter(|i| *i != Impute::Error) {
+                c.fill = (0..c.width)
+                    .map(|j| {
+                        let mut v: Vec<f32> =
+                            values(j).map(|i| x[i]).filter(|v| !v.is_nan()).collect();
+                        fill_value(rule, &mut v)
+                    })
+                    .collect();
+            }
+            if c.encode == Encode::Target && c.kind == Kind::Categorical {
+                let k = c.categories.len();
+                let (mut sum, mut n) = (vec![0f64; k + 1], vec![0usize; k + 1]);
+                for (r, label) in train.clone().zip(y) {
+                    let mut v = x[r * width + at];
+                    if v.is_nan() {
+                        v = c.fill.first().copied().unwrap_or(f32::NAN);
+                    }
+                    let i = if v.is_nan() { k } else { v as usize };
+                    sum[i] += f64::from(*label);
+                    n[i] += 1;
+                }
+                let overall = sum.iter().sum::<f64>() / n.iter().sum::<usize>().max(1) as f64;
+                c.target_means = (0..=k)
+                    .map(|i| {
+                        if n[i] > 0 && i < k {
+                            (sum[i] / n[i] as f64) as f32
+                        } else {
+                            overall as f32
+                        }
+                    })
+                    .collect();
+            }
+            if c.scale != Scale::Preserve {
+                // Scale statistics of the values the model would see without scaling.
+                let unscaled = Column {
+                    scale: Scale::Preserve,
+                    offset: vec![],
+                    factor: vec![],
+                    ..c.clone()
+                };
+                let (mut offset, mut factor) = (vec![], vec![]);
+                for j in 0..c.width {
+                    let mut v = Vec::with_capacity(train.len());
+                    let mut one = Vec::with_capacity(1);
+                    for i in values(j) {
+                        one.clear();
+                        unscaled.apply(j, x[i], &mut one)?;
+                        if let Some(v1) = one.first().filter(|v| !v.is_nan()) {
+                            v.push(*v1);
+                        }
+                    }
+                    let (o, f) = scale_stats(c.scale, &mut v);
+                    offset.push(o);
+                    factor.push(f);
+                }
+                c.offset = offset;
+                c.factor = factor;
+            }
+            at += c.width;
+        }
+        Ok(())
+    }
+}
+
+fn parse_choice<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+fn median(v: &mut [f32]) -> f32 {
+    quantile(v, 0.5)
+}
+
+/// Linear-interpolated quantile of the values (NumPy's default), 0 for none.
+fn quantile(v: &mut [f32], q: f64) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let w = (pos - lo as f64) as f32;
+    v[lo] * (1.0 - w) + v[hi] * w
+}
+
+/// The value a NULL becomes; 0 when the training split has no value at all.
+fn fill_value(rule: Impute, v: &mut [f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    match rule {
+        Impute::Mean => (v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64) as f32,
+        Impute::Median => median(v),
+        Impute::Mode => {
+            // The most frequent value; ties go to the smallest.
+            v.sort_by(f32::total_cmp);
+            let (mut best, mut best_n, mut i) = (v[0], 0, 0);
+            while i < v.len() {
+                let j = v[i..]
+                    .iter()
+                    .position(|x| *x != v[i])
+                    .map_or(v.len(), |p| i + p);
+                if j - i > best_n {
+                    best = v[i];
+                    best_n = j - i;
+                }
+                i = j;
+            }
+            best
+        }
+        Impute::Min => v.iter().cloned().fold(f32::INFINITY, f32::min),
+        Impute::Max => v.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+        Impute::Zero | Impute::Error => 0.0,
+    }
+}
+
+/// (offset, factor) so that the scaled value is (x - offset) * factor. A constant column
+/// keeps factor 1 (scikit-learn does the same rather than divide by zero).
+fn scale_stats(scale: Scale, v: &mut [f32]) -> (f32, f32) {
+    let inv = |d: f64| {
+        if d > 0.0 && d.is_finite() {
+            (1.0 / d) as f32
+        } else {
+            1.0
+        }
+    };
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    match scale {
+        Scale::Preserve => (0.0, 1.0),
+        Scale::Standard => {
+            let n = v.len() as f64;
+            let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+            let var = v
+                .iter()
+                .map(|x| (f64::from(*x) - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            (mean as f32, inv(var.sqrt()))
+        }
+        Scale::MinMax => {
+            let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
+            let hi = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            (lo, inv(f64::from(hi) - f64::from(lo)))
+        }
+        Scale::MaxAbs => (
+            0.0,
+            inv(v.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max)),
+        ),
+        Scale::Robust => {
+            let q1 = quantile(v, 0.25);
+            let q3 = quantile(v, 0.75);
+            (median(v), inv(f64::from(q3) - f64::from(q1)))
+        }
+    }
+}
+
+/// The preprocess JSON that would give `column` an impute rule (for error hints).
+pub fn impute_hint(column: &str) -> String {
+    let mut m = Map::new();
+    m.insert(column.into(), serde_json::json!({"impute": "mean"}));
+    Value::Object(m).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new(vec![
+            Column::new("n", "integer", Kind::Numeric, 1),
+            Column::new("c", "text", Kind::Categorical, 1),
+            Column::new("a", "real[]", Kind::Array, 2),
+        ])
+    }
+
+    /// rows: n, c (read-time code), a[1], a[2]
+    fn raw() -> Vec<f32> {
+        let nan = f32::NAN;
+        vec![
+            1.0, 0.0, 1.0, 2.0, //
+            2.0, 1.0, nan, 4.0, //
+            nan, 0.0, 3.0, 6.0, //
+            4.0, 2.0, 5.0, 8.0, // test row: category "b" unseen in training
+        ]
+    }
+
+    fn dicts() -> HashMap<String, Vec<String>> {
+        // first-seen order: "z" then "a" then "b"
+        HashMap::from([("c".to_string(), vec!["z".into(), "a".into(), "b".into()])])
+    }
+
+    #[test]
+    fn categories_come_from_the_training_rows_sorted() {
+        let mut p = pipeline();
+        let mut x = raw();
+        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(p.columns[1].categories, vec!["a", "z"]);
+        // "z" -> 1, "a" -> 0, unseen "b" -> NaN
+        assert_eq!(x[1], 1.0);
+        assert_eq!(x[5], 0.0);
+        assert!(x[13].is_nan());
+        assert!(p.is_identity());
+        assert_eq!(p.raw_width(), 4);
+        assert_eq!(p.columns[2].train_nulls, 1);
+    }
+
+    #[test]
+    fn impute_encode_scale_use_training_statistics_only() {
+        let mut p = pipeline();
+        p.set_rules(&json!({
+            "n": {"impute": "mean", "scale": "standard"},
+            "c": {"encode": "one_hot"},
+            "a": {"impute": "median", "scale": "min_max"}
+        }))
+        .unwrap();
+        let mut x = raw();
+        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0]).unwrap();
+        // n: training values 1, 2 (NaN ignored) -> mean 1.5; the test row's 4 is not used
+        assert_eq!(p.columns[0].fill, vec![1.5]);
+        assert_eq!(p.columns[0].offset, vec![1.5]);
+        assert_eq!(p.out_width(), 1 + 2 + 2);
+        assert_eq!(p.out_names(), vec!["n", "c=a", "c=z", "a[1]", "a[2]"]);
+        let mut out = vec![];
+        p.transform(&x[8..12], &mut out).unwrap();
+        // NaN n -> 1.5 -> standardized 0; "z" -> [0, 1]; a[1] 3 of min 1 max 3 -> 1; a[2] 6 of 2..6 -> 1
+        assert_eq!(out, vec![0.0, 0.0, 1.0, 1.0, 1.0]);
+        out.clear();
+        p.transform(&x[12..16], &mut out).unwrap();
+        assert_eq!(&out[1..3], &[0.0, 0.0], "unseen category: no hot column");
+        assert!(!p.is_identity());
+        // round trip through the catalog's JSON
+        let back: Pipeline = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn target_encoding_and_unseen_categories() {
+        let mut p = pipeline();
+        p.set_rules(&json!({"c": {"encode": "target"}})).unwrap();
+        let mut x = raw();
+        p.fit(&mut x, 0..3, &dicts(), &[10.0, 20.0, 30.0]).unwrap();
+        // "a" (row 2) -> 20; "z" (rows 1 and 3) -> 20; unseen -> overall mean 20
+        assert_eq!(p.columns[1].target_means, vec![20.0, 20.0, 20.0]);
+        let mut p = pipeline();
+        p.set_rules(&json!({"c": {"encode": "target"}})).unwrap();
+        let mut x = raw();
+        p.fit(&mut x, 0..3, &dicts(), &[10.0, 40.0, 30.0]).unwrap();
+        assert_eq!(p.columns[1].target_means, vec![40.0, 20.0, 80.0 / 3.0]);
+    }
+
+    #[test]
+    fn impute_error_and_bad_rules() {
+        let mut p = pipeline();
+        p.set_rules(&json!({"n": {"impute": "error"}})).unwrap();
+        let mut x = raw();
+        assert_eq!(
+            p.fit(&mut x, 0..3, &dicts(), &[0.0; 3]),
+            Err(PreprocessError::NullNotAllowed {
+                column: "n".into(),
+                count: 1
+            })
+        );
+        let mut p = pipeline();
+        assert!(matches!(
+            p.set_rules(&json!({"nope": {}})),
+            Err(PreprocessError::UnknownColumn { .. })
+        ));
+        assert!(matches!(
+            p.set_rules(&json!({"n": {"impute": "avg"}})),
+            Err(PreprocessError::BadRule { .. })
+        ));
+        assert!(matches!(
+            p.set_rules(&json!({"n": {"encode": "one_hot"}})),
+            Err(PreprocessError::BadRule { .. })
+        ));
+        assert!(matches!(
+            p.set_rules(&json!({"n": {"colour": 1}})),
+            Err(PreprocessError::BadRule { .. })
+        ));
+        assert!(matches!(
+            p.set_rules(&json!([1])),
+            Err(PreprocessError::NotObject(_))
+        ));
+    }
+
+    #[test]
+    fn statistics() {
+        assert_eq!(
+            fill_value(Impute::Mode, &mut [3.0, 1.0, 3.0, 1.0, 2.0]),
+            1.0
+        );
+        assert_eq!(fill_value(Impute::Median, &mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(
+            scale_stats(Scale::Robust, &mut [1.0, 2.0, 3.0, 4.0, 5.0]),
+            (3.0, 0.5)
+        );
+        assert_eq!(scale_stats(Scale::MaxAbs, &mut [-4.0, 2.0]), (0.0, 0.25));
+        assert_eq!(scale_stats(Scale::Standard, &mut [7.0, 7.0]), (7.0, 1.0));
+    }
+}
