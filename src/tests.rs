@@ -257,6 +257,66 @@ mod tests {
     }
 
     #[pg_test]
+    fn enums_timestamps_labels_and_preprocess_errors() {
+        run("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
+        run(
+            "CREATE TABLE moods AS SELECT (ARRAY['sad', 'ok', 'happy'])[1 + i % 3]::mood AS mood,
+                    TIMESTAMPTZ '2025-01-01 00:00+00' + i * INTERVAL '1 hour' AS at,
+                    CASE WHEN i % 5 = 0 THEN NULL ELSE ARRAY[i, i * 2] END AS pair,
+                    i % 3 = 0 AS label
+               FROM generate_series(1, 90) i",
+        );
+        run(
+            "SELECT * FROM pgml.train('moods', 'classification', 'moods', 'label', 'xgboost',
+                    '{\"n_estimators\": 10}', test_sampling => 'stratified')",
+        );
+        // boolean labels: predict gives 0/1, predict_label the boolean's text
+        assert_eq!(
+            one::<Vec<String>>("SELECT class_labels FROM pgml.models ORDER BY id DESC LIMIT 1"),
+            vec!["false".to_string(), "true".to_string()]
+        );
+        let (label, value) = Spi::get_two::<String, f32>(
+            "SELECT pgml.predict_label('moods', m), pgml.predict('moods', m) FROM moods m WHERE mood = 'sad' LIMIT 1",
+        )
+        .unwrap();
+        assert_eq!((label.as_deref(), value), (Some("true"), Some(1.0)));
+        // the row form reads the enum by its text, the timestamptz as epoch seconds
+        // the row form reads the enum by its text and the timestamptz as epoch seconds, as
+        // the array form's raw values say (categories: happy, ok, sad)
+        let mismatches = one::<i64>(
+            "SELECT count(*) FROM moods m WHERE pgml.predict('moods', m) IS DISTINCT FROM pgml.predict('moods',
+                ARRAY[array_position(ARRAY['happy', 'ok', 'sad'], mood::text) - 1, date_part('epoch', at),
+                      COALESCE(pair[1]::real, 'NaN'), COALESCE(pair[2]::real, 'NaN')]::real[])",
+        );
+        assert_eq!(mismatches, 0);
+        // iris: numeric labels' text
+        run("SELECT pgml.load_dataset('iris')");
+        run("SELECT * FROM pgml.train('iris labels', 'classification', 'pgml.iris', 'target', 'linear')");
+        assert_eq!(
+            one::<String>(
+                "SELECT pgml.predict_label('iris labels', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])"
+            ),
+            "0"
+        );
+        run("CREATE TABLE ragged (a real[], y real)");
+        run("INSERT INTO ragged VALUES (ARRAY[1, 2], 1), (ARRAY[1], 2), (ARRAY[3, 4], 3)");
+        for (sql, state, names) in [
+            ("SELECT * FROM pgml.train('p1', 'regression', 'moods', 'label', preprocess => '{\"nope\": {}}')", "42703", "nope"),
+            ("SELECT * FROM pgml.train('p2', 'regression', 'moods', 'label', preprocess => '{\"pair\": {\"impute\": \"avg\"}}')", "22023", "avg"),
+            ("SELECT * FROM pgml.train('p3', 'regression', 'moods', 'label', preprocess => '{\"pair\": {\"encode\": \"one_hot\"}}')", "22023", "pair"),
+            ("SELECT * FROM pgml.train('p4', 'regression', 'moods', 'label', preprocess => '{\"pair\": {\"impute\": \"error\"}}')", "22004", "pair"),
+            ("SELECT * FROM pgml.train('p5', 'regression', 'moods', 'label', preprocess => '[1]')", "22023", "preprocess"),
+            ("SELECT * FROM pgml.train('p6', 'regression', 'moods', 'label', test_sampling => 'stratified')", "22023", "stratified"),
+            ("SELECT * FROM pgml.train('p7', 'regression', 'ragged', 'y')", "22023", "1 to 2"),
+            ("SELECT * FROM pgml.train('p8', 'regression', 'moods', 'mood')", "42804", "mood"),
+            ("SELECT * FROM pgml.train('p9', 'regression', 'moods', 'label', 'linear')", "22004", "pair[1]"),
+            ("SELECT pgml.predict('moods', ROW('x'::text, now(), 1))", "42804", "integer[]"),
+        ] {
+            assert_error(sql, state, names);
+        }
+    }
+
+    #[pg_test]
     fn lightgbm_on_every_task() {
         for ds in ["iris", "breast_cancer", "diabetes", "digits"] {
             run(&format!("SELECT pgml.load_dataset('{ds}')"));

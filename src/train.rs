@@ -79,6 +79,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
+    if sampling == Sampling::Stratified && project.task != Task::Classification {
+        return Err(Error::Data {
+            relation: a.relation.clone().unwrap_or_default(),
+            source: crate::data::DataError::StratifyNeedsClasses,
+        });
+    }
     if a.joint && project.task != Task::Regression {
         return Err(Error::JointNotRegression(project.task.as_str().into()));
     }
@@ -290,6 +296,9 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             "train_rows": split.train.len(),
             "test_rows": split.test.len(),
             "labels": snap.labels.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+            // Rows per class (in class order) in each split: what stratified sampling keeps.
+            "train_class_rows": class_rows(&snap.data.y[split.train.clone()], num_classes),
+            "test_class_rows": class_rows(&snap.data.y[split.test.clone()], num_classes),
         }),
     })?;
     let key = key_metric(project.task, &scores);
@@ -320,6 +329,20 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         algorithm: backend.name().into(),
         deployed,
     })
+}
+
+/// Rows of each class among encoded labels; null for other tasks.
+fn class_rows(y: &[f32], num_classes: usize) -> Value {
+    if num_classes == 0 {
+        return Value::Null;
+    }
+    let mut counts = vec![0usize; num_classes];
+    for v in y {
+        if let Some(c) = counts.get_mut(*v as usize) {
+            *c += 1;
+        }
+    }
+    json!(counts)
 }
 
 /// The hook backends call between iterations during `pgml.train`.

@@ -221,7 +221,8 @@ unsafe fn attribute(
             Some(Attribute::Number(match micros {
                 i64::MIN => f32::NEG_INFINITY,
                 i64::MAX => f32::INFINITY,
-                _ => (micros as f64 / 1e6 + PG_EPOCH_SECONDS) as f32,
+                // As Postgres computes date_part('epoch', ...): whole µs first, then seconds.
+                _ => ((micros as f64 + PG_EPOCH_SECONDS * 1e6) / 1e6) as f32,
             }))
         }
         pg_sys::FLOAT4ARRAYOID => arr!(f32, |v| v),

@@ -278,7 +278,13 @@ impl Dataset {
             Sampling::Stratified => {
                 // Labels are class indices here. Each class gives round(its rows x the test
                 // share) test rows, chosen at random, so proportions hold within a row.
-                if self.num_targets != 1 || self.y.iter().any(|v| v.fract() != 0.0 || *v < 0.0) {
+                // Class indices are below the row count; anything else is not an encoded label.
+                if self.num_targets != 1
+                    || self
+                        .y
+                        .iter()
+                        .any(|v| v.fract() != 0.0 || *v < 0.0 || *v as usize >= rows)
+                {
                     return Err(DataError::StratifyNeedsClasses);
                 }
                 let k = self.y.iter().fold(0usize, |m, v| m.max(*v as usize + 1));
