@@ -82,3 +82,22 @@ SELECT count(*) AS rows,
   FROM forms
   JOIN pgml.predict_batch('visit cost', (SELECT array_agg(e ORDER BY n, i) FROM forms, unnest(x) WITH ORDINALITY u(e, i)))
        WITH ORDINALITY batch(v, n) USING (n);
+
+-- materialize_snapshot copies the rows into pgml.snapshot_<id> and trains on the copy; a
+-- retrain without relation_name reads the copy, so it is reproducible after the source changes.
+SELECT project FROM pgml.train('visit cost', relation_name => 'visit_costs', y_column_name => 'cost',
+    algorithm => 'xgboost', hyperparams => '{"n_estimators": 10, "nthread": 1}', materialize_snapshot => true);
+SELECT relation_name, materialized, analysis -> 'rows' AS rows FROM pgml.snapshots ORDER BY id DESC LIMIT 1;
+DELETE FROM visits WHERE clinic = 'north';
+SELECT project FROM pgml.train('visit cost', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10, "nthread": 1}');
+SELECT relation_name ~ '^pgml\.snapshot_\d+$' AS reads_the_copy, analysis -> 'rows' AS rows
+  FROM pgml.snapshots ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS xgboost_models, count(DISTINCT metrics ->> 'r2') AS distinct_r2
+  FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+ WHERE p.name = 'visit cost' AND m.algorithm = 'xgboost';
+
+-- pgml.snapshot on its own: a copy and its description, no training.
+SELECT pgml.snapshot('visit_outcomes', 'outcome') > 0 AS created;
+SELECT relation_name, y_column_name, materialized, analysis -> 'rows' AS rows,
+       jsonb_array_length(columns) AS columns
+  FROM pgml.snapshots ORDER BY id DESC LIMIT 1;

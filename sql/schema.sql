@@ -28,8 +28,11 @@ CREATE TABLE pgml.snapshots (
     -- index), "impute", "scale", "encode", and the training split's statistics "fill",
     -- "target_means", "offset", "factor" (scaled = (x - offset) * factor), "train_nulls"}
     columns       jsonb NOT NULL,
-    -- {"rows": n, "train_rows": n, "test_rows": n}
+    -- {"rows": n, "train_rows": n, "test_rows": n, rows per class in each split}
     analysis      jsonb NOT NULL,
+    -- The rows were copied into the table pgml.snapshot_<id> (materialize_snapshot): a
+    -- retrain without relation_name reads that copy.
+    materialized  boolean NOT NULL DEFAULT false,
     created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at    timestamptz NOT NULL DEFAULT clock_timestamp()
 );

@@ -30,6 +30,8 @@ pub struct TrainArgs {
     pub search_args: Value,
     /// Per-column impute / scale / encode rules.
     pub preprocess: Value,
+    /// Copy the rows into pgml.snapshot_<id> before training on them.
+    pub materialize_snapshot: bool,
 }
 
 pub struct Trained {
@@ -125,7 +127,17 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         return Err(Error::JointUnsupported(backend.name()));
     }
 
-    let mut snap = snapshot::resolve(&relation)?.read(&y, project.task == Task::Classification)?;
+    // materialize_snapshot: copy the rows first and train on the copy, so the snapshot is
+    // exactly what was trained on.
+    let source = snapshot::resolve(&relation)?;
+    let relation_name = source.name.clone();
+    let (materialized, source) = if a.materialize_snapshot {
+        let (id, table) = catalog::materialize(&source.name)?;
+        (Some(id), snapshot::resolve(&table)?)
+    } else {
+        (None, source)
+    };
+    let mut snap = source.read(&y, project.task == Task::Classification)?;
     let mut pipeline = std::mem::take(&mut snap.pipeline);
     pipeline.set_rules(&a.preprocess)?;
     let data_err = |relation: &str| {
@@ -286,7 +298,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     }
 
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
-        relation_name: &snap.relation,
+        relation_name: &relation_name,
         y_column_name: snap.labels.iter().map(|l| l.name.clone()).collect(),
         test_size: a.test_size,
         test_sampling: sampling.as_str(),
@@ -300,6 +312,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             "train_class_rows": class_rows(&snap.data.y[split.train.clone()], num_classes),
             "test_class_rows": class_rows(&snap.data.y[split.test.clone()], num_classes),
         }),
+        materialized,
     })?;
     let key = key_metric(project.task, &scores);
     let model_id = catalog::insert_model(NewModel {
@@ -328,6 +341,39 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         task: project.task,
         algorithm: backend.name().into(),
         deployed,
+    })
+}
+
+/// `pgml.snapshot`: copies a relation into pgml.snapshot_<id> and records it (columns and
+/// their kinds, rows, labels) without training; returns the id. Train on the copy with
+/// `relation_name => 'pgml.snapshot_<id>'`.
+pub fn snapshot_only(
+    relation: &str,
+    y: Vec<String>,
+    test_size: f32,
+    test_sampling: &str,
+) -> Result<i64> {
+    let sampling = Sampling::parse(test_sampling)
+        .ok_or_else(|| Error::UnknownSampling(test_sampling.into()))?;
+    crate::data::test_rows(usize::MAX / 2, test_size).map_err(|source| Error::Data {
+        relation: relation.into(),
+        source,
+    })?;
+    let source = snapshot::resolve(relation)?;
+    let relation_name = source.name.clone();
+    let (id, table) = catalog::materialize(&source.name)?;
+    let snap = snapshot::resolve(&table)?.read(&y, true)?;
+    catalog::insert_snapshot(&NewSnapshot {
+        relation_name: &relation_name,
+        y_column_name: snap.labels.iter().map(|l| l.name.clone()).collect(),
+        test_size,
+        test_sampling: sampling.as_str(),
+        columns: serde_json::to_value(&snap.pipeline).unwrap_or(Value::Null),
+        analysis: json!({
+            "rows": snap.data.rows(),
+            "labels": snap.labels.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+        }),
+        materialized: Some(id),
     })
 }
 

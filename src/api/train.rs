@@ -29,6 +29,7 @@ fn run(
     search_params: Option<JsonB>,
     search_args: Option<JsonB>,
     preprocess: Option<JsonB>,
+    materialize_snapshot: Option<bool>,
 ) -> Trained {
     let project = project_name
         .ok_or_else(|| Error::UnknownProject("NULL".into()))
@@ -48,6 +49,7 @@ fn run(
         search_params: object_or_empty(search_params),
         search_args: object_or_empty(search_args),
         preprocess: object_or_empty(preprocess),
+        materialize_snapshot: materialize_snapshot.unwrap_or(false),
     })
     .or_report();
     (
@@ -75,6 +77,7 @@ fn train(
     search_params: default!(Option<JsonB>, "'{}'"),
     search_args: default!(Option<JsonB>, "'{}'"),
     preprocess: default!(Option<JsonB>, "'{}'"),
+    materialize_snapshot: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
     (
@@ -99,6 +102,7 @@ fn train(
         search_params,
         search_args,
         preprocess,
+        materialize_snapshot,
     ))
 }
 
@@ -121,6 +125,7 @@ fn train_joint(
     search_params: default!(Option<JsonB>, "'{}'"),
     search_args: default!(Option<JsonB>, "'{}'"),
     preprocess: default!(Option<JsonB>, "'{}'"),
+    materialize_snapshot: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
     (
@@ -151,5 +156,26 @@ fn train_joint(
         search_params,
         search_args,
         preprocess,
+        materialize_snapshot,
     ))
+}
+
+/// Copies a relation into pgml.snapshot_<id> and records its columns without training;
+/// returns the snapshot id. Train on the copy with relation_name => 'pgml.snapshot_<id>'.
+#[pg_extern(volatile, parallel_unsafe)]
+fn snapshot(
+    relation_name: &str,
+    y_column_name: default!(Option<&str>, "NULL"),
+    test_size: default!(f32, 0.25),
+    test_sampling: default!(&str, "'random'"),
+) -> i64 {
+    crate::train::snapshot_only(
+        relation_name,
+        y_column_name
+            .map(|y| vec![y.to_string()])
+            .unwrap_or_default(),
+        test_size,
+        test_sampling,
+    )
+    .or_report()
 }

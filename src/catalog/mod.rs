@@ -75,12 +75,15 @@ pub struct NewSnapshot<'a> {
     pub test_sampling: &'a str,
     pub columns: Value,
     pub analysis: Value,
+    /// Set when the rows were copied into pgml.snapshot_<id> (whose id was reserved).
+    pub materialized: Option<i64>,
 }
 
 pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     returning::<i64>(
-        "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
-         VALUES ($1, $2, $3, $4::pgml.sampling, 'successful', $5, $6) RETURNING id",
+        "INSERT INTO pgml.snapshots (id, relation_name, y_column_name, test_size, test_sampling, status, columns, analysis, materialized)
+         VALUES (COALESCE($7, pg_catalog.nextval('pgml.snapshots_id_seq')), $1, $2, $3, $4::pgml.sampling, 'successful', $5, $6, $7 IS NOT NULL)
+         RETURNING id",
         &[
             s.relation_name.into(),
             s.y_column_name.clone().into(),
@@ -88,16 +91,29 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
             s.test_sampling.into(),
             JsonB(s.columns.clone()).into(),
             JsonB(s.analysis.clone()).into(),
+            s.materialized.into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("snapshot insert returned no id".into()))
 }
 
-/// (relation, label columns) of the project's most recent training run.
+/// Copies `relation` (quoted, qualified) into a new table pgml.snapshot_<id> under a
+/// reserved snapshot id, in this transaction; returns the id and the table.
+pub fn materialize(relation: &str) -> Result<(i64, String)> {
+    let id = returning::<i64>("SELECT pg_catalog.nextval('pgml.snapshots_id_seq')", &[])?
+        .ok_or_else(|| Error::Spi("nextval returned nothing".into()))?;
+    let table = format!("pgml.snapshot_{id}");
+    Spi::run(&format!("CREATE TABLE {table} AS SELECT * FROM {relation}"))?;
+    Ok((id, table))
+}
+
+/// (relation, label columns) of the project's most recent training run; a materialized
+/// snapshot's relation is its copy, so a retrain reads the same rows.
 pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>)>> {
     Spi::connect(|client| {
         let table = client.select(
-            "SELECT s.relation_name, s.y_column_name FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
+            "SELECT CASE WHEN s.materialized THEN 'pgml.snapshot_' || s.id ELSE s.relation_name END,
+                    s.y_column_name FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
               WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
             Some(1),
             &[project_id.into()],
