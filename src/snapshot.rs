@@ -333,6 +333,14 @@ impl Relation {
                         }
                         builder.push_row_joint(values.drain(..), targets.drain(..));
                     }
+                    // pgrx keeps every fetched tuple table until the SPI connection ends:
+                    // freeing each batch once copied keeps a 10M-row read at one batch of
+                    // tuples, not all of them (1.5 GB of 10M x 10 measured before).
+                    // SAFETY: the table was consumed above; nothing refers to it.
+                    unsafe {
+                        pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
+                        pg_sys::SPI_tuptable = std::ptr::null_mut();
+                    }
                 }
                 Ok((builder.finish(), widths, dicts, label_dict))
             })?;
