@@ -62,4 +62,16 @@ measure "long linear" scale_long linear '{}' "$ROWS" 10
 measure "wide xgboost" scale_wide xgboost '{"n_estimators": 10}' 2000 1000
 measure "wide ridge" scale_wide ridge '{"penalty": 1.0}' 2000 1000
 "${PSQL[@]}" -c "DROP TABLE scale_long, scale_wide"
+cat >> "$REPORT" <<'NOTES'
+
+Where the memory above the buffer goes (measured while building this):
+- XGBoost trains from a quantile DMatrix built straight from the buffer (no copy); the rest is
+  its binned matrix, gradients and prediction cache. With a plain DMatrix (a copy in its own
+  sparse layout) the same training peaked at 1977 MiB.
+- Reading frees each SPI batch of tuples once copied; before, pgrx kept every batch until the
+  end, and every 10M-row training peaked near 2 GB for that alone.
+- linear standardizes an f64 copy of the features and linfa's least squares copies again
+  (with an intercept column): about 6.7 buffers. Normal equations accumulated from the f32
+  buffer would need none; not done yet.
+NOTES
 cat "$REPORT"

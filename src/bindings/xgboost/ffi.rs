@@ -55,6 +55,84 @@ impl DMatrix {
     }
 }
 
+/// The one batch a quantile DMatrix is built from: our dense buffer, handed over by
+/// reference through the proxy (no copy; XGBoost quantizes it while building).
+struct OneBatch {
+    proxy: sys::DMatrixHandle,
+    data: CString,
+    labels: CString,
+    given: bool,
+}
+
+unsafe extern "C" fn batch_reset(handle: sys::DataIterHandle) {
+    // SAFETY: `handle` is the &mut OneBatch passed to XGQuantileDMatrixCreateFromCallback.
+    unsafe { (*(handle as *mut OneBatch)).given = false };
+}
+
+unsafe extern "C" fn batch_next(handle: sys::DataIterHandle) -> std::os::raw::c_int {
+    // SAFETY: as in batch_reset; the interfaces point at buffers alive for the whole build.
+    let batch = unsafe { &mut *(handle as *mut OneBatch) };
+    if batch.given {
+        return 0;
+    }
+    batch.given = true;
+    // Errors here surface as the build's own error (XGBoost checks the proxy's data).
+    unsafe {
+        sys::XGProxyDMatrixSetDataDense(batch.proxy, batch.data.as_ptr());
+        sys::XGDMatrixSetInfoFromInterface(batch.proxy, c"label".as_ptr(), batch.labels.as_ptr());
+    }
+    1
+}
+
+fn interface(ptr: *const f32, rows: usize, cols: usize) -> Result<CString> {
+    c_text(&format!(
+        r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
+        ptr as usize
+    ))
+}
+
+impl DMatrix {
+    /// A quantile DMatrix for the `hist` tree method: XGBoost bins the features straight
+    /// from `x` (one byte or so per value) instead of first copying them into its own
+    /// sparse layout (8 bytes per value), which on 10M x 10 rows cost 1.5 GB.
+    pub fn quantile(
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        labels: &[f32],
+        targets: usize,
+        config: &str,
+    ) -> Result<Self> {
+        debug_assert_eq!(x.len(), rows * cols);
+        debug_assert_eq!(labels.len(), rows * targets);
+        let mut proxy = ptr::null_mut();
+        check(unsafe { sys::XGProxyDMatrixCreate(&mut proxy) })?;
+        let proxy = DMatrix(proxy); // freed on every path
+        let mut batch = OneBatch {
+            proxy: proxy.0,
+            data: interface(x.as_ptr(), rows, cols)?,
+            labels: interface(labels.as_ptr(), rows, targets)?,
+            given: false,
+        };
+        let config = c_text(config)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: `batch` and the buffers it points at outlive the call; XGBoost calls the
+        // two callbacks only during it.
+        check(unsafe {
+            sys::XGQuantileDMatrixCreateFromCallback(
+                (&mut batch as *mut OneBatch).cast(),
+                proxy.0,
+                ptr::null_mut(),
+                Some(batch_reset),
+                Some(batch_next),
+                config.as_ptr(),
+                &mut out,
+            )
+        })?;
+        Ok(DMatrix(out))
+    }
+}
+
 impl Drop for DMatrix {
     fn drop(&mut self) {
         // SAFETY: the handle came from XGDMatrixCreateFromMat and is freed once.

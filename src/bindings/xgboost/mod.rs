@@ -172,7 +172,31 @@ impl Backend for XGBoost {
             message: "training matrix is not contiguous".into(),
         })?;
         let y = data.y.to_vec();
-        let dtrain = DMatrix::dense(x, rows, cols, &y, data.num_targets.max(1))?;
+        let targets = data.num_targets.max(1);
+        // The hist method (XGBoost's default) trains from a quantile DMatrix built straight
+        // from our buffer; other tree methods and the linear booster need the plain one.
+        let text = |k: &str| params.get(k).map(Hyperparams::as_library_text);
+        let hist = matches!(
+            text("tree_method").as_deref(),
+            None | Some("hist") | Some("auto")
+        ) && matches!(
+            text("booster").as_deref(),
+            None | Some("gbtree") | Some("dart")
+        );
+        let dtrain = if hist {
+            let mut config = serde_json::json!({"missing": f64::NAN});
+            if let Some(b) = params.get("max_bin") {
+                config["max_bin"] = b.clone();
+            }
+            if let Some(t) = data.threads {
+                config["nthread"] = t.into();
+            }
+            // JSON has no NaN: XGBoost reads the bare token.
+            let config = config.to_string().replace("null", "NaN");
+            DMatrix::quantile(x, rows, cols, &y, targets, &config)?
+        } else {
+            DMatrix::dense(x, rows, cols, &y, targets)?
+        };
         let mut booster = Booster::new(&dtrain)?;
         booster.set_param("objective", &objective)?;
         if data.task == Task::Classification && data.num_classes > 2 {
