@@ -99,6 +99,22 @@ fn knn_algorithm(params: &Hyperparams) -> Result<KNNAlgorithmName> {
     )
 }
 
+/// A forest of `n_trees` one-tree forests with consecutive seeds, the progress hook
+/// consulted (and query cancel honoured) between trees.
+fn grow<T>(
+    n_trees: usize,
+    seed: u64,
+    progress: Progress,
+    mut fit_one: impl FnMut(u64) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut trees = Vec::new(); // n_trees is user input: no up-front allocation
+    for t in 0..n_trees {
+        progress.step(t, n_trees)?;
+        trees.push(fit_one(seed.wrapping_add(t as u64))?);
+    }
+    Ok(trees)
+}
+
 /// The depth and leaf-size fields every smartcore tree and forest parameter struct shares.
 macro_rules! tree_params {
     ($p:ident, $params:ident) => {
@@ -173,14 +189,10 @@ impl Smartcore {
                 p.criterion = criterion(params)?;
                 p.n_trees = 1;
                 let base = seed.unwrap_or(p.seed);
-                let mut trees = Vec::new(); // n_trees is user input: no up-front allocation
-                for t in 0..n_trees {
-                    progress.step(t, n_trees)?;
-                    let mut p = p.clone();
-                    p.seed = base.wrapping_add(t as u64);
-                    trees.push(RandomForestClassifier::fit(&x, &y_class, p).map_err(library)?);
-                }
-                Fitted::ForestClassifier(trees)
+                Fitted::ForestClassifier(grow(n_trees, base, progress, |seed| {
+                    let p = RandomForestClassifierParameters { seed, ..p.clone() };
+                    RandomForestClassifier::fit(&x, &y_class, p).map_err(library)
+                })?)
             }
             ("random_forest", false) => {
                 if params.get("criterion").is_some() {
@@ -200,14 +212,10 @@ impl Smartcore {
                 p.m = usize_param(params, "m", 1)?;
                 p.n_trees = 1;
                 let base = seed.unwrap_or(p.seed);
-                let mut trees = Vec::new(); // n_trees is user input: no up-front allocation
-                for t in 0..n_trees {
-                    progress.step(t, n_trees)?;
-                    let mut p = p.clone();
-                    p.seed = base.wrapping_add(t as u64);
-                    trees.push(RandomForestRegressor::fit(&x, &y_value, p).map_err(library)?);
-                }
-                Fitted::ForestRegressor(trees)
+                Fitted::ForestRegressor(grow(n_trees, base, progress, |seed| {
+                    let p = RandomForestRegressorParameters { seed, ..p.clone() };
+                    RandomForestRegressor::fit(&x, &y_value, p).map_err(library)
+                })?)
             }
             ("decision_tree", true) => {
                 let mut p = DecisionTreeClassifierParameters::default();
