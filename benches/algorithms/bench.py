@@ -288,6 +288,8 @@ def main():
                 "lightgbm": lightgbm.__version__, "numpy": np.__version__,
                 "python": sys.version.split()[0], "pgml": sql("SELECT pgml.version()"),
                 "postgres": sql("SHOW server_version")}
+    # The bench's projects would otherwise show in the demo's overview.
+    sql("DELETE FROM pgml.projects WHERE name LIKE 'bench %'")
     out = os.path.join(os.path.dirname(__file__), "results.json")
     with open(out, "w") as f:
         json.dump({"versions": versions, "quick": QUICK, "seed": SEED, "results": results}, f, indent=1)

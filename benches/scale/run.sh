@@ -61,7 +61,7 @@ measure "long lightgbm" scale_long lightgbm '{"n_estimators": 10}' "$ROWS" 10
 measure "long linear" scale_long linear '{}' "$ROWS" 10
 measure "wide xgboost" scale_wide xgboost '{"n_estimators": 10}' 2000 1000
 measure "wide ridge" scale_wide ridge '{"penalty": 1.0}' 2000 1000
-"${PSQL[@]}" -c "DROP TABLE scale_long, scale_wide"
+"${PSQL[@]}" -c "DROP TABLE scale_long, scale_wide" -c "DELETE FROM pgml.projects WHERE name LIKE 'scale %'"
 cat >> "$REPORT" <<'NOTES'
 
 Where the memory above the buffer goes (measured while building this):
