@@ -293,9 +293,7 @@ mod tests {
         run("SELECT pgml.load_dataset('iris')");
         run("SELECT * FROM pgml.train('iris labels', 'classification', 'pgml.iris', 'target', 'linear')");
         assert_eq!(
-            one::<String>(
-                "SELECT pgml.predict_label('iris labels', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])"
-            ),
+            one::<String>("SELECT pgml.predict_label('iris labels', ARRAY[5.1, 3.5, 1.4, 0.2])"),
             "0"
         );
         run("CREATE TABLE ragged (a real[], y real)");

@@ -73,7 +73,15 @@ fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
 }
 
 macro_rules! array_overloads {
-    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident, $joint:ident) => {
+    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident, $joint:ident, $label:ident) => {
+        /// The predicted label of one row given as raw values (as the array form of predict).
+        #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
+        fn $label(project_name: &str, features: Array<$t>) -> String {
+            features
+                .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
+                .or_report()
+        }
+
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
@@ -125,7 +133,8 @@ array_overloads!(
     predict_proba_real,
     predict_batch_real,
     decompose_real,
-    predict_joint_real
+    predict_joint_real,
+    predict_label_real
 );
 array_overloads!(
     f64,
@@ -133,7 +142,8 @@ array_overloads!(
     predict_proba_double,
     predict_batch_double,
     decompose_double,
-    predict_joint_double
+    predict_joint_double,
+    predict_label_double
 );
 array_overloads!(
     AnyNumeric,
@@ -141,7 +151,8 @@ array_overloads!(
     predict_proba_numeric,
     predict_batch_numeric,
     decompose_numeric,
-    predict_joint_numeric
+    predict_joint_numeric,
+    predict_label_numeric
 );
 array_overloads!(
     i32,
@@ -149,7 +160,8 @@ array_overloads!(
     predict_proba_int,
     predict_batch_int,
     decompose_int,
-    predict_joint_int
+    predict_joint_int,
+    predict_label_int
 );
 array_overloads!(
     i64,
@@ -157,7 +169,8 @@ array_overloads!(
     predict_proba_bigint,
     predict_batch_bigint,
     decompose_bigint,
-    predict_joint_bigint
+    predict_joint_bigint,
+    predict_label_bigint
 );
 
 /// One attribute of a row, decoded by its own type.
@@ -330,14 +343,6 @@ fn row_raw(row: &AnyElement, pipeline: &Pipeline) -> Result<Vec<f32>> {
 #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
 fn predict_label_row(project_name: &str, row: AnyElement) -> String {
     serve::predict_label(project_name, |p| row_raw(&row, p)).or_report()
-}
-
-/// The predicted label of one row given as raw values (as the array form of predict).
-#[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
-fn predict_label_array(project_name: &str, features: Array<f32>) -> String {
-    features
-        .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
-        .or_report()
 }
 
 /// Predicts from a table row (or any composite): columns are matched to the training
