@@ -101,6 +101,16 @@ pub enum BindingError {
 
 pub type Result<T> = std::result::Result<T, BindingError>;
 
+impl BindingError {
+    /// A library's own error message, under the backend's name.
+    pub fn library(backend: &'static str, e: impl std::fmt::Display) -> Self {
+        BindingError::Library {
+            backend,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// A training set handed to a backend: views into the snapshot's single dense buffer.
 ///
 /// Classification labels are already encoded as class indices `0..num_classes` (as f32).
@@ -202,6 +212,19 @@ pub trait Backend: Sync {
     /// Whether it can train a model for `task` (by default the two supervised tasks).
     fn supports(&self, task: Task) -> bool {
         task.supervised()
+    }
+
+    /// Errs unless [`Backend::supports`] the task: for a fit reached without the SQL
+    /// layer's check (search folds, tests).
+    fn check_task(&self, task: Task) -> Result<()> {
+        if self.supports(task) {
+            Ok(())
+        } else {
+            Err(BindingError::UnsupportedTask {
+                algorithm: self.name(),
+                task: task.as_str(),
+            })
+        }
     }
 
     /// Whether NaN features are missing values to it (XGBoost, LightGBM); others need

@@ -101,10 +101,7 @@ fn dbscan(data: &TrainData, params: &Hyperparams) -> Result<Centroids> {
 }
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "kmeans",
-        message: e.to_string(),
-    }
+    BindingError::library("kmeans", e)
 }
 
 impl Backend for Clustering {
@@ -126,12 +123,7 @@ impl Backend for Clustering {
         params: &Hyperparams,
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
-        if data.task != Task::Clustering {
-            return Err(BindingError::UnsupportedTask {
-                algorithm: self.name,
-                task: data.task.as_str(),
-            });
-        }
+        self.check_task(data.task)?;
         reject_missing(self.name, &data.x)?;
         if self.name == "dbscan" {
             progress.step(0, 1)?;

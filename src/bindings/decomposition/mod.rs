@@ -29,10 +29,7 @@ struct Components {
 }
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "pca",
-        message: e.to_string(),
-    }
+    BindingError::library("pca", e)
 }
 
 impl Backend for Decomposition {
@@ -54,12 +51,7 @@ impl Backend for Decomposition {
         params: &Hyperparams,
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
-        if data.task != Task::Decomposition {
-            return Err(BindingError::UnsupportedTask {
-                algorithm: self.name,
-                task: data.task.as_str(),
-            });
-        }
+        self.check_task(data.task)?;
         reject_missing(self.name, &data.x)?;
         let d = data.x.ncols();
         // scikit-learn keeps every component by default.

@@ -57,10 +57,7 @@ pub static ELASTIC_NET: ElasticNet = ElasticNet {
 };
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "elasticnet",
-        message: e.to_string(),
-    }
+    BindingError::library("elasticnet", e)
 }
 
 impl Backend for ElasticNet {
@@ -82,12 +79,7 @@ impl Backend for ElasticNet {
         params: &Hyperparams,
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
-        if !self.supports(data.task) {
-            return Err(BindingError::UnsupportedTask {
-                algorithm: self.name,
-                task: data.task.as_str(),
-            });
-        }
+        self.check_task(data.task)?;
         let penalty = params.float("penalty").unwrap_or(1.0);
         if !(penalty.is_finite() && penalty >= 0.0) {
             return Err(BindingError::InvalidHyperparam {

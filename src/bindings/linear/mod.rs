@@ -44,10 +44,7 @@ struct Coefficients {
 }
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "linear",
-        message: e.to_string(),
-    }
+    BindingError::library("linear", e)
 }
 
 /// Standardized f64 copy of `x`, with the per-column mean and scale used.

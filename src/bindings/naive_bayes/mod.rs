@@ -14,10 +14,7 @@ pub struct GaussianNaiveBayes;
 static PARAMS: &[ParamSpec] = &[p("var_smoothing", Float)];
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "gaussian_naive_bayes",
-        message: e.to_string(),
-    }
+    BindingError::library("gaussian_naive_bayes", e)
 }
 
 impl Backend for GaussianNaiveBayes {
@@ -39,12 +36,7 @@ impl Backend for GaussianNaiveBayes {
         params: &Hyperparams,
         progress: Progress,
     ) -> Result<Box<dyn Model>> {
-        if data.task != Task::Classification {
-            return Err(BindingError::UnsupportedTask {
-                algorithm: self.name(),
-                task: data.task.as_str(),
-            });
-        }
+        self.check_task(data.task)?;
         reject_missing(self.name(), &data.x)?;
         progress.step(0, 1)?;
         let x = data.x.mapv(f64::from);

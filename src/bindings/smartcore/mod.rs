@@ -46,10 +46,7 @@ enum Fitted {
 }
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "smartcore",
-        message: e.to_string(),
-    }
+    BindingError::library("smartcore", e)
 }
 
 fn matrix(x: &[f32], cols: usize) -> Result<X> {

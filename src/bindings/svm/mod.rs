@@ -31,10 +31,7 @@ static PARAMS: &[ParamSpec] = &[
 ];
 
 fn library(e: impl std::fmt::Display) -> BindingError {
-    BindingError::Library {
-        backend: "svm",
-        message: e.to_string(),
-    }
+    BindingError::library("svm", e)
 }
 
 #[derive(Serialize, Deserialize)]
