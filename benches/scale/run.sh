@@ -65,13 +65,19 @@ measure "wide ridge" scale_wide ridge '{"penalty": 1.0}' 2000 1000
 cat >> "$REPORT" <<'NOTES'
 
 Where the memory above the buffer goes (measured while building this):
+- pgml's own share is the buffer plus about 0.3 of it (linear, whose solver needs only a
+  d x d matrix, shows it: least squares is accumulated block by block from the f32 buffer
+  into normal equations; linfa's QR on an f64 copy plus a copy with an intercept column
+  peaked at 6.7 buffers, 2803 MiB). The 0.3 is read-time memory (SPI batches, freed but
+  kept by the allocator) and the test split's scoring.
 - XGBoost trains from a quantile DMatrix built straight from the buffer (no copy); the rest is
-  its binned matrix, gradients and prediction cache. With a plain DMatrix (a copy in its own
-  sparse layout) the same training peaked at 1977 MiB.
+  its binned matrix, gradients and prediction cache, which it allocates itself. With a plain
+  DMatrix (a copy in its own sparse layout) the same training peaked at 1977 MiB.
+- LightGBM likewise: its binned Dataset, gradients and scores.
 - Reading frees each SPI batch of tuples once copied; before, pgrx kept every batch until the
   end, and every 10M-row training peaked near 2 GB for that alone.
-- linear standardizes an f64 copy of the features and linfa's least squares copies again
-  (with an intercept column): about 6.7 buffers. Normal equations accumulated from the f32
-  buffer would need none; not done yet.
+- Wide tables: XGBoost's histograms are per feature (1,000 x 256 bins per node), so its
+  working memory does not scale with the 7 MiB buffer; ridge solves 1,000 x 1,000 normal
+  equations (it was 28 s and 82 MiB through linfa's QR on the augmented matrix).
 NOTES
 cat "$REPORT"

@@ -1,6 +1,6 @@
 //! Penalized linear regression: `lasso` (L1) and `elastic_net` (L1 and L2 mixed by
-//! `l1_ratio`) by linfa-elasticnet's coordinate descent, and `ridge` (L2) solved exactly as
-//! least squares on the centered rows augmented with sqrt(penalty)·I (linfa-elasticnet's
+//! `l1_ratio`) by linfa-elasticnet's coordinate descent, and `ridge` (L2) solved exactly from the
+//! penalized normal equations (the linear backend's least squares; linfa-elasticnet's
 //! solver stops at once when l1_ratio is 0). All on the raw features, like scikit-learn's
 //! Lasso, ElasticNet and Ridge, whose `alpha` is `penalty` here.
 //!
@@ -16,7 +16,6 @@ use super::{
 };
 use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet as LinfaElasticNet;
-use linfa_linear::LinearRegression;
 use ndarray::{Array1, Array2, Axis};
 use serde_json::{json, Map};
 
@@ -124,9 +123,10 @@ impl Backend for ElasticNet {
             num_targets: 1,
         };
         if self.name == "ridge" {
-            let (w, b) = ridge(data, penalty, with_intercept)?;
+            let y = data.y.view().insert_axis(Axis(1));
+            let (w, b) = linear::least_squares(&data.x, &y, with_intercept, penalty)?;
             progress.step(1, 1)?;
-            return Ok(linear::regression_model(w, b, shape));
+            return Ok(linear::regression_model(w, b[0], shape));
         }
         // Centered here, not by linfa: its intercept path centers y but not X.
         let (x, y, x_mean, y_mean) = centered(data, with_intercept);
@@ -171,27 +171,6 @@ fn centered(data: &TrainData, with_intercept: bool) -> (Array2<f64>, Array1<f64>
     let y_mean = y.mean().unwrap_or(0.0);
     y -= y_mean;
     (x, y, x_mean, y_mean)
-}
-
-/// Minimizes ||y - Xw - b||² + penalty·||w||² (scikit-learn's Ridge): least squares on the
-/// centered rows stacked on sqrt(penalty)·I; the intercept is not penalized.
-fn ridge(data: &TrainData, penalty: f64, with_intercept: bool) -> Result<(Vec<f64>, f64)> {
-    let (x, y, x_mean, y_mean) = centered(data, with_intercept);
-    let (n, d) = x.dim();
-    let mut a = Array2::<f64>::zeros((n + d, d));
-    a.slice_mut(ndarray::s![..n, ..]).assign(&x);
-    for j in 0..d {
-        a[[n + j, j]] = penalty.sqrt();
-    }
-    let mut b = Array1::<f64>::zeros(n + d);
-    b.slice_mut(ndarray::s![..n]).assign(&y);
-    let fitted = LinearRegression::new()
-        .with_intercept(false)
-        .fit(&Dataset::new(a, b))
-        .map_err(library)?;
-    let w = fitted.params().to_vec();
-    let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
-    Ok((w, intercept))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{
     Progress, Result, Task, TrainData,
 };
 use linfa::prelude::*;
-use linfa_linear::LinearRegression;
+use linfa_linalg::eigh::EighInto;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,96 @@ fn unstandardize(w: &[f64], b: f64, means: &[f64], scales: &[f64]) -> (Vec<f64>,
     (raw, b - shift)
 }
 
+/// Rows per block of the least-squares accumulation: about 2 MiB of f64 per block, so the
+/// working copy stays small next to the training buffer whatever its shape.
+const BLOCK_VALUES: usize = 1 << 18;
+
+/// Least squares (ridge when `penalty` > 0: minimizes ||y - Xw - b||² + penalty·||w||², the
+/// intercept unpenalized, as scikit-learn's Ridge) for every column of `y` at once, from the
+/// normal equations
+/// accumulated block by block straight from the f32 buffer: memory is d x d, not another
+/// copy of the data (linfa's QR needed an f64 copy plus one with an intercept column, 6.7
+/// buffers at 10M x 10). Features are centred (when fitting an intercept) and the Gram
+/// matrix scaled to unit diagonal before solving, which keeps it well conditioned for real
+/// data; the solve is a symmetric eigendecomposition that drops directions with
+/// (numerically) zero variance, so constant or collinear columns give the minimum-norm
+/// solution, as a QR / SVD least squares does, instead of failing.
+/// Returns `k * d` weights (target-major) and `k` intercepts.
+pub(crate) fn least_squares(
+    x: &ArrayView2<f32>,
+    y: &ArrayView2<f32>,
+    intercept: bool,
+    penalty: f64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (n, d) = x.dim();
+    let k = y.ncols();
+    let mean = |a: &ArrayView2<f32>| -> Array1<f64> {
+        let mut m = Array1::<f64>::zeros(a.ncols());
+        if intercept && n > 0 {
+            for row in a.rows() {
+                m.zip_mut_with(&row, |m, v| *m += f64::from(*v));
+            }
+            m /= n as f64;
+        }
+        m
+    };
+    let (x_mean, y_mean) = (mean(x), mean(y));
+    let mut gram = Array2::<f64>::zeros((d, d));
+    let mut cross = Array2::<f64>::zeros((d, k));
+    let rows = (BLOCK_VALUES / (d + k).max(1)).max(1);
+    for start in (0..n).step_by(rows) {
+        let end = (start + rows).min(n);
+        let centred = |a: ArrayView2<f32>, m: &Array1<f64>| {
+            let mut b = a.mapv(f64::from);
+            b -= m;
+            b
+        };
+        let xb = centred(x.slice(ndarray::s![start..end, ..]), &x_mean);
+        let yb = centred(y.slice(ndarray::s![start..end, ..]), &y_mean);
+        gram += &xb.t().dot(&xb);
+        cross += &xb.t().dot(&yb);
+    }
+    // Unit diagonal: a zero-variance column keeps scale 1 and an all-zero row, which the
+    // eigenvalue cut below removes.
+    let scale: Array1<f64> = gram.diag().mapv(|v| {
+        if v > 0.0 && v.is_finite() {
+            v.sqrt()
+        } else {
+            1.0
+        }
+    });
+    for ((i, j), g) in gram.indexed_iter_mut() {
+        *g /= scale[i] * scale[j];
+        if i == j {
+            // penalty·||w||² with w = v / scale
+            *g += penalty / (scale[i] * scale[i]);
+        }
+    }
+    for ((i, _), c) in cross.indexed_iter_mut() {
+        *c /= scale[i];
+    }
+    let (values, vectors) = gram.eigh_into().map_err(library)?;
+    let top = values.iter().cloned().fold(0.0, f64::max);
+    // Relative cut well above the round-off of a Gram matrix summed in f64 over millions
+    // of rows, well below any variance a real feature has on unit scale.
+    let cut = top * 1e-10;
+    let mut weights = Vec::with_capacity(k * d);
+    let mut intercepts = Vec::with_capacity(k);
+    for t in 0..k {
+        let mut v = Array1::<f64>::zeros(d);
+        for (lambda, u) in values.iter().zip(vectors.columns()) {
+            if *lambda > cut {
+                let coef = u.dot(&cross.column(t)) / lambda;
+                v.scaled_add(coef, &u);
+            }
+        }
+        let w = &v / &scale;
+        intercepts.push(y_mean[t] - w.dot(&x_mean));
+        weights.extend(w);
+    }
+    Ok((weights, intercepts))
+}
+
 /// linfa's logistic regression settings, shared by the binary and multinomial solvers.
 struct Solver {
     alpha: f64,
@@ -115,8 +205,7 @@ impl Backend for Linear {
     ) -> Result<Box<dyn Model>> {
         reject_missing("linear", &data.x)?;
         progress.step(0, 1)?;
-        let (z, means, scales) = standardize(&data.x);
-        let d = z.ncols();
+        let d = data.x.ncols();
         let intercept = params.bool("with_intercept").unwrap_or(true);
         let coefficients = match data.task {
             Task::Clustering | Task::Decomposition => {
@@ -135,25 +224,8 @@ impl Backend for Linear {
                         });
                     }
                 }
-                // Least squares for several targets is one independent fit per target (the
-                // normal equations share X and separate by column of Y).
-                let k = data.num_targets.max(1);
-                let mut weights = Vec::with_capacity(k * d);
-                let mut intercepts = Vec::with_capacity(k);
-                for target in data.y_matrix().columns() {
-                    let fitted = LinearRegression::new()
-                        .with_intercept(intercept)
-                        .fit(&Dataset::new(z.clone(), target.mapv(f64::from)))
-                        .map_err(library)?;
-                    let (w, b) = unstandardize(
-                        fitted.params().as_slice().unwrap_or(&[]),
-                        fitted.intercept(),
-                        &means,
-                        &scales,
-                    );
-                    weights.extend(w);
-                    intercepts.push(b);
-                }
+                let (weights, intercepts) =
+                    least_squares(&data.x, &data.y_matrix(), intercept, 0.0)?;
                 Coefficients {
                     link: Link::Identity,
                     num_features: d,
@@ -162,6 +234,7 @@ impl Backend for Linear {
                 }
             }
             Task::Classification => {
+                let (z, means, scales) = standardize(&data.x);
                 let y: Array1<usize> = data.y.mapv(|v| v as usize);
                 let solver = Solver {
                     alpha: params.float("alpha").unwrap_or(1.0),
@@ -399,6 +472,48 @@ mod tests {
         let mut again = vec![];
         r.predict(&[1000.0, 3.0], &mut again).unwrap();
         assert_eq!(out, again);
+    }
+
+    #[test]
+    fn least_squares_survives_constant_and_collinear_columns() {
+        // column 1 is constant, column 2 duplicates column 0: QR least squares gives the
+        // minimum-norm solution, which splits column 0's weight evenly with its copy
+        let x = Array2::from_shape_fn((30, 3), |(i, j)| match j {
+            1 => 7.0,
+            _ => i as f32,
+        });
+        let y = Array2::from_shape_fn((30, 1), |(i, _)| 4.0 * i as f32 + 1.0);
+        let (w, b) = least_squares(&x.view(), &y.view(), true, 0.0).unwrap();
+        for (got, want) in w.iter().zip([2.0, 0.0, 2.0]) {
+            assert!((got - want).abs() < 1e-6, "{w:?}");
+        }
+        assert!((b[0] - 1.0).abs() < 1e-6, "{b:?}");
+    }
+
+    #[test]
+    fn least_squares_without_intercept_and_with_penalty() {
+        let x = Array2::from_shape_fn((20, 1), |(i, _)| i as f32 + 1.0);
+        let y = Array2::from_shape_fn((20, 1), |(i, _)| 3.0 * (i as f32 + 1.0) + 5.0);
+        // through the origin: w = sum(xy) / sum(x²)
+        let (sxy, sxx) = (1..=20).fold((0.0, 0.0), |(a, b), i| {
+            let v = f64::from(i);
+            (a + v * (3.0 * v + 5.0), b + v * v)
+        });
+        let (w, b) = least_squares(&x.view(), &y.view(), false, 0.0).unwrap();
+        assert!(
+            (w[0] - sxy / sxx).abs() < 1e-9 && b[0] == 0.0,
+            "{w:?} {b:?}"
+        );
+        // ridge with intercept, one feature: w = sxy_c / (sxx_c + penalty) on centred data
+        let mean = 10.5;
+        let sxx_c: f64 = (1..=20).map(|i| (f64::from(i) - mean).powi(2)).sum();
+        let (w, b) = least_squares(&x.view(), &y.view(), true, 100.0).unwrap();
+        let want = 3.0 * sxx_c / (sxx_c + 100.0);
+        assert!((w[0] - want).abs() < 1e-9, "{w:?} vs {want}");
+        assert!(
+            (b[0] - (3.0 * mean + 5.0 - want * mean)).abs() < 1e-9,
+            "{b:?}"
+        );
     }
 
     #[test]
