@@ -57,6 +57,10 @@ CREATE TABLE pgml.models (
     -- Values predicted per row: 1, or the number of y_column_name of a pgml.train_joint
     -- regression (pgml.predict_joint returns them in that order).
     num_targets  integer NOT NULL DEFAULT 1 CHECK (num_targets >= 1),
+    -- What serves it: for xgboost and lightgbm 'native (T trees, S splits)' when pgml's own
+    -- tree evaluator covers the model, else 'library: <why not>' (dart, categorical splits,
+    -- ...), served through the library's C API. NULL for algorithms with no choice.
+    evaluator    text,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );

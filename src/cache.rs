@@ -84,6 +84,7 @@ fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
 
 /// The project's deployed model: from the cache when current, else from the catalog.
 pub fn get(project: &str) -> Result<Rc<Served>> {
+    bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
         return Ok(s);

@@ -12,7 +12,19 @@ pub static TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Whether long trainings report progress as INFO messages (at most one every few seconds).
 pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// Whether XGBoost and LightGBM models covered by pgml's tree evaluator are served by it
+/// (else always through the library's C API: for comparison, or as an escape hatch).
+pub static NATIVE_TREES: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"pgml.native_trees",
+        c"Serve XGBoost and LightGBM models with pgml's native tree evaluator.",
+        c"Off: every prediction goes through the library's C API. pgml.models.evaluator says which models the evaluator covers.",
+        &NATIVE_TREES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"pgml.train_threads",
         c"Threads a training may use (0: the library's default, all cores).",

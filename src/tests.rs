@@ -362,6 +362,90 @@ mod tests {
         assert_error("SELECT * FROM pgml.train('lgb_iris', algorithm => 'lightgbm', hyperparams => '{\"num_leafs\": 3}')", "22023", "num_leafs");
     }
 
+    /// The native tree evaluator serves covered models (the catalog says so) with the
+    /// library's results; models it does not cover are served by the library, and
+    /// pgml.native_trees = off sends everything through the library.
+    #[pg_test]
+    fn native_trees_serve_with_library_results() {
+        run("SELECT pgml.load_dataset('iris')");
+        run("SELECT pgml.load_dataset('diabetes')");
+        for (project, task, rel, algo, hp) in [
+            (
+                "nt_xgb",
+                "classification",
+                "pgml.iris",
+                "xgboost",
+                "{\"n_estimators\": 20}",
+            ),
+            (
+                "nt_lgb",
+                "classification",
+                "pgml.iris",
+                "lightgbm",
+                "{\"n_estimators\": 20, \"min_data_in_leaf\": 5}",
+            ),
+            (
+                "nt_xgb_r",
+                "regression",
+                "pgml.diabetes",
+                "xgboost",
+                "{\"n_estimators\": 20}",
+            ),
+            (
+                "nt_lgb_r",
+                "regression",
+                "pgml.diabetes",
+                "lightgbm",
+                "{\"n_estimators\": 20}",
+            ),
+            (
+                "nt_dart",
+                "regression",
+                "pgml.diabetes",
+                "xgboost",
+                "{\"n_estimators\": 10, \"rate_drop\": 0.3}",
+            ),
+            (
+                "nt_linear",
+                "regression",
+                "pgml.diabetes",
+                "xgboost",
+                "{\"n_estimators\": 5, \"booster\": \"gblinear\"}",
+            ),
+        ] {
+            run(&format!("SELECT * FROM pgml.train('{project}', '{task}', '{rel}', 'target', '{algo}', '{hp}')"));
+            let evaluator = one::<String>(&format!(
+                "SELECT m.evaluator FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = '{project}'"
+            ));
+            let want = if project == "nt_linear" {
+                "library: gblinear booster"
+            } else {
+                "native ("
+            };
+            assert!(evaluator.starts_with(want), "{project}: {evaluator}");
+            // every row of the table, both ways: the same values, bit for bit
+            let (x, pred) = if task == "classification" {
+                (
+                    "ARRAY[sepal_length, sepal_width, petal_length, petal_width]",
+                    "pgml.predict_proba",
+                )
+            } else {
+                (
+                    "ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6]",
+                    "pgml.predict_joint",
+                )
+            };
+            let query = format!(
+                "SELECT array_agg({pred}('{project}', {x})::text ORDER BY ctid)::text FROM {rel}"
+            );
+            let native = one::<String>(&query);
+            run("SET pgml.native_trees = off");
+            let library = one::<String>(&query);
+            run("RESET pgml.native_trees");
+            assert_eq!(native, library, "{project}");
+        }
+    }
+
     #[pg_test]
     fn smartcore_algorithms_on_every_task() {
         for ds in ["iris", "breast_cancer", "diabetes", "digits"] {

@@ -42,6 +42,8 @@ pub struct Trained {
 }
 
 pub fn train(a: TrainArgs) -> Result<Trained> {
+    // The test split is scored by the evaluator that serves (pgml.native_trees).
+    crate::bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
     // Check every argument before touching data.
     let backend =
         bindings::find(&a.algorithm).ok_or_else(|| Error::UnknownAlgorithm(a.algorithm.clone()))?;
@@ -325,6 +327,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         classes: classes.as_ref().map(|(values, _)| values.clone()),
         class_labels: classes.map(|(_, labels)| labels),
         num_targets: snap.data.num_targets,
+        evaluator: model.evaluator(),
         bytes: model.to_bytes()?,
     })?;
 

@@ -15,6 +15,7 @@ pub mod naive_bayes;
 pub mod params;
 pub mod smartcore;
 pub mod svm;
+pub mod trees;
 pub mod xgboost;
 
 use ndarray::{ArrayView1, ArrayView2};
@@ -200,6 +201,12 @@ pub trait Model: Send {
 
     /// Bytes that [`Backend::load`] restores. No temp files.
     fn to_bytes(&self) -> Result<Vec<u8>>;
+
+    /// What evaluates it, for `pgml.models.evaluator`: for tree ensembles, pgml's native
+    /// trees or the library (and why). `None` where there is no choice.
+    fn evaluator(&self) -> Option<String> {
+        None
+    }
 
     fn shape(&self) -> ModelShape;
 }

@@ -138,14 +138,16 @@ pub struct NewModel<'a> {
     pub class_labels: Option<Vec<String>>,
     /// Values predicted per row: 1, or the targets of a joint regression.
     pub num_targets: usize,
+    /// What serves it (tree ensembles: native trees or the library, and why).
+    pub evaluator: Option<String>,
     pub bytes: Vec<u8>,
 }
 
 /// Stores a successful model and its bytes; returns its id.
 pub fn insert_model(m: NewModel) -> Result<i64> {
     let id = returning::<i64>(
-        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets, class_labels)
-         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets, class_labels, evaluator)
+         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8, $9, $10) RETURNING id",
         &[
             m.project_id.into(),
             m.snapshot_id.into(),
@@ -156,6 +158,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
             m.classes.into(),
             (m.num_targets as i32).into(),
             m.class_labels.into(),
+            m.evaluator.into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("model insert returned no id".into()))?;

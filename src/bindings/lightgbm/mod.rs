@@ -7,6 +7,7 @@
 mod ffi;
 
 use super::params::{p, ParamKind::*};
+use super::trees::{self, Evaluator};
 use super::{
     outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
     ModelShape, ParamSpec, Progress, Result, Task, TrainData,
@@ -25,7 +26,9 @@ const ROUNDS: [&str; 5] = [
     "num_round",
 ];
 /// Parameters that shape the binned dataset rather than the booster.
-const DATASET_PARAMS: [&str; 4] = [
+const DATASET_PARAMS: [&str; 6] = [
+    "use_missing",
+    "zero_as_missing",
     "max_bin",
     "min_data_in_bin",
     "bin_construct_sample_cnt",
@@ -90,6 +93,8 @@ static PARAMS: &[ParamSpec] = &[
     p("force_col_wise", Bool),
     p("force_row_wise", Bool),
     p("verbosity", Int),
+    p("use_missing", Bool),
+    p("zero_as_missing", Bool),
     p("max_bin", Int),
     p("min_data_in_bin", Int),
     p("bin_construct_sample_cnt", Int),
@@ -256,8 +261,14 @@ impl Backend for LightGBM {
             });
         }
         booster.init_single_row(shape.num_features)?;
+        let evaluator = Evaluator::choose(
+            trees::lightgbm::compile(bytes),
+            shape.num_features,
+            outputs_per_row(shape),
+        );
         Ok(Box::new(LightGBMModel {
             booster,
+            evaluator,
             text: bytes.to_vec(),
             shape,
         }))
@@ -266,6 +277,8 @@ impl Backend for LightGBM {
 
 struct LightGBMModel {
     booster: Booster,
+    /// The compiled trees when the model is covered, else why not (the library serves it).
+    evaluator: Evaluator,
     /// The model text, kept for to_bytes (LightGBM's writer is not const).
     text: Vec<u8>,
     shape: ModelShape,
@@ -276,6 +289,10 @@ impl LightGBMModel {
         let mut raw = Vec::with_capacity(
             x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape),
         );
+        if let Some(forest) = self.evaluator.native().filter(|_| trees::enabled()) {
+            forest.predict(x, &mut raw);
+            return Ok(raw);
+        }
         self.booster.predict(
             x,
             self.shape.num_features,
@@ -299,6 +316,10 @@ impl Model for LightGBMModel {
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(self.text.clone())
+    }
+
+    fn evaluator(&self) -> Option<String> {
+        Some(self.evaluator.describe())
     }
 
     fn shape(&self) -> ModelShape {
@@ -330,6 +351,85 @@ mod tests {
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
         LightGBM.validate(&hp)?;
         LightGBM.fit(&data, &hp, &mut |_, _| Ok(()))
+    }
+
+    /// The parity test for LightGBM: native trees against its own prediction
+    /// (single-row fast path, as served, and the batch path), bit for bit.
+    #[test]
+    fn native_trees_match_lightgbm_bit_for_bit() {
+        use crate::bindings::trees::parity;
+        let cases = [
+            (Task::Regression, 0, json!({"n_estimators": 30})),
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 20, "objective": "poisson"}),
+            ),
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 10, "zero_as_missing": true}),
+            ),
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 10, "use_missing": false}),
+            ),
+            (
+                Task::Regression,
+                0,
+                json!({"boosting": "rf", "n_estimators": 10, "bagging_fraction": 0.7, "bagging_freq": 1}),
+            ),
+            (Task::Classification, 2, json!({"n_estimators": 25})),
+            (Task::Classification, 4, json!({"n_estimators": 15})),
+        ];
+        let probes = parity::probes(11);
+        for (n, (task, k, params)) in cases.into_iter().enumerate() {
+            let (x, y) = parity::training(task, k, 100 + n as u64);
+            let m = fit(&x, &y, task, k, params.clone()).unwrap();
+            let shape = m.shape();
+            let text = m.to_bytes().unwrap();
+            let forest = trees::lightgbm::compile(&text)
+                .unwrap_or_else(|e| panic!("{params}: not compiled: {e}"));
+            // the missing-value mode each case is there for: NaN by default, zero, none
+            let modes: std::collections::BTreeSet<u8> = String::from_utf8_lossy(&text)
+                .lines()
+                .filter_map(|l| l.strip_prefix("decision_type="))
+                .flat_map(|l| l.split(' ').map(|d| (d.parse::<u8>().unwrap() >> 2) & 3))
+                .collect();
+            let want = match n {
+                2 => 1,
+                3 => 0,
+                _ => 2,
+            };
+            assert!(modes.contains(&want), "{params}: missing modes {modes:?}");
+            let mut booster = Booster::load(&text).unwrap();
+            booster.init_single_row(parity::FEATURES).unwrap();
+            let outputs = outputs_per_row(shape);
+            let mut native = vec![];
+            forest.predict(&probes, &mut native);
+            let mut library = vec![];
+            booster
+                .predict(&probes, parity::FEATURES, outputs, &mut library)
+                .unwrap();
+            parity::assert_identical(&format!("{params} batch"), &native, &library);
+            let mut single = vec![];
+            for row in probes.chunks_exact(parity::FEATURES).take(2000) {
+                booster
+                    .predict(row, parity::FEATURES, outputs, &mut single)
+                    .unwrap();
+            }
+            parity::assert_identical(
+                &format!("{params} single"),
+                &native[..2000 * outputs],
+                &single,
+            );
+            assert!(
+                m.evaluator().unwrap().starts_with("native"),
+                "{:?}",
+                m.evaluator()
+            );
+        }
     }
 
     #[test]

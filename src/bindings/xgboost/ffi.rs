@@ -24,6 +24,17 @@ fn check(ret: i32) -> Result<()> {
 pub struct DMatrix(sys::DMatrixHandle);
 
 impl DMatrix {
+    /// Rows without labels (NaN = missing).
+    pub fn features(x: &[f32], rows: usize, cols: usize) -> Result<Self> {
+        debug_assert_eq!(x.len(), rows * cols);
+        let mut handle = ptr::null_mut();
+        // SAFETY: `x` holds rows*cols floats; XGBoost copies them before returning.
+        check(unsafe {
+            sys::XGDMatrixCreateFromMat(x.as_ptr(), rows as u64, cols as u64, f32::NAN, &mut handle)
+        })?;
+        Ok(DMatrix(handle))
+    }
+
     /// `labels` holds `targets` values per row, row-major (several for a joint regression).
     pub fn dense(
         x: &[f32],
@@ -32,14 +43,8 @@ impl DMatrix {
         labels: &[f32],
         targets: usize,
     ) -> Result<Self> {
-        debug_assert_eq!(x.len(), rows * cols);
         debug_assert_eq!(labels.len(), rows * targets);
-        let mut handle = ptr::null_mut();
-        // SAFETY: `x` holds rows*cols floats; XGBoost copies them before returning.
-        check(unsafe {
-            sys::XGDMatrixCreateFromMat(x.as_ptr(), rows as u64, cols as u64, f32::NAN, &mut handle)
-        })?;
-        let m = DMatrix(handle);
+        let m = DMatrix::features(x, rows, cols)?;
         // The array-interface form is the one that takes a 2-D (rows x targets) label; the
         // older XGDMatrixSetFloatInfo only a vector.
         let interface = c_text(&format!(
@@ -225,17 +230,21 @@ impl Booster {
         Ok(out as usize)
     }
 
-    /// The model in XGBoost's Universal Binary JSON format.
+    /// The model in XGBoost's Universal Binary JSON format (what pgml.files stores).
     pub fn to_ubj(&self) -> Result<Vec<u8>> {
+        self.save(c"{\"format\": \"ubj\"}")
+    }
+
+    /// The model as JSON text (what the native evaluator compiles).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        self.save(c"{\"format\": \"json\"}")
+    }
+
+    fn save(&self, config: &std::ffi::CStr) -> Result<Vec<u8>> {
         let mut len = 0u64;
         let mut data: *const c_char = ptr::null();
         check(unsafe {
-            sys::XGBoosterSaveModelToBuffer(
-                self.handle,
-                c"{\"format\": \"ubj\"}".as_ptr(),
-                &mut len,
-                &mut data,
-            )
+            sys::XGBoosterSaveModelToBuffer(self.handle, config.as_ptr(), &mut len, &mut data)
         })?;
         // SAFETY: XGBoost returned `len` bytes valid until its next call on this handle.
         Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) }.to_vec())
@@ -271,11 +280,47 @@ impl Booster {
                 &mut result,
             )
         })?;
-        let shape = unsafe { std::slice::from_raw_parts(shape, dim as usize) };
-        let len: u64 = shape.iter().product();
-        out.extend_from_slice(unsafe { std::slice::from_raw_parts(result, len as usize) });
+        // SAFETY: XGBoost's shape and result stay valid until the next call on the booster.
+        unsafe { copy_result(shape, dim, result, out) };
         Ok(())
     }
+
+    /// Prediction through a DMatrix: for the linear booster, which has no inplace predict.
+    pub fn predict_dmatrix(
+        &self,
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        let m = DMatrix::features(x, rows, cols)?;
+        let mut shape: *const u64 = ptr::null();
+        let mut dim = 0u64;
+        let mut result: *const f32 = ptr::null();
+        // SAFETY: a live DMatrix; the result buffer is the booster's, copied out at once.
+        check(unsafe {
+            sys::XGBoosterPredictFromDMatrix(
+                self.handle,
+                m.0,
+                self.predict_config.as_ptr(),
+                &mut shape,
+                &mut dim,
+                &mut result,
+            )
+        })?;
+        unsafe { copy_result(shape, dim, result, out) };
+        Ok(())
+    }
+}
+
+/// Appends a prediction result XGBoost returned (a `dim`-dimensional `shape`).
+///
+/// # Safety
+/// `shape` and `result` must be what an XGBoost predict call just returned.
+unsafe fn copy_result(shape: *const u64, dim: u64, result: *const f32, out: &mut Vec<f32>) {
+    let shape = std::slice::from_raw_parts(shape, dim as usize);
+    let len: u64 = shape.iter().product();
+    out.extend_from_slice(std::slice::from_raw_parts(result, len as usize));
 }
 
 impl Drop for Booster {

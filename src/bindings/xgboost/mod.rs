@@ -6,6 +6,7 @@
 mod ffi;
 
 use super::params::{p, ParamKind::*};
+use super::trees::{self, Evaluator};
 use super::{
     outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
     ModelShape, ParamSpec, Progress, Result, Task, TrainData,
@@ -230,15 +231,16 @@ impl Backend for XGBoost {
         }
         progress.step(rounds, rounds)?;
         drop(dtrain);
-        Ok(Box::new(XGBoostModel {
+        // The test split is scored by the evaluator that will serve the model.
+        Ok(Box::new(XGBoostModel::new(
             booster,
-            shape: ModelShape {
+            ModelShape {
                 task: data.task,
                 num_features: cols,
                 num_classes: data.num_classes,
                 num_targets: data.num_targets,
             },
-        }))
+        )?))
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
@@ -255,23 +257,50 @@ impl Backend for XGBoost {
         }
         // A backend serves one query at a time: threads would only add start-up cost.
         booster.set_param("nthread", "1")?;
-        Ok(Box::new(XGBoostModel { booster, shape }))
+        Ok(Box::new(XGBoostModel::new(booster, shape)?))
     }
 }
 
 struct XGBoostModel {
     booster: Booster,
+    /// The compiled trees when the model is covered, else why not (the library serves it).
+    evaluator: Evaluator,
+    /// gblinear has no inplace predict: it goes through a DMatrix.
+    inplace: bool,
     shape: ModelShape,
 }
 
 impl XGBoostModel {
+    fn new(booster: Booster, shape: ModelShape) -> Result<Self> {
+        let json = booster.to_json()?;
+        let evaluator = Evaluator::choose(
+            trees::xgboost::compile(&json),
+            shape.num_features,
+            outputs_per_row(shape),
+        );
+        Ok(XGBoostModel {
+            booster,
+            evaluator,
+            inplace: trees::xgboost::booster_name(&json).as_deref() != Some("gblinear"),
+            shape,
+        })
+    }
+
     /// Raw XGBoost output: values, P(class 1), or per-class probabilities.
     fn raw(&self, x: &[f32]) -> Result<Vec<f32>> {
         let rows = x.len() / self.shape.num_features.max(1);
         let expected = rows * outputs_per_row(self.shape);
         let mut raw = Vec::with_capacity(expected);
-        self.booster
-            .predict_dense(x, rows, self.shape.num_features, &mut raw)?;
+        match self.evaluator.native().filter(|_| trees::enabled()) {
+            Some(forest) => forest.predict(x, &mut raw),
+            None if self.inplace => {
+                self.booster
+                    .predict_dense(x, rows, self.shape.num_features, &mut raw)?
+            }
+            None => self
+                .booster
+                .predict_dmatrix(x, rows, self.shape.num_features, &mut raw)?,
+        }
         if raw.len() != expected {
             return Err(BindingError::Library {
                 backend: "xgboost",
@@ -295,6 +324,10 @@ impl Model for XGBoostModel {
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         self.booster.to_ubj()
+    }
+
+    fn evaluator(&self) -> Option<String> {
+        Some(self.evaluator.describe())
     }
 
     fn shape(&self) -> ModelShape {
@@ -330,6 +363,100 @@ mod tests {
         let hp = Hyperparams::new(params.as_object().unwrap().clone());
         XGBOOST.validate(&hp).unwrap();
         XGBOOST.fit(&data, &hp, &mut no_progress()).unwrap()
+    }
+
+    /// The parity test: 100,000 probe rows with NaNs, native trees against
+    /// XGBoost's own prediction, batch and single-row, bit for bit.
+    #[test]
+    fn native_trees_match_xgboost_bit_for_bit() {
+        use crate::bindings::trees::parity;
+        let cases = [
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 30, "max_depth": 6}),
+            ),
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 20, "objective": "count:poisson"}),
+            ),
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 10, "objective": "reg:absoluteerror"}),
+            ),
+            (
+                Task::Classification,
+                2,
+                json!({"n_estimators": 25, "max_depth": 4}),
+            ),
+            (
+                Task::Classification,
+                4,
+                json!({"n_estimators": 15, "max_depth": 5}),
+            ),
+        ];
+        let probes = parity::probes(7);
+        for (n, (task, k, params)) in cases.into_iter().enumerate() {
+            let (x, y) = parity::training(task, k, n as u64);
+            let m = fit(&x, &y, task, k, params.clone());
+            let shape = m.shape();
+            let booster = Booster::load(&m.to_bytes().unwrap()).unwrap();
+            let forest = trees::xgboost::compile(&booster.to_json().unwrap())
+                .unwrap_or_else(|e| panic!("{params}: not compiled: {e}"));
+            let (rows, d) = (parity::PROBES, parity::FEATURES);
+            let mut native = vec![];
+            forest.predict(&probes, &mut native);
+            let mut library = vec![];
+            booster
+                .predict_dense(&probes, rows, d, &mut library)
+                .unwrap();
+            parity::assert_identical(&format!("{params} batch"), &native, &library);
+            // the serving path: one row per call
+            let outputs = outputs_per_row(shape);
+            let mut single = vec![];
+            for row in probes.chunks_exact(d).take(2000) {
+                booster.predict_dense(row, 1, d, &mut single).unwrap();
+            }
+            parity::assert_identical(
+                &format!("{params} single"),
+                &native[..2000 * outputs],
+                &single,
+            );
+            assert!(
+                m.evaluator().unwrap().starts_with("native"),
+                "{:?}",
+                m.evaluator()
+            );
+        }
+    }
+
+    #[test]
+    fn uncovered_models_fall_back_to_the_library_visibly() {
+        use crate::bindings::trees::parity;
+        let (x, y) = parity::training(Task::Regression, 0, 1);
+        let linear = fit(
+            &x,
+            &y,
+            Task::Regression,
+            0,
+            json!({"n_estimators": 5, "booster": "gblinear"}),
+        );
+        assert_eq!(linear.evaluator().unwrap(), "library: gblinear booster");
+        let mut out = vec![];
+        linear
+            .predict(&parity::probes(1)[..parity::FEATURES * 3], &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 3);
+        let gamma = fit(
+            &x,
+            &y,
+            Task::Regression,
+            0,
+            json!({"n_estimators": 5, "objective": "reg:gamma"}),
+        );
+        assert_eq!(gamma.evaluator().unwrap(), "library: objective reg:gamma");
     }
 
     #[test]
