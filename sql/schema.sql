@@ -98,7 +98,7 @@ CREATE FUNCTION pgml.key_metric(task pgml.task, metrics jsonb) RETURNS double pr
 CREATE VIEW pgml.deployed_models AS
 SELECT DISTINCT ON (d.project_id)
        p.id AS project_id, p.name, p.task, m.algorithm, m.id AS model_id,
-       d.strategy, d.created_at AS deployed_at, m.metrics
+       d.strategy, d.created_at AS deployed_at, m.metrics, m.evaluator
   FROM pgml.deployments d
   JOIN pgml.projects p ON p.id = d.project_id
   JOIN pgml.models m ON m.id = d.model_id

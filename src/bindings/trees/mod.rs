@@ -64,15 +64,39 @@ pub enum Missing {
     Nan,
 }
 
-/// A split. Children are node indices when >= 0, else `!leaf` (an index into `leaves`).
+// Node::meta: the feature index in the low bits, flags above it.
+const LEAF: u32 = 1 << 31;
+const DEFAULT_LEFT: u32 = 1 << 30;
+const MISSING_SHIFT: u32 = 28;
+const FEATURE_MASK: u32 = (1 << MISSING_SHIFT) - 1;
+
+/// One node, splits and leaves alike, in depth-first preorder: a split's left child is the
+/// next node and `right` its right child. A leaf holds its value in `threshold`, and points
+/// `right` at itself. 12 bytes for XGBoost (f32), 16 for LightGBM (f64), and a left child
+/// on the same cache line: a cold model's nodes are read from memory on every call.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Node<T> {
     threshold: T,
-    feature: u32,
-    left: i32,
-    right: i32,
-    default_left: bool,
-    missing: Missing,
+    right: u32,
+    meta: u32,
+}
+
+impl<T> Node<T> {
+    #[inline(always)]
+    fn feature(&self) -> usize {
+        (self.meta & FEATURE_MASK) as usize
+    }
+
+    #[inline(always)]
+    fn default_left(&self) -> bool {
+        self.meta & DEFAULT_LEFT != 0
+    }
+
+    #[inline(always)]
+    fn is_leaf(&self) -> bool {
+        self.meta & LEAF != 0
+    }
 }
 
 /// Every tree of an ensemble, flattened. `T` is the library's threshold and accumulator
@@ -80,17 +104,61 @@ struct Node<T> {
 #[derive(Debug, Default)]
 struct Trees<T> {
     nodes: Vec<Node<T>>,
-    leaves: Vec<T>,
-    /// Each tree's root: a node index, or `!leaf` for a tree that is a single leaf.
-    roots: Vec<i32>,
+    /// Each tree's root node.
+    roots: Vec<u32>,
+    /// Steps from each tree's root to its deepest leaf (for the catalog and tests).
+    depths: Vec<u32>,
     /// Each tree's output (class or target) index.
     groups: Vec<u32>,
+}
+
+/// One step of a walk by the library's rules: whether the row goes left at this split.
+trait Decide<T> {
+    fn left(node: &Node<T>, row: &[T]) -> bool;
+}
+
+/// XGBoost: NaN to the default child, else `x < threshold` to the left.
+struct XGBoostRule;
+
+impl Decide<f32> for XGBoostRule {
+    #[inline(always)]
+    fn left(n: &Node<f32>, row: &[f32]) -> bool {
+        // SAFETY: validate() checked every node's feature against the row width.
+        let x = unsafe { *row.get_unchecked(n.feature()) };
+        if x.is_nan() {
+            n.default_left()
+        } else {
+            x < n.threshold
+        }
+    }
+}
+
+/// LightGBM (`Tree::NumericalDecision`), on a row already widened to f64.
+struct LightGBMRule;
+
+impl Decide<f64> for LightGBMRule {
+    #[inline(always)]
+    fn left(n: &Node<f64>, row: &[f64]) -> bool {
+        // SAFETY: as for XGBoostRule.
+        let mut x = unsafe { *row.get_unchecked(n.feature()) };
+        let missing = (n.meta >> MISSING_SHIFT) & 3;
+        if x.is_nan() && missing != Missing::Nan as u32 {
+            x = 0.0;
+        }
+        let to_default = (missing == Missing::Zero as u32 && is_zero(x))
+            || (missing == Missing::Nan as u32 && x.is_nan());
+        if to_default {
+            n.default_left()
+        } else {
+            x <= n.threshold
+        }
+    }
 }
 
 impl<T: Copy> Trees<T> {
     /// Appends one tree given in its library's own node numbering: `children(i)` is node
     /// `i`'s (left, right) in that numbering, `None` for a leaf; node 0 is the root. Errs on
-    /// a child index out of range (cycles are caught by `validate`).
+    /// a child index out of range or a node reached twice (a cycle).
     fn push_tree(
         &mut self,
         group: u32,
@@ -102,131 +170,108 @@ impl<T: Copy> Trees<T> {
         if num_nodes == 0 {
             return Err("a tree without nodes".into());
         }
-        // Library node ids -> ours: splits to node indices, leaves to !leaf indices.
-        let mut ours = vec![0i32; num_nodes];
-        let (mut splits, mut leaves) = (self.nodes.len(), self.leaves.len());
-        for (i, slot) in ours.iter_mut().enumerate() {
-            match children(i) {
-                Some(_) => {
-                    *slot = i32::try_from(splits).map_err(|_| "too many nodes")?;
-                    splits += 1;
-                }
-                None => {
-                    *slot = !i32::try_from(leaves).map_err(|_| "too many leaves")?;
-                    leaves += 1;
-                }
+        let base = self.nodes.len();
+        let root = u32::try_from(base).map_err(|_| "too many nodes")?;
+        let mut seen = vec![false; num_nodes];
+        // Preorder with an explicit stack (a chain-shaped tree may be thousands deep):
+        // (library node, depth, our index of the parent whose `right` it is).
+        let mut stack = vec![(0usize, 0u32, None::<usize>)];
+        let mut depth = 0;
+        while let Some((i, d, parent)) = stack.pop() {
+            if i >= num_nodes {
+                return Err(format!("a child index {i} out of range"));
             }
-        }
-        for i in 0..num_nodes {
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(format!("node {i} is reached twice (a cycle)"));
+            }
+            let ours = self.nodes.len();
+            let index = u32::try_from(ours).map_err(|_| "too many nodes")?;
+            if let Some(p) = parent {
+                self.nodes[p].right = index;
+            }
+            depth = depth.max(d);
             match children(i) {
                 Some((l, r)) => {
-                    if l >= num_nodes || r >= num_nodes {
-                        return Err(format!("node {i} has a child out of range"));
-                    }
                     let (threshold, feature, default_left, missing) = split(i);
+                    if feature > FEATURE_MASK {
+                        return Err(format!("feature index {feature}"));
+                    }
+                    let meta = feature
+                        | if default_left { DEFAULT_LEFT } else { 0 }
+                        | (missing as u32) << MISSING_SHIFT;
                     self.nodes.push(Node {
                         threshold,
-                        feature,
-                        left: ours[l],
-                        right: ours[r],
-                        default_left,
-                        missing,
+                        right: index, // set when the right child is placed
+                        meta,
                     });
+                    // Left child next in preorder: pushed last, popped first.
+                    stack.push((r, d + 1, Some(ours)));
+                    stack.push((l, d + 1, None));
                 }
-                None => self.leaves.push(leaf(i)),
+                None => self.nodes.push(Node {
+                    threshold: leaf(i),
+                    right: index,
+                    meta: LEAF,
+                }),
             }
         }
-        self.roots.push(ours[0]);
+        self.roots.push(root);
+        self.depths.push(depth);
         self.groups.push(group);
         Ok(())
     }
 
-    /// Checks that every split's feature exists, every child index is in range and every
-    /// walk from a root ends: the walks then need no bounds checks (a tampered model must
-    /// give an error, not a crash or an endless loop in a backend).
+    fn splits(&self) -> usize {
+        self.nodes.iter().filter(|n| !n.is_leaf()).count()
+    }
+
+    /// Checks every index a walk reads, so walks need no bounds checks (a tampered model
+    /// must give an error, not a crash in a backend). Walks end: push_tree builds trees only.
     fn validate(&self, num_features: usize, outputs: usize) -> Result<(), Unsupported> {
-        let (n, l) = (self.nodes.len() as i64, self.leaves.len() as i64);
-        let ok = |c: i32| {
-            if c >= 0 {
-                i64::from(c) < n
-            } else {
-                i64::from(!c) < l
-            }
-        };
-        for node in &self.nodes {
-            if node.feature as usize >= num_features {
+        let n = self.nodes.len();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !node.is_leaf() && node.feature() >= num_features {
                 return Err(format!(
                     "a split on feature {} of {num_features}",
-                    node.feature
+                    node.feature()
                 ));
             }
-            if !ok(node.left) || !ok(node.right) {
+            if node.right as usize >= n || (!node.is_leaf() && i + 1 >= n) {
                 return Err("a child index out of range".into());
             }
         }
-        if self.roots.iter().any(|r| !ok(*r)) || self.groups.iter().any(|g| *g as usize >= outputs)
+        if self.roots.iter().any(|r| *r as usize >= n)
+            || self.groups.iter().any(|g| *g as usize >= outputs)
         {
             return Err("a tree root or output index out of range".into());
         }
-        // A cycle would loop forever at predict time. In a tree every split is reached once:
-        // a second visit means a cycle (or a shared subtree, which no library writes).
-        let mut seen = vec![false; self.nodes.len()];
-        let mut stack: Vec<i32> = self.roots.clone();
-        while let Some(c) = stack.pop() {
-            if c < 0 {
-                continue;
-            }
-            let i = c as usize;
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(format!("split {i} is reached twice (a cycle)"));
-            }
-            stack.push(self.nodes[i].left);
-            stack.push(self.nodes[i].right);
-        }
         Ok(())
     }
-}
 
-impl Trees<f32> {
-    /// XGBoost's walk: NaN to the default child, else `x < threshold` to the left.
+    /// Adds each tree's leaf for `row` to `acc[group]`, in tree order (the libraries' order
+    /// of summation).
     #[inline]
-    fn leaf(&self, row: &[f32], root: i32) -> f32 {
-        let mut c = root;
-        while c >= 0 {
-            // SAFETY: validate() checked every child index and feature before any walk.
-            let n = unsafe { self.nodes.get_unchecked(c as usize) };
-            let x = unsafe { *row.get_unchecked(n.feature as usize) };
-            let left = if x.is_nan() {
-                n.default_left
-            } else {
-                x < n.threshold
-            };
-            c = if left { n.left } else { n.right };
-        }
-        unsafe { *self.leaves.get_unchecked(!c as usize) }
-    }
-}
-
-impl Trees<f64> {
-    /// LightGBM's walk (`Tree::NumericalDecision`) on a row already widened to f64.
-    #[inline]
-    fn leaf(&self, row: &[f64], root: i32) -> f64 {
-        let mut c = root;
-        while c >= 0 {
-            // SAFETY: as in Trees<f32>::leaf.
-            let n = unsafe { self.nodes.get_unchecked(c as usize) };
-            let mut x = unsafe { *row.get_unchecked(n.feature as usize) };
-            if x.is_nan() && n.missing != Missing::Nan {
-                x = 0.0;
+    fn accumulate<R: Decide<T>>(&self, row: &[T], acc: &mut [T])
+    where
+        T: std::ops::AddAssign,
+    {
+        for (root, group) in self.roots.iter().zip(&self.groups) {
+            let mut at = *root as usize;
+            // SAFETY: validate() bounds every root, `right` and `i + 1` of a split, and
+            // every group against the outputs.
+            unsafe {
+                let mut n = self.nodes.get_unchecked(at);
+                while !n.is_leaf() {
+                    at = if R::left(n, row) {
+                        at + 1
+                    } else {
+                        n.right as usize
+                    };
+                    n = self.nodes.get_unchecked(at);
+                }
+                *acc.get_unchecked_mut(*group as usize) += n.threshold;
             }
-            let left = match n.missing {
-                Missing::Zero if is_zero(x) => n.default_left,
-                Missing::Nan if x.is_nan() => n.default_left,
-                _ => x <= n.threshold,
-            };
-            c = if left { n.left } else { n.right };
         }
-        unsafe { *self.leaves.get_unchecked(!c as usize) }
     }
 }
 
@@ -278,9 +323,7 @@ impl Forest {
                 let mut acc = vec![0f32; self.outputs];
                 for row in x.chunks_exact(d) {
                     acc.copy_from_slice(&self.base_margin);
-                    for (root, group) in trees.roots.iter().zip(&trees.groups) {
-                        acc[*group as usize] += trees.leaf(row, *root);
-                    }
+                    trees.accumulate::<XGBoostRule>(row, &mut acc);
                     self.link_f32(&mut acc);
                     out.extend_from_slice(&acc);
                 }
@@ -297,9 +340,7 @@ impl Forest {
                         *w = if is_zero(v) { 0.0 } else { v };
                     }
                     acc.iter_mut().for_each(|a| *a = 0.0);
-                    for (root, group) in trees.roots.iter().zip(&trees.groups) {
-                        acc[*group as usize] += trees.leaf(&wide, *root);
-                    }
+                    trees.accumulate::<LightGBMRule>(&wide, &mut acc);
                     if let Some(n) = average_over {
                         acc.iter_mut().for_each(|a| *a /= n);
                     }
@@ -362,8 +403,8 @@ impl Forest {
     /// Trees and split nodes, for the catalog.
     pub fn size(&self) -> (usize, usize) {
         match &self.family {
-            Family::XGBoost(t) => (t.roots.len(), t.nodes.len()),
-            Family::LightGBM { trees, .. } => (trees.roots.len(), trees.nodes.len()),
+            Family::XGBoost(t) => (t.roots.len(), t.splits()),
+            Family::LightGBM { trees, .. } => (trees.roots.len(), trees.splits()),
         }
     }
 }
@@ -517,18 +558,65 @@ mod tests {
         t
     }
 
+    /// Each tree's leaf for `row`: one output per tree.
+    fn leaves<T: Copy + Default + std::ops::AddAssign, R: Decide<T>>(
+        t: &Trees<T>,
+        row: &[T],
+    ) -> Vec<T> {
+        let per_tree = Trees {
+            nodes: t.nodes.clone(),
+            roots: t.roots.clone(),
+            depths: t.depths.clone(),
+            groups: (0..t.roots.len() as u32).collect(),
+        };
+        let mut acc = vec![T::default(); t.roots.len()];
+        per_tree.accumulate::<R>(row, &mut acc);
+        acc
+    }
+
     #[test]
     fn walks_thresholds_and_default_directions() {
         let t = leaf_tree();
         t.validate(2, 1).unwrap();
-        let root = t.roots[0];
-        assert_eq!(t.leaf(&[0.0, 0.0], root), 1.0);
-        assert_eq!(t.leaf(&[0.0, 5.0], root), 2.0);
-        assert_eq!(t.leaf(&[0.5, 0.0], root), 3.0, "x < threshold is strict");
-        assert_eq!(t.leaf(&[f32::NAN, 0.0], root), 1.0, "default left");
-        assert_eq!(t.leaf(&[0.0, f32::NAN], root), 2.0, "default right");
+        let leaf = |row: &[f32]| leaves::<f32, XGBoostRule>(&t, row)[0];
+        assert_eq!(leaf(&[0.0, 0.0]), 1.0);
+        assert_eq!(leaf(&[0.0, 5.0]), 2.0);
+        assert_eq!(leaf(&[0.5, 0.0]), 3.0, "x < threshold is strict");
+        assert_eq!(leaf(&[f32::NAN, 0.0]), 1.0, "default left");
+        assert_eq!(leaf(&[0.0, f32::NAN]), 2.0, "default right");
+        assert_eq!(t.depths, vec![2]);
         assert!(t.validate(1, 1).is_err(), "feature 1 of 1");
         assert!(t.validate(2, 0).is_err(), "group 0 of 0 outputs");
+    }
+
+    #[test]
+    fn many_trees_of_unequal_depth_sum_in_order() {
+        // 19 trees (two full lanes and a partial one): tree k is a leaf k for even k, else
+        // the two-level tree above; all in one output
+        let mut t = Trees::<f32>::default();
+        let two = leaf_tree();
+        for k in 0..19u32 {
+            if k % 2 == 0 {
+                t.push_tree(0, 1, |_| None, |_| unreachable!(), |_| k as f32)
+                    .unwrap();
+            } else {
+                let base = t.nodes.len() as u32;
+                t.roots.push(base);
+                t.depths.push(two.depths[0]);
+                t.groups.push(0);
+                t.nodes.extend(two.nodes.iter().map(|n| Node {
+                    right: n.right + base,
+                    ..*n
+                }));
+            }
+        }
+        t.validate(2, 1).unwrap();
+        let mut acc = [0f32];
+        t.accumulate::<XGBoostRule>(&[0.0, 5.0], &mut acc);
+        let want: f32 = (0..19)
+            .map(|k| if k % 2 == 0 { k as f32 } else { 2.0 })
+            .sum();
+        assert_eq!(acc[0], want);
     }
 
     #[test]
@@ -544,15 +632,14 @@ mod tests {
         assert!(bad.is_err());
         let mut t = Trees::<f32>::default();
         // node 0's left child is itself
-        t.push_tree(
+        let cycle = t.push_tree(
             0,
             2,
             |i| (i == 0).then_some((0, 1)),
             |_| (0.0, 0, false, Missing::Nan),
             |_| 1.0,
-        )
-        .unwrap();
-        assert!(t.validate(1, 1).is_err());
+        );
+        assert!(cycle.is_err());
     }
 
     #[test]
@@ -569,7 +656,8 @@ mod tests {
             )
             .unwrap();
         }
-        let walk = |x: f64| -> Vec<f64> { t.roots.iter().map(|r| t.leaf(&[x], *r)).collect() };
+        t.validate(1, 1).unwrap();
+        let walk = |x: f64| leaves::<f64, LightGBMRule>(&t, &[x]);
         // None: NaN is 0, compared; Zero: 0 and NaN default left; Nan: NaN default left
         assert_eq!(walk(f64::NAN), vec![2.0, 1.0, 1.0]);
         assert_eq!(walk(0.0), vec![2.0, 1.0, 2.0]);

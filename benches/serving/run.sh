@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Serving cost of a warm pgml.predict against the query that carries it (issue 5, item 2).
+#   benches/serving/run.sh [SECONDS]     (after `make demo`; default 30; writes REPORT.md)
+#   QUICK=1 benches/serving/run.sh       (5 s per run: a smoke run, not for quoting)
+# pgbench -M prepared at 1 and 2 clients runs, for each client count, in this order:
+# the empty query; pgml.predict on XGBoost and LightGBM models of 25 trees (the issue's
+# reference model) and of 100 (the libraries' default), served by the native tree
+# evaluator; the 100-tree ones through the libraries' C APIs (pgml.native_trees = off);
+# the empty query again. The ratio is taken against the mean of the two empty runs, to damp
+# the drift of a shared machine.
+source "$(dirname "$0")/../../scripts/common.sh"
+SECS=${1:-30}
+[ -n "${QUICK:-}" ] && SECS=5
+PORT=${PGML_PORT:-5433}
+"$ROOT/scripts/cluster.sh" start >/dev/null
+PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml -v ON_ERROR_STOP=1)
+log "training the serving models (10 features, 20,000 rows)"
+"${PSQL[@]}" <<'SQL' >/dev/null
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgml;
+SET pgml.training_progress = off;
+DROP TABLE IF EXISTS serving_rows;
+CREATE TABLE serving_rows AS
+SELECT f1, f2, f3, f4, f5, f6, f7, f8, f9, f10,
+       (f1 * 2 + f2 * f3 - f4 / (1 + abs(f5)) + sin(f6) * 3 + f7 * f8 * 0.1 + f9 - f10)::real AS y
+  FROM (SELECT (random() * 10)::real f1, (random() * 10)::real f2, (random() * 10)::real f3,
+               (random() * 10)::real f4, (random() * 10)::real f5, (random() * 10)::real f6,
+               (random() * 10)::real f7, (random() * 10)::real f8, (random() * 10)::real f9,
+               (random() * 10)::real f10
+          FROM generate_series(1, 20000)) r;
+DELETE FROM pgml.projects WHERE name LIKE 'serving %';
+SELECT * FROM pgml.train('serving xgboost 25', 'regression', 'serving_rows', 'y', 'xgboost', '{"n_estimators": 25}');
+SELECT * FROM pgml.train('serving lightgbm 25', 'regression', 'serving_rows', 'y', 'lightgbm', '{"n_estimators": 25}');
+SELECT * FROM pgml.train('serving xgboost 100', 'regression', 'serving_rows', 'y', 'xgboost');
+SELECT * FROM pgml.train('serving lightgbm 100', 'regression', 'serving_rows', 'y', 'lightgbm');
+SQL
+evaluators=$("${PSQL[@]}" -c "SELECT string_agg(format('%s: %s', name, evaluator), '; ' ORDER BY name)
+  FROM pgml.deployed_models WHERE name LIKE 'serving %'")
+ROW="1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 0.5"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# name|options|query
+RUNS=(
+  "empty||SELECT array_length(ARRAY[$ROW]::real[], 1);"
+  "xgboost 25 native||SELECT pgml.predict('serving xgboost 25', ARRAY[$ROW]::real[]);"
+  "lightgbm 25 native||SELECT pgml.predict('serving lightgbm 25', ARRAY[$ROW]::real[]);"
+  "xgboost 100 native||SELECT pgml.predict('serving xgboost 100', ARRAY[$ROW]::real[]);"
+  "lightgbm 100 native||SELECT pgml.predict('serving lightgbm 100', ARRAY[$ROW]::real[]);"
+  "xgboost 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving xgboost 100', ARRAY[$ROW]::real[]);"
+  "lightgbm 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving lightgbm 100', ARRAY[$ROW]::real[]);"
+  "empty again||SELECT array_length(ARRAY[$ROW]::real[], 1);"
+)
+tps() {  # clients options sqlfile seconds
+  PGOPTIONS="$2" "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$PORT" -U pgml -M prepared -c "$1" -j "$1" -T "$4" -f "$3" pgml 2>/dev/null |
+    awk '/^tps/ {printf "%.0f", $3}'
+}
+declare -A TPS
+for clients in 1 2; do
+  for i in "${!RUNS[@]}"; do
+    IFS='|' read -r name opts query <<< "${RUNS[$i]}"
+    echo "$query" > "$tmp/q.sql"
+    tps "$clients" "$opts" "$tmp/q.sql" 2 >/dev/null   # warm the connection's cache
+    TPS["$clients/$name"]=$(tps "$clients" "$opts" "$tmp/q.sql" "$SECS")
+    log "$clients client(s), $name: ${TPS[$clients/$name]} tps"
+  done
+done
+report="$ROOT/benches/serving/REPORT.md"
+{
+  echo "# Serving: a warm pgml.predict against the query that carries it"
+  echo
+  echo "Rerun: \`benches/serving/run.sh $SECS\` (after \`make demo\`). Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), $(date -u +%F)."
+  echo "pgbench -M prepared -j = -c, $SECS s per run, one statement per transaction; the features are"
+  echo "\`ARRAY[$ROW]::real[]\`. Models: 20,000 rows x 10 features, 25 or 100 rounds, otherwise the"
+  echo "libraries' defaults (XGBoost depth 6, LightGBM 31 leaves). Evaluators: $evaluators."
+  echo "Ratio = tps / mean tps of the two empty-query runs of the same client count (target >= 0.9)."
+  echo
+  echo "| clients | query | tps | ratio to empty | µs per call per client |"
+  echo "|---|---|---|---|---|"
+  for clients in 1 2; do
+    base=$(( (TPS["$clients/empty"] + TPS["$clients/empty again"]) / 2 ))
+    for i in "${!RUNS[@]}"; do
+      IFS='|' read -r name opts query <<< "${RUNS[$i]}"
+      t=${TPS["$clients/$name"]}
+      echo "| $clients | $name: \`$query\`${opts:+ ($opts)} | $t | $(awk -v t="$t" -v b="$base" 'BEGIN {printf "%.2f", t / b}') | $(awk -v t="$t" -v c="$clients" 'BEGIN {printf "%.1f", 1e6 * c / t}') |"
+    done
+  done
+} > "$report"
+"${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
+cat "$report"
