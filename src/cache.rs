@@ -89,6 +89,9 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     if let Some(s) = current(project, generation) {
         return Ok(s);
     }
+    if !crate::shmem::enabled() {
+        crate::shmem::notice_once();
+    }
     let d = catalog::deployed(project)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =

@@ -16,6 +16,7 @@ mod gucs;
 pub mod metrics;
 pub mod search;
 mod serve;
+mod shmem;
 mod snapshot;
 mod train;
 
@@ -29,6 +30,7 @@ extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    shmem::init();
     cache::register_invalidation_callback();
 }
 
@@ -39,6 +41,7 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // Shared memory (pgml.training_progress) is only there when preloaded.
+        vec!["shared_preload_libraries = 'pgml'"]
     }
 }

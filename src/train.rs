@@ -52,6 +52,8 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         other => return Err(Error::HyperparamsNotObject(other.to_string())),
     };
     backend.validate(&params)?;
+    // Shown in pgml.training_progress until this returns, error or not.
+    let _live = crate::shmem::begin(&a.project, backend.name());
     let search = match &a.search {
         None => None,
         Some(kind) => {
@@ -437,12 +439,14 @@ impl Reporter {
     }
 
     pub fn rows(&mut self, read: usize, total: usize, relation: &str) {
+        crate::shmem::rows(read, total);
         if self.due() {
             pgrx::info!("pgml: read {read} of {total} rows from {relation}");
         }
     }
 
     pub fn iteration(&mut self, done: usize, total: usize, metric: &dyn Fn() -> Option<String>) {
+        crate::shmem::iteration(done, total);
         if done < total && self.due() {
             match metric() {
                 Some(m) => pgrx::info!("pgml: {} iteration {done} of {total}, {m}", self.algorithm),

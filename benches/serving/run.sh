@@ -6,8 +6,8 @@
 # the empty query; pgml.predict on XGBoost and LightGBM models of 25 trees (the issue's
 # reference model) and of 100 (the libraries' default), served by the native tree
 # evaluator; the 100-tree ones through the libraries' C APIs (pgml.native_trees = off);
-# the empty query again. The ratio is taken against the mean of the two empty runs, to damp
-# the drift of a shared machine.
+# and again, in ROUNDS rounds of SECONDS/ROUNDS each (the machine's speed drifts by 20% over
+# minutes: interleaving puts every query in every stretch of it). tps sums over the rounds.
 source "$(dirname "$0")/../../scripts/common.sh"
 SECS=${1:-30}
 [ -n "${QUICK:-}" ] && SECS=5
@@ -48,19 +48,27 @@ RUNS=(
   "lightgbm 100 native||SELECT pgml.predict('serving lightgbm 100', ARRAY[$ROW]::real[]);"
   "xgboost 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving xgboost 100', ARRAY[$ROW]::real[]);"
   "lightgbm 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving lightgbm 100', ARRAY[$ROW]::real[]);"
-  "empty again||SELECT array_length(ARRAY[$ROW]::real[], 1);"
 )
+ROUNDS=${ROUNDS:-6}
 tps() {  # clients options sqlfile seconds
   PGOPTIONS="$2" "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$PORT" -U pgml -M prepared -c "$1" -j "$1" -T "$4" -f "$3" pgml 2>/dev/null |
     awk '/^tps/ {printf "%.0f", $3}'
 }
 declare -A TPS
+SLICE=$(( SECS / ROUNDS > 0 ? SECS / ROUNDS : 1 ))
 for clients in 1 2; do
+  for round in $(seq "$ROUNDS"); do
+    for i in "${!RUNS[@]}"; do
+      IFS='|' read -r name opts query <<< "${RUNS[$i]}"
+      echo "$query" > "$tmp/q.sql"
+      [ "$round" = 1 ] && tps "$clients" "$opts" "$tmp/q.sql" 1 >/dev/null   # warm the caches
+      t=$(tps "$clients" "$opts" "$tmp/q.sql" "$SLICE")
+      TPS["$clients/$name"]=$(( ${TPS["$clients/$name"]:-0} + t ))
+    done
+  done
   for i in "${!RUNS[@]}"; do
     IFS='|' read -r name opts query <<< "${RUNS[$i]}"
-    echo "$query" > "$tmp/q.sql"
-    tps "$clients" "$opts" "$tmp/q.sql" 2 >/dev/null   # warm the connection's cache
-    TPS["$clients/$name"]=$(tps "$clients" "$opts" "$tmp/q.sql" "$SECS")
+    TPS["$clients/$name"]=$(( TPS["$clients/$name"] / ROUNDS ))
     log "$clients client(s), $name: ${TPS[$clients/$name]} tps"
   done
 done
@@ -69,15 +77,16 @@ report="$ROOT/benches/serving/REPORT.md"
   echo "# Serving: a warm pgml.predict against the query that carries it"
   echo
   echo "Rerun: \`benches/serving/run.sh $SECS\` (after \`make demo\`). Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), $(date -u +%F)."
-  echo "pgbench -M prepared -j = -c, $SECS s per run, one statement per transaction; the features are"
+  echo "pgbench -M prepared -j = -c, one statement per transaction, $ROUNDS interleaved rounds of $SLICE s per query"
+  echo "(tps is their mean); the features are"
   echo "\`ARRAY[$ROW]::real[]\`. Models: 20,000 rows x 10 features, 25 or 100 rounds, otherwise the"
   echo "libraries' defaults (XGBoost depth 6, LightGBM 31 leaves). Evaluators: $evaluators."
-  echo "Ratio = tps / mean tps of the two empty-query runs of the same client count (target >= 0.9)."
+  echo "Ratio = tps / tps of the empty query at the same client count (target >= 0.9)."
   echo
   echo "| clients | query | tps | ratio to empty | µs per call per client |"
   echo "|---|---|---|---|---|"
   for clients in 1 2; do
-    base=$(( (TPS["$clients/empty"] + TPS["$clients/empty again"]) / 2 ))
+    base=${TPS["$clients/empty"]}
     for i in "${!RUNS[@]}"; do
       IFS='|' read -r name opts query <<< "${RUNS[$i]}"
       t=${TPS["$clients/$name"]}

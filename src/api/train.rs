@@ -179,3 +179,47 @@ fn snapshot(
     )
     .or_report()
 }
+
+/// Every running training in the cluster (needs pgml in shared_preload_libraries); the view
+/// pgml.training_progress reads it.
+// pgrx reads the SQL columns from the spelled-out return type.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_safe)]
+fn training_progress_rows() -> TableIterator<
+    'static,
+    (
+        name!(pid, i32),
+        name!(project, String),
+        name!(algorithm, String),
+        name!(phase, String),
+        name!(rows_read, i64),
+        name!(rows_total, i64),
+        name!(iteration, i64),
+        name!(iterations, i64),
+        name!(started_at, Option<TimestampWithTimeZone>),
+    ),
+> {
+    TableIterator::new(crate::shmem::snapshot().into_iter().map(|r| {
+        (
+            r.pid,
+            r.project,
+            r.algorithm,
+            r.phase.to_string(),
+            r.rows_read,
+            r.rows_total,
+            r.iteration,
+            r.iterations,
+            TimestampWithTimeZone::try_from(r.started_at).ok(),
+        )
+    }))
+}
+
+extension_sql!(
+    r#"
+CREATE VIEW pgml.training_progress AS SELECT * FROM pgml.training_progress_rows();
+COMMENT ON VIEW pgml.training_progress IS
+    'Running pgml trainings (like pg_stat_progress_*); empty unless pgml is in shared_preload_libraries.';
+"#,
+    name = "training_progress_view",
+    requires = [training_progress_rows]
+);
