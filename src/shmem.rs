@@ -8,9 +8,9 @@
 //! crash the postmaster reinitializes shared memory, so no slot outlives its backend.
 
 use pgrx::lwlock::PgLwLock;
-// pg_shmem_init! expands to code naming these.
-use pgrx::{pg_guard, pg_sys};
 use pgrx::shmem::PGRXSharedMemory;
+// pg_shmem_init! expands to code naming pg_guard and pg_sys.
+use pgrx::{pg_guard, pg_sys};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
