@@ -387,7 +387,6 @@ mod tests {
         for (n, (task, k, params)) in cases.into_iter().enumerate() {
             let (x, y) = parity::training(task, k, 100 + n as u64);
             let m = fit(&x, &y, task, k, params.clone()).unwrap();
-            let shape = m.shape();
             let text = m.to_bytes().unwrap();
             let forest = trees::lightgbm::compile(&text)
                 .unwrap_or_else(|e| panic!("{params}: not compiled: {e}"));
@@ -405,25 +404,10 @@ mod tests {
             assert!(modes.contains(&want), "{params}: missing modes {modes:?}");
             let mut booster = Booster::load(&text).unwrap();
             booster.init_single_row(parity::FEATURES).unwrap();
-            let outputs = outputs_per_row(shape);
-            let mut native = vec![];
-            forest.predict(&probes, &mut native);
-            let mut library = vec![];
-            booster
-                .predict(&probes, parity::FEATURES, outputs, &mut library)
-                .unwrap();
-            parity::assert_identical(&format!("{params} batch"), &native, &library);
-            let mut single = vec![];
-            for row in probes.chunks_exact(parity::FEATURES).take(2000) {
-                booster
-                    .predict(row, parity::FEATURES, outputs, &mut single)
-                    .unwrap();
-            }
-            parity::assert_identical(
-                &format!("{params} single"),
-                &native[..2000 * outputs],
-                &single,
-            );
+            let outputs = outputs_per_row(m.shape());
+            parity::compare(&params.to_string(), &forest, &probes, |x, _, out| {
+                booster.predict(x, parity::FEATURES, outputs, out).unwrap()
+            });
             assert!(
                 m.evaluator().unwrap().starts_with("native"),
                 "{:?}",

@@ -508,6 +508,32 @@ pub(crate) mod parity {
             .collect()
     }
 
+    /// The forest against its library on the probe rows: all of them in one batch call, and
+    /// the first 2,000 one call per row (the serving path). `library(rows, n, out)` appends
+    /// the library's outputs for `n` rows.
+    pub fn compare(
+        what: &str,
+        forest: &super::Forest,
+        probes: &[f32],
+        mut library: impl FnMut(&[f32], usize, &mut Vec<f32>),
+    ) {
+        let mut native = vec![];
+        forest.predict(probes, &mut native);
+        let mut batch = vec![];
+        library(probes, PROBES, &mut batch);
+        assert_identical(&format!("{what} batch"), &native, &batch);
+        let mut single = vec![];
+        for row in probes.chunks_exact(FEATURES).take(2000) {
+            library(row, 1, &mut single);
+        }
+        let outputs = forest.outputs();
+        assert_identical(
+            &format!("{what} single"),
+            &native[..2000 * outputs],
+            &single,
+        );
+    }
+
     /// Values that differ bit for bit, with the first few shown.
     pub fn assert_identical(what: &str, native: &[f32], library: &[f32]) {
         assert_eq!(native.len(), library.len(), "{what}: lengths");

@@ -401,29 +401,14 @@ mod tests {
         for (n, (task, k, params)) in cases.into_iter().enumerate() {
             let (x, y) = parity::training(task, k, n as u64);
             let m = fit(&x, &y, task, k, params.clone());
-            let shape = m.shape();
             let booster = Booster::load(&m.to_bytes().unwrap()).unwrap();
             let forest = trees::xgboost::compile(&booster.to_json().unwrap())
                 .unwrap_or_else(|e| panic!("{params}: not compiled: {e}"));
-            let (rows, d) = (parity::PROBES, parity::FEATURES);
-            let mut native = vec![];
-            forest.predict(&probes, &mut native);
-            let mut library = vec![];
-            booster
-                .predict_dense(&probes, rows, d, &mut library)
-                .unwrap();
-            parity::assert_identical(&format!("{params} batch"), &native, &library);
-            // the serving path: one row per call
-            let outputs = outputs_per_row(shape);
-            let mut single = vec![];
-            for row in probes.chunks_exact(d).take(2000) {
-                booster.predict_dense(row, 1, d, &mut single).unwrap();
-            }
-            parity::assert_identical(
-                &format!("{params} single"),
-                &native[..2000 * outputs],
-                &single,
-            );
+            parity::compare(&params.to_string(), &forest, &probes, |x, rows, out| {
+                booster
+                    .predict_dense(x, rows, parity::FEATURES, out)
+                    .unwrap()
+            });
             assert!(
                 m.evaluator().unwrap().starts_with("native"),
                 "{:?}",
