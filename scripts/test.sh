@@ -2,11 +2,12 @@
 # Every test: formatting and lints, unit tests (#[test], no Postgres), #[pg_test]s in a
 # throwaway cluster, and the golden SQL files (examples/*.sql against tests/expected/)
 # on a real server started without LD_LIBRARY_PATH.
-# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx golden").
+# Then the read-replica test (tests/replica.sh: a primary and a streaming replica).
+# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx replica golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-STAGES=${PGML_TEST_STAGES:-lint pgrx golden}
+STAGES=${PGML_TEST_STAGES:-lint pgrx replica golden}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage lint; then
@@ -33,6 +34,11 @@ if [ "$PGUSER_OS" = postgres ]; then
 else
   LD_LIBRARY_PATH="$XGB_LIB" cargo pgrx test pg15 --release
 fi
+fi
+
+if stage replica; then
+log "read replica: train on a primary, serve and redeploy on a streaming replica"
+"$ROOT/tests/replica.sh"
 fi
 
 stage golden || exit 0
