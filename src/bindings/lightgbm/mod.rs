@@ -7,10 +7,10 @@
 mod ffi;
 
 use super::params::{p, ParamKind::*};
-use super::trees::{self, Evaluator};
+use super::trees::{self, Library, TreeModel};
 use super::{
-    outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
-    ModelShape, ParamSpec, Progress, Result, Task, TrainData,
+    outputs_per_row, Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress,
+    Result, Task, TrainData,
 };
 use ffi::{Booster, Dataset};
 
@@ -261,69 +261,34 @@ impl Backend for LightGBM {
             });
         }
         booster.init_single_row(shape.num_features)?;
-        let evaluator = Evaluator::choose(
-            trees::lightgbm::compile(bytes),
-            shape.num_features,
-            outputs_per_row(shape),
-        );
-        Ok(Box::new(LightGBMModel {
+        let library = LightGBMLibrary {
             booster,
-            evaluator,
             text: bytes.to_vec(),
+        };
+        Ok(Box::new(TreeModel::new(
+            library,
+            trees::lightgbm::compile(bytes),
             shape,
-        }))
+        )))
     }
 }
 
-struct LightGBMModel {
+struct LightGBMLibrary {
     booster: Booster,
-    /// The compiled trees when the model is covered, else why not (the library serves it).
-    evaluator: Evaluator,
     /// The model text, kept for to_bytes (LightGBM's writer is not const).
     text: Vec<u8>,
-    shape: ModelShape,
 }
 
-impl LightGBMModel {
-    fn raw(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let mut raw = Vec::with_capacity(
-            x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape),
-        );
-        if let Some(forest) = self.evaluator.native().filter(|_| trees::enabled()) {
-            forest.predict(x, &mut raw);
-            return Ok(raw);
-        }
-        self.booster.predict(
-            x,
-            self.shape.num_features,
-            outputs_per_row(self.shape),
-            &mut raw,
-        )?;
-        Ok(raw)
-    }
-}
+impl Library for LightGBMLibrary {
+    const NAME: &'static str = "lightgbm";
 
-impl Model for LightGBMModel {
-    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        raw_to_predictions(self.shape, &self.raw(x)?, out);
-        Ok(())
-    }
-
-    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        raw_to_proba(self.shape, &self.raw(x)?, out);
-        Ok(())
+    fn predict(&self, x: &[f32], shape: ModelShape, out: &mut Vec<f32>) -> Result<()> {
+        self.booster
+            .predict(x, shape.num_features, outputs_per_row(shape), out)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(self.text.clone())
-    }
-
-    fn evaluator(&self) -> Option<String> {
-        Some(self.evaluator.describe())
-    }
-
-    fn shape(&self) -> ModelShape {
-        self.shape
     }
 }
 

@@ -21,6 +21,7 @@
 pub mod lightgbm;
 pub mod xgboost;
 
+use super::{outputs_per_row, raw_to_predictions, raw_to_proba, BindingError, Model, ModelShape};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `pgml.native_trees`: off serves every tree model through its library (for comparison,
@@ -406,6 +407,78 @@ impl Forest {
             Family::XGBoost(t) => (t.roots.len(), t.splits()),
             Family::LightGBM { trees, .. } => (trees.roots.len(), trees.splits()),
         }
+    }
+}
+
+/// A tree library's own serving path, used where the compiled forest does not apply.
+pub trait Library: Send {
+    /// The backend's name, for errors.
+    const NAME: &'static str;
+
+    /// Appends what the library's prediction call returns, `outputs_per_row(shape)` values
+    /// per row (as [`Forest::predict`]).
+    fn predict(&self, x: &[f32], shape: ModelShape, out: &mut Vec<f32>) -> super::Result<()>;
+
+    /// The stored form of the model.
+    fn to_bytes(&self) -> super::Result<Vec<u8>>;
+}
+
+/// An XGBoost or LightGBM model: served by the compiled forest when it covers the model and
+/// `pgml.native_trees` is on, else by the library.
+pub struct TreeModel<L> {
+    library: L,
+    evaluator: Evaluator,
+    shape: ModelShape,
+}
+
+impl<L: Library> TreeModel<L> {
+    pub fn new(library: L, compiled: Result<Forest, Unsupported>, shape: ModelShape) -> Self {
+        TreeModel {
+            library,
+            evaluator: Evaluator::choose(compiled, shape.num_features, outputs_per_row(shape)),
+            shape,
+        }
+    }
+
+    /// Values, P(class 1), or per-class probabilities, by whichever evaluator serves.
+    fn raw(&self, x: &[f32]) -> super::Result<Vec<f32>> {
+        let expected = x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape);
+        let mut raw = Vec::with_capacity(expected);
+        match self.evaluator.native().filter(|_| enabled()) {
+            Some(forest) => forest.predict(x, &mut raw),
+            None => self.library.predict(x, self.shape, &mut raw)?,
+        }
+        if raw.len() != expected {
+            return Err(BindingError::Library {
+                backend: L::NAME,
+                message: format!("expected {expected} outputs, got {}", raw.len()),
+            });
+        }
+        Ok(raw)
+    }
+}
+
+impl<L: Library> Model for TreeModel<L> {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> super::Result<()> {
+        raw_to_predictions(self.shape, &self.raw(x)?, out);
+        Ok(())
+    }
+
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> super::Result<()> {
+        raw_to_proba(self.shape, &self.raw(x)?, out);
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> super::Result<Vec<u8>> {
+        self.library.to_bytes()
+    }
+
+    fn evaluator(&self) -> Option<String> {
+        Some(self.evaluator.describe())
+    }
+
+    fn shape(&self) -> ModelShape {
+        self.shape
     }
 }
 

@@ -6,10 +6,10 @@
 mod ffi;
 
 use super::params::{p, ParamKind::*};
-use super::trees::{self, Evaluator};
+use super::trees::{self, Library, TreeModel};
 use super::{
-    outputs_per_row, raw_to_predictions, raw_to_proba, Backend, BindingError, Hyperparams, Model,
-    ModelShape, ParamSpec, Progress, Result, Task, TrainData,
+    Backend, BindingError, Hyperparams, Model, ModelShape, ParamSpec, Progress, Result, Task,
+    TrainData,
 };
 use ffi::{Booster, DMatrix};
 
@@ -232,7 +232,7 @@ impl Backend for XGBoost {
         progress.step(rounds, rounds)?;
         drop(dtrain);
         // The test split is scored by the evaluator that will serve the model.
-        Ok(Box::new(XGBoostModel::new(
+        Ok(Box::new(model(
             booster,
             ModelShape {
                 task: data.task,
@@ -257,81 +257,42 @@ impl Backend for XGBoost {
         }
         // A backend serves one query at a time: threads would only add start-up cost.
         booster.set_param("nthread", "1")?;
-        Ok(Box::new(XGBoostModel::new(booster, shape)?))
+        Ok(Box::new(model(booster, shape)?))
     }
 }
 
-struct XGBoostModel {
+/// An XGBoost model: compiled when covered (see [`TreeModel`]), the booster otherwise.
+fn model(booster: Booster, shape: ModelShape) -> Result<TreeModel<XGBoostLibrary>> {
+    let json = booster.to_json()?;
+    let inplace = trees::xgboost::booster_name(&json).as_deref() != Some("gblinear");
+    Ok(TreeModel::new(
+        XGBoostLibrary { booster, inplace },
+        trees::xgboost::compile(&json),
+        shape,
+    ))
+}
+
+struct XGBoostLibrary {
     booster: Booster,
-    /// The compiled trees when the model is covered, else why not (the library serves it).
-    evaluator: Evaluator,
     /// gblinear has no inplace predict: it goes through a DMatrix.
     inplace: bool,
-    shape: ModelShape,
 }
 
-impl XGBoostModel {
-    fn new(booster: Booster, shape: ModelShape) -> Result<Self> {
-        let json = booster.to_json()?;
-        let evaluator = Evaluator::choose(
-            trees::xgboost::compile(&json),
-            shape.num_features,
-            outputs_per_row(shape),
-        );
-        Ok(XGBoostModel {
-            booster,
-            evaluator,
-            inplace: trees::xgboost::booster_name(&json).as_deref() != Some("gblinear"),
-            shape,
-        })
-    }
+impl Library for XGBoostLibrary {
+    const NAME: &'static str = "xgboost";
 
-    /// Raw XGBoost output: values, P(class 1), or per-class probabilities.
-    fn raw(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let rows = x.len() / self.shape.num_features.max(1);
-        let expected = rows * outputs_per_row(self.shape);
-        let mut raw = Vec::with_capacity(expected);
-        match self.evaluator.native().filter(|_| trees::enabled()) {
-            Some(forest) => forest.predict(x, &mut raw),
-            None if self.inplace => {
-                self.booster
-                    .predict_dense(x, rows, self.shape.num_features, &mut raw)?
-            }
-            None => self
-                .booster
-                .predict_dmatrix(x, rows, self.shape.num_features, &mut raw)?,
+    fn predict(&self, x: &[f32], shape: ModelShape, out: &mut Vec<f32>) -> Result<()> {
+        let rows = x.len() / shape.num_features.max(1);
+        if self.inplace {
+            self.booster.predict_dense(x, rows, shape.num_features, out)
+        } else {
+            self.booster
+                .predict_dmatrix(x, rows, shape.num_features, out)
         }
-        if raw.len() != expected {
-            return Err(BindingError::Library {
-                backend: "xgboost",
-                message: format!("expected {expected} outputs, got {}", raw.len()),
-            });
-        }
-        Ok(raw)
-    }
-}
-
-impl Model for XGBoostModel {
-    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        raw_to_predictions(self.shape, &self.raw(x)?, out);
-        Ok(())
-    }
-
-    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        raw_to_proba(self.shape, &self.raw(x)?, out);
-        Ok(())
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         self.booster.to_ubj()
-    }
-
-    fn evaluator(&self) -> Option<String> {
-        Some(self.evaluator.describe())
-    }
-
-    fn shape(&self) -> ModelShape {
-        self.shape
     }
 }
 
