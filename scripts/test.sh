@@ -2,12 +2,13 @@
 # Every test: formatting and lints, unit tests (#[test], no Postgres), #[pg_test]s in a
 # throwaway cluster, and the golden SQL files (examples/*.sql against tests/expected/)
 # on a real server started without LD_LIBRARY_PATH.
-# Then the read-replica test (tests/replica.sh: a primary and a streaming replica).
-# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx replica golden").
+# Then the serving topology's tests (scripts/topology.sh: a primary, a streaming replica and
+# PgBouncer): tests/replica.sh and tests/pgbouncer.sh.
+# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx topology golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-STAGES=${PGML_TEST_STAGES:-lint pgrx replica golden}
+STAGES=${PGML_TEST_STAGES:-lint pgrx topology golden}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage lint; then
@@ -36,9 +37,11 @@ else
 fi
 fi
 
-if stage replica; then
+if stage topology; then
 log "read replica: train on a primary, serve and redeploy on a streaming replica"
 "$ROOT/tests/replica.sh"
+log "PgBouncer: pooled clients predict while deployments change"
+"$ROOT/tests/pgbouncer.sh"
 fi
 
 stage golden || exit 0

@@ -15,25 +15,7 @@ PORT=${PGML_PORT:-5433}
 "$ROOT/scripts/cluster.sh" start >/dev/null
 PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml -v ON_ERROR_STOP=1)
 log "training the serving models (10 features, 20,000 rows)"
-"${PSQL[@]}" <<'SQL' >/dev/null
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgml;
-SET pgml.training_progress = off;
-DROP TABLE IF EXISTS serving_rows;
-CREATE TABLE serving_rows AS
-SELECT f1, f2, f3, f4, f5, f6, f7, f8, f9, f10,
-       (f1 * 2 + f2 * f3 - f4 / (1 + abs(f5)) + sin(f6) * 3 + f7 * f8 * 0.1 + f9 - f10)::real AS y
-  FROM (SELECT (random() * 10)::real f1, (random() * 10)::real f2, (random() * 10)::real f3,
-               (random() * 10)::real f4, (random() * 10)::real f5, (random() * 10)::real f6,
-               (random() * 10)::real f7, (random() * 10)::real f8, (random() * 10)::real f9,
-               (random() * 10)::real f10
-          FROM generate_series(1, 20000)) r;
-DELETE FROM pgml.projects WHERE name LIKE 'serving %';
-SELECT * FROM pgml.train('serving xgboost 25', 'regression', 'serving_rows', 'y', 'xgboost', '{"n_estimators": 25}');
-SELECT * FROM pgml.train('serving lightgbm 25', 'regression', 'serving_rows', 'y', 'lightgbm', '{"n_estimators": 25}');
-SELECT * FROM pgml.train('serving xgboost 100', 'regression', 'serving_rows', 'y', 'xgboost');
-SELECT * FROM pgml.train('serving lightgbm 100', 'regression', 'serving_rows', 'y', 'lightgbm');
-SQL
+"${PSQL[@]}" -f "$ROOT/benches/serving/models.sql" >/dev/null
 evaluators=$("${PSQL[@]}" -c "SELECT string_agg(format('%s: %s', name, evaluator), '; ' ORDER BY name)
   FROM pgml.deployed_models WHERE name LIKE 'serving %'")
 ROW="1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 0.5"
