@@ -3,7 +3,8 @@
 # throwaway cluster, and the golden SQL files (examples/*.sql against tests/expected/)
 # on a real server started without LD_LIBRARY_PATH.
 # Then the serving topology's tests (scripts/topology.sh: a primary, a streaming replica and
-# PgBouncer): tests/replica.sh and tests/pgbouncer.sh.
+# PgBouncer): tests/replica.sh and tests/pgbouncer.sh; and tests/compose.sh validates
+# docker-compose.yml, the same topology for Docker.
 # PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx topology golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -42,6 +43,8 @@ log "read replica: train on a primary, serve and redeploy on a streaming replica
 "$ROOT/tests/replica.sh"
 log "PgBouncer: pooled clients predict while deployments change"
 "$ROOT/tests/pgbouncer.sh"
+log "docker-compose.yml: the same topology for Docker, validated"
+"$ROOT/tests/compose.sh"
 fi
 
 stage golden || exit 0

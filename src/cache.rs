@@ -12,15 +12,18 @@ use crate::bindings::{self, Model, ModelShape, Task};
 use crate::catalog;
 use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
+use crate::shared_models;
 use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::mem::ManuallyDrop;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 static DEPLOYMENTS_OID: AtomicU32 = AtomicU32::new(0);
+static LOADED_FROM_SHARED: AtomicU64 = AtomicU64::new(0);
+static LOADED_FROM_CATALOG: AtomicU64 = AtomicU64::new(0);
 
 pub struct Served {
     pub task: Task,
@@ -42,18 +45,36 @@ pub struct Served {
     stamp: u64,
 }
 
-#[derive(Default)]
 struct Models {
-    by_project: HashMap<String, Rc<Served>>,
+    /// A fixed-key hasher: project names are the user's own, not an attacker's, and a
+    /// const-constructible map can live in a plain static.
+    by_project: HashMap<String, Rc<Served>, BuildHasherDefault<DefaultHasher>>,
     /// Insertion counter, for eviction.
     loads: u64,
 }
 
-thread_local! {
-    /// Never dropped: at backend exit, C++ libraries (XGBoost, OpenMP) have already run their
-    /// static destructors, and freeing a booster then segfaults. The OS reclaims the memory.
-    static MODELS: ManuallyDrop<RefCell<Models>> = ManuallyDrop::new(RefCell::new(Models::default()));
+/// State of this backend's main thread, the only thread that runs SQL functions (pgrx checks
+/// it on every call). A plain static rather than `thread_local!`: in a shared library every
+/// thread-local access is a `__tls_get_addr` call, on the path of every predict.
+struct Backend<T>(T);
+
+// SAFETY: only the backend's main thread touches it (see above); the libraries' worker
+// threads never call into pgml.
+unsafe impl<T> Sync for Backend<T> {}
+
+impl<T> Backend<T> {
+    fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
 }
+
+/// Never dropped (statics are not): at backend exit, C++ libraries (XGBoost, OpenMP) have
+/// already run their static destructors, and freeing a booster then segfaults. The OS
+/// reclaims the memory.
+static MODELS: Backend<RefCell<Models>> = Backend(RefCell::new(Models {
+    by_project: HashMap::with_hasher(BuildHasherDefault::new()),
+    loads: 0,
+}));
 
 /// Registered once per process in `_PG_init`.
 pub fn register_invalidation_callback() {
@@ -69,6 +90,7 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
     // InvalidOid means "all relations" (e.g. after an invalidation queue overflow).
     if relid == pg_sys::InvalidOid || u32::from(relid) == watched {
         GENERATION.fetch_add(1, Ordering::Relaxed);
+        shared_models::bump();
     }
 }
 
@@ -85,6 +107,7 @@ fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
 /// The project's deployed model: from the cache when current, else from the catalog.
 pub fn get(project: &str) -> Result<Rc<Served>> {
     bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
+    bindings::trees::set_threads(crate::gucs::PREDICT_THREADS.get().max(0) as usize);
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
         return Ok(s);
@@ -92,7 +115,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     if !crate::shmem::enabled() {
         crate::shmem::notice_once();
     }
-    let d = catalog::deployed(project)?;
+    let d = load(project)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =
         bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
@@ -137,11 +160,40 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     Ok(served)
 }
 
-/// (invalidation generation, watched relation OID, models held) of this backend.
-pub fn info() -> (i64, i64, i64) {
+/// The project's deployed model from the shared model cache when it holds a current copy,
+/// else from the catalog (then offered to the shared cache; src/shared_models.rs says when
+/// it is taken).
+fn load(project: &str) -> Result<catalog::Deployed> {
+    let Some(epoch) = shared_models::epoch() else {
+        LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
+        return catalog::deployed(project);
+    };
+    if let Some(d) = shared_models::lookup(project, epoch).and_then(|b| shared_models::decode(&b)) {
+        LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
+        return Ok(d);
+    }
+    LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: a plain read of backend state.
+    if unsafe { pg_sys::IsInParallelMode() } {
+        // A parallel worker may not take a new snapshot: read, publish nothing.
+        return catalog::deployed(project);
+    }
+    // A snapshot taken after the epoch was read: see shared_models on why that order.
+    let d = catalog::with_latest_snapshot(|| catalog::deployed(project))?;
+    if let Some(blob) = shared_models::encode(&d) {
+        shared_models::publish(project, epoch, d.model_id, &blob);
+    }
+    Ok(d)
+}
+
+/// (invalidation generation, watched relation OID, models held, loads from the shared
+/// cache, loads from the catalog) of this backend.
+pub fn info() -> (i64, i64, i64, i64, i64) {
     (
         GENERATION.load(Ordering::Relaxed) as i64,
         DEPLOYMENTS_OID.load(Ordering::Relaxed) as i64,
         MODELS.with(|m| m.borrow().by_project.len() as i64),
+        LOADED_FROM_SHARED.load(Ordering::Relaxed) as i64,
+        LOADED_FROM_CATALOG.load(Ordering::Relaxed) as i64,
     )
 }

@@ -16,7 +16,50 @@ pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// (else always through the library's C API: for comparison, or as an escape hatch).
 pub static NATIVE_TREES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// Size of the shared model cache in kB (src/shared_models.rs); 0 turns it off. Read at server
+/// start: shared memory is sized once.
+pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+
+/// Whether this session uses the shared model cache (off: every first load reads the
+/// catalog, for comparison).
+pub static SHARED_CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// Threads pgml.predict_batch scores a large batch with on a native tree model; 0: all cores.
+pub static PREDICT_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 pub fn init() {
+    // SAFETY: a flag Postgres sets while it loads shared_preload_libraries. A postmaster-level
+    // setting may only be defined then (defining one later is FATAL).
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        GucRegistry::define_int_guc(
+            c"pgml.shared_cache_size",
+            c"Shared memory for deployed models, so a new connection's first predict reads no catalog table.",
+            c"In kB (units accepted, e.g. '256MB'); 0 turns the shared model cache off. Needs pgml in shared_preload_libraries; takes effect at server start.",
+            &SHARED_CACHE_SIZE,
+            0,
+            i32::MAX / 2,
+            GucContext::Postmaster,
+            GucFlags::UNIT_KB,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"pgml.predict_threads",
+        c"Threads a large pgml.predict_batch uses on XGBoost and LightGBM models (0: all cores).",
+        c"Batches of 16384 rows or more served by the native tree evaluator are split across this many threads; single-row predictions always run on one.",
+        &PREDICT_THREADS,
+        0,
+        1024,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pgml.shared_cache",
+        c"Use the shared model cache (when pgml.shared_cache_size is above 0).",
+        c"Off: a backend's first load of a model reads the catalog (pgml.files) even when the model is in shared memory.",
+        &SHARED_CACHE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"pgml.native_trees",
         c"Serve XGBoost and LightGBM models with pgml's native tree evaluator.",

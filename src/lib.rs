@@ -16,6 +16,7 @@ mod gucs;
 pub mod metrics;
 pub mod search;
 mod serve;
+mod shared_models;
 mod shmem;
 mod snapshot;
 mod train;
@@ -31,6 +32,7 @@ extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     shmem::init();
+    shared_models::init();
     cache::register_invalidation_callback();
 }
 

@@ -17,3 +17,5 @@ SELECT * FROM pgml.train('serving xgboost 25', 'regression', 'serving_rows', 'y'
 SELECT * FROM pgml.train('serving lightgbm 25', 'regression', 'serving_rows', 'y', 'lightgbm', '{"n_estimators": 25}');
 SELECT * FROM pgml.train('serving xgboost 100', 'regression', 'serving_rows', 'y', 'xgboost');
 SELECT * FROM pgml.train('serving lightgbm 100', 'regression', 'serving_rows', 'y', 'lightgbm');
+-- A linear model: ten multiply-adds, so its cost over the empty query is pgml's fixed cost.
+SELECT * FROM pgml.train('serving linear', 'regression', 'serving_rows', 'y', 'linear');

@@ -24,6 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 # name|options|query
 RUNS=(
   "empty||SELECT array_length(ARRAY[$ROW]::real[], 1);"
+  "linear (fixed cost)||SELECT pgml.predict('serving linear', ARRAY[$ROW]::real[]);"
   "xgboost 25 native||SELECT pgml.predict('serving xgboost 25', ARRAY[$ROW]::real[]);"
   "lightgbm 25 native||SELECT pgml.predict('serving lightgbm 25', ARRAY[$ROW]::real[]);"
   "xgboost 100 native||SELECT pgml.predict('serving xgboost 100', ARRAY[$ROW]::real[]);"

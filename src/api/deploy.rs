@@ -46,6 +46,7 @@ fn deployments_changed<'a>(
     let rel = trigger.relation()?;
     // SAFETY: the trigger's relation is open and valid for the duration of the call.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(rel.oid()) };
+    crate::shared_models::changed_in_transaction();
     Ok(None)
 }
 

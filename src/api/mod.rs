@@ -14,7 +14,10 @@ fn version() -> &'static str {
 }
 
 /// This backend's model cache: how many invalidations it has seen, which relation it
-/// watches (pgml.deployments), and how many deployed models it holds.
+/// watches (pgml.deployments), how many deployed models it holds and where it loaded them
+/// from; then the shared model cache (NULL when off): projects and models in it, bytes used
+/// of its capacity.
+#[allow(clippy::type_complexity)] // pgrx's name! columns cannot go in a type alias
 #[pg_extern(volatile, parallel_safe)]
 fn cache_info() -> TableIterator<
     'static,
@@ -22,7 +25,25 @@ fn cache_info() -> TableIterator<
         name!(generation, i64),
         name!(watched_relation, i64),
         name!(models, i64),
+        name!(loaded_from_shared, i64),
+        name!(loaded_from_catalog, i64),
+        name!(shared_projects, Option<i64>),
+        name!(shared_models, Option<i64>),
+        name!(shared_bytes, Option<i64>),
+        name!(shared_capacity, Option<i64>),
     ),
 > {
-    TableIterator::once(crate::cache::info())
+    let (generation, watched, models, from_shared, from_catalog) = crate::cache::info();
+    let shared = crate::shared_models::usage();
+    TableIterator::once((
+        generation,
+        watched,
+        models,
+        from_shared,
+        from_catalog,
+        shared.map(|s| s.0),
+        shared.map(|s| s.1),
+        shared.map(|s| s.2),
+        shared.map(|s| s.3),
+    ))
 }

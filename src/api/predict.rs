@@ -72,21 +72,127 @@ fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
     }
 }
 
-macro_rules! array_overloads {
-    ($t:ty, $predict:ident, $proba:ident, $batch:ident, $decompose:ident, $joint:ident, $label:ident) => {
-        /// The predicted label of one row given as raw values (as the array form of predict).
-        #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
-        fn $label(project_name: &str, features: Array<$t>) -> String {
-            features
-                .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
-                .or_report()
-        }
-
+/// pgml.predict(project, array) for the element types converted to f32 (real[] has its
+/// own entry point, [`pgml_predict_real`]).
+macro_rules! predict_overload {
+    ($t:ty, $predict:ident) => {
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
             features
                 .with_f32(|x| serve::predict(project_name, x))
+                .or_report()
+        }
+    };
+}
+
+predict_overload!(f64, predict_double);
+predict_overload!(AnyNumeric, predict_numeric);
+predict_overload!(i32, predict_int);
+predict_overload!(i64, predict_bigint);
+
+/// `pgml.predict(text, real[])`, the serving hot path, called by fmgr directly.
+///
+/// Why not `#[pg_extern]`: its wrapper looks the array's element type up in the syscache on
+/// every call, switches memory contexts and converts arguments generically, which under
+/// pgbench costs a visible share of a whole query; a warm predict should cost little more
+/// than the query that carries it (issue 5). Here: the two arguments read in place (detoast
+/// copies nothing for an inline value), the array's header checked, the model's arithmetic.
+/// Errors and panics still go through pgrx's guard, so they become ERRORs.
+///
+/// # Safety
+/// Called by Postgres's fmgr as the C function declared below, with two non-null
+/// arguments (STRICT) of types text and real[].
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub unsafe extern "C-unwind" fn pgml_predict_real(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: as the function's contract; every pointer read comes from a detoasted datum.
+    unsafe {
+        pg_sys::submodules::panic::pgrx_extern_c_guard(|| {
+            let args = (*fcinfo).args.as_slice(2);
+            let name = pg_sys::pg_detoast_datum_packed(args[0].value.cast_mut_ptr());
+            let name = std::slice::from_raw_parts(
+                pgrx::varlena::vardata_any(name) as *const u8,
+                pgrx::varlena::varsize_any_exhdr(name),
+            );
+            let array =
+                pg_sys::pg_detoast_datum(args[1].value.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+            let value = std::str::from_utf8(name)
+                .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+                .and_then(|project| {
+                    let x = real_array(array)?;
+                    serve::predict(project, x)
+                })
+                .or_report();
+            pg_sys::Datum::from(value.to_bits())
+        })
+    }
+}
+
+/// fmgr's version-1 calling convention record for [`pgml_predict_real`]
+/// (PG_FUNCTION_INFO_V1).
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_pgml_predict_real() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// The values of a detoasted real[] (any number of dimensions, flattened), in place.
+///
+/// # Safety
+/// `array` points to a detoasted ArrayType that outlives the returned slice.
+unsafe fn real_array<'a>(array: *mut pg_sys::ArrayType) -> Result<&'a [f32]> {
+    // SAFETY: as the contract; RawArray only reads the header and computes the data pointer.
+    unsafe {
+        let mut raw = pgrx::array::RawArray::from_ptr(std::ptr::NonNull::new_unchecked(array));
+        if raw.oid() != pg_sys::FLOAT4OID {
+            return Err(Error::NotARow(format!(
+                "an array of element type OID {}",
+                u32::from(raw.oid())
+            )));
+        }
+        // A null bitmap exists only when dataoffset is set (ARR_HASNULL).
+        let bitmap = if (*array).dataoffset != 0 {
+            raw.nulls()
+        } else {
+            None
+        };
+        if let Some(bitmap) = bitmap {
+            // Postgres's null bitmap: bit i set when element i is present.
+            let bitmap = bitmap.as_ref();
+            if let Some(i) = (0..raw.len()).find(|i| bitmap[i / 8] & (1 << (i % 8)) == 0) {
+                return Err(null_at(i));
+            }
+        }
+        let data = raw.data::<f32>();
+        Ok(std::slice::from_raw_parts(
+            data.as_ptr() as *const f32,
+            raw.len(),
+        ))
+    }
+}
+
+extension_sql!(
+    r#"
+CREATE FUNCTION pgml."predict"("project_name" TEXT, "features" real[]) RETURNS real
+    STABLE STRICT PARALLEL SAFE LANGUAGE c
+    AS 'MODULE_PATHNAME', 'pgml_predict_real';
+COMMENT ON FUNCTION pgml."predict"(TEXT, real[]) IS
+    'Predicts one row given as an array of feature values, in training column order.';
+"#,
+    name = "predict_real",
+);
+
+macro_rules! array_overloads {
+    ($t:ty, $proba:ident, $batch:ident, $decompose:ident, $joint:ident, $label:ident) => {
+        /// The predicted label of one row given as raw values (as the array form of predict).
+        #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
+        fn $label(project_name: &str, features: Array<$t>) -> String {
+            features
+                .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
                 .or_report()
         }
 
@@ -129,7 +235,6 @@ macro_rules! array_overloads {
 
 array_overloads!(
     f32,
-    predict_real,
     predict_proba_real,
     predict_batch_real,
     decompose_real,
@@ -138,7 +243,6 @@ array_overloads!(
 );
 array_overloads!(
     f64,
-    predict_double,
     predict_proba_double,
     predict_batch_double,
     decompose_double,
@@ -147,7 +251,6 @@ array_overloads!(
 );
 array_overloads!(
     AnyNumeric,
-    predict_numeric,
     predict_proba_numeric,
     predict_batch_numeric,
     decompose_numeric,
@@ -156,7 +259,6 @@ array_overloads!(
 );
 array_overloads!(
     i32,
-    predict_int,
     predict_proba_int,
     predict_batch_int,
     decompose_int,
@@ -165,7 +267,6 @@ array_overloads!(
 );
 array_overloads!(
     i64,
-    predict_bigint,
     predict_proba_bigint,
     predict_batch_bigint,
     decompose_bigint,

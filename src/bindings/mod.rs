@@ -22,7 +22,7 @@ use ndarray::{ArrayView1, ArrayView2};
 pub use params::{Hyperparams, ParamKind, ParamSpec};
 
 /// What a model predicts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Task {
     Regression,
     Classification,

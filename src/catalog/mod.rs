@@ -266,6 +266,7 @@ pub fn model_project(model_id: i64) -> Result<Option<(Project, String)>> {
 
 /// Everything needed to serve a project's deployed model.
 pub struct Deployed {
+    pub model_id: i64,
     pub algorithm: String,
     pub task: Task,
     pub num_features: usize,
@@ -277,6 +278,25 @@ pub struct Deployed {
     pub bytes: Vec<u8>,
     /// OID of pgml.deployments, whose invalidations mark cached models stale.
     pub deployments_oid: pg_sys::Oid,
+}
+
+/// Runs `f` (catalog reads through SPI) with a snapshot taken now, that sees every commit
+/// visible at this moment, rather than the statement's (src/shared_models.rs needs the
+/// order: epoch read, then snapshot).
+pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            // SAFETY: pushed below in this backend; on an error Postgres's abort also pops.
+            unsafe { pg_sys::PopActiveSnapshot() };
+        }
+    }
+    // SAFETY: inside a transaction (a SQL function is running).
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    let pop = Pop;
+    let r = f();
+    drop(pop);
+    r
 }
 
 pub fn deployed(project_name: &str) -> Result<Deployed> {
@@ -326,6 +346,7 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
             bytes.extend_from_slice(&part.get::<Vec<u8>>(1)?.unwrap_or_default());
         }
         Ok(Deployed {
+            model_id,
             algorithm: row.get::<String>(2)?.unwrap_or_default(),
             task: task_of(row.get::<String>(3)?)?,
             num_features: row.get::<i32>(4)?.unwrap_or_default().max(0) as usize,

@@ -22,7 +22,7 @@ pub mod lightgbm;
 pub mod xgboost;
 
 use super::{outputs_per_row, raw_to_predictions, raw_to_proba, BindingError, Model, ModelShape};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// `pgml.native_trees`: off serves every tree model through its library (for comparison,
 /// and as an escape hatch). Set by the serving layer from the setting before each predict.
@@ -34,6 +34,32 @@ pub fn enabled() -> bool {
 
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// `pgml.predict_threads`: threads a large batch is scored with (the walk is pure Rust over
+/// the caller's slice: no Postgres call leaves the backend's main thread).
+/// 0: all cores.
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Rows below which a batch stays on one thread (starting threads costs tens of µs).
+const PARALLEL_MIN_ROWS: usize = 16_384;
+
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// Threads for a batch of `rows`: 1 below two runs of PARALLEL_MIN_ROWS (the core count is
+/// only asked for beyond that, off the single-row path).
+fn threads_for(rows: usize) -> usize {
+    let most = rows / PARALLEL_MIN_ROWS;
+    if most < 2 {
+        return 1;
+    }
+    let want = match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    want.min(most)
 }
 
 /// Why a model was not compiled (shown in the catalog after "library: ").
@@ -256,6 +282,17 @@ impl<T: Copy> Trees<T> {
     where
         T: std::ops::AddAssign,
     {
+        // A served model is cold in cache on each call (the network path runs between
+        // calls): ask for every root's line at once, so the walks do not each wait for one.
+        #[cfg(target_arch = "x86_64")]
+        for root in &self.roots {
+            // SAFETY: validate() bounds every root; a prefetch reads nothing architecturally.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                let p = self.nodes.as_ptr().add(*root as usize) as *const i8;
+                _mm_prefetch::<_MM_HINT_T0>(p);
+            }
+        }
         for (root, group) in self.roots.iter().zip(&self.groups) {
             let mut at = *root as usize;
             // SAFETY: validate() bounds every root, `right` and `i + 1` of a split, and
@@ -273,6 +310,24 @@ impl<T: Copy> Trees<T> {
                 *acc.get_unchecked_mut(*group as usize) += n.threshold;
             }
         }
+    }
+}
+
+/// Outputs and features that fit the per-call scratch on the stack (larger models use the heap).
+const STACK_OUTPUTS: usize = 16;
+const STACK_FEATURES: usize = 64;
+
+/// `len` zeroed values: the stack buffer when it is large enough, else `heap`.
+fn scratch<'a, T: Copy + Default, const N: usize>(
+    stack: &'a mut [T; N],
+    heap: &'a mut Vec<T>,
+    len: usize,
+) -> &'a mut [T] {
+    if len <= N {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, T::default());
+        heap
     }
 }
 
@@ -315,37 +370,75 @@ impl Forest {
         self.outputs
     }
 
-    /// Appends `outputs()` values for each `num_features()`-wide row of `x`.
+    /// Appends `outputs()` values for each `num_features()`-wide row of `x`; a large batch
+    /// is split into contiguous runs of rows scored on `pgml.predict_threads` threads, each
+    /// row exactly as on one thread.
     pub fn predict(&self, x: &[f32], out: &mut Vec<f32>) {
+        let d = self.num_features.max(1);
+        let rows = x.len() / d;
+        let threads = threads_for(rows);
+        if threads < 2 {
+            return self.predict_rows(x, out);
+        }
+        let per = rows.div_ceil(threads) * d;
+        let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = x
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut part = Vec::new();
+                        self.predict_rows(chunk, &mut part);
+                        part
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        out.reserve(rows * self.outputs);
+        for part in parts {
+            out.extend_from_slice(&part);
+        }
+    }
+
+    fn predict_rows(&self, x: &[f32], out: &mut Vec<f32>) {
         let d = self.num_features.max(1);
         out.reserve(x.len() / d * self.outputs);
         match &self.family {
             Family::XGBoost(trees) => {
-                let mut acc = vec![0f32; self.outputs];
+                // On the stack for the usual few outputs: a single-row predict allocates
+                // nothing here.
+                let mut stack = [0f32; STACK_OUTPUTS];
+                let mut heap = vec![];
+                let acc = scratch(&mut stack, &mut heap, self.outputs);
                 for row in x.chunks_exact(d) {
                     acc.copy_from_slice(&self.base_margin);
-                    trees.accumulate::<XGBoostRule>(row, &mut acc);
-                    self.link_f32(&mut acc);
-                    out.extend_from_slice(&acc);
+                    trees.accumulate::<XGBoostRule>(row, acc);
+                    self.link_f32(acc);
+                    out.extend_from_slice(acc);
                 }
             }
             Family::LightGBM {
                 trees,
                 average_over,
             } => {
-                let mut acc = vec![0f64; self.outputs];
-                let mut wide = vec![0f64; d];
+                let (mut stack, mut heap) = ([0f64; STACK_OUTPUTS], vec![]);
+                let acc = scratch(&mut stack, &mut heap, self.outputs);
+                let (mut stack_row, mut heap_row) = ([0f64; STACK_FEATURES], vec![]);
+                let wide = scratch(&mut stack_row, &mut heap_row, d);
                 for row in x.chunks_exact(d) {
                     for (w, v) in wide.iter_mut().zip(row) {
                         let v = f64::from(*v);
                         *w = if is_zero(v) { 0.0 } else { v };
                     }
                     acc.iter_mut().for_each(|a| *a = 0.0);
-                    trees.accumulate::<LightGBMRule>(&wide, &mut acc);
+                    trees.accumulate::<LightGBMRule>(wide, acc);
                     if let Some(n) = average_over {
                         acc.iter_mut().for_each(|a| *a /= n);
                     }
-                    self.link_f64(&mut acc);
+                    self.link_f64(acc);
                     out.extend(acc.iter().map(|v| *v as f32));
                 }
             }
@@ -440,26 +533,37 @@ impl<L: Library> TreeModel<L> {
         }
     }
 
-    /// Values, P(class 1), or per-class probabilities, by whichever evaluator serves.
-    fn raw(&self, x: &[f32]) -> super::Result<Vec<f32>> {
+    /// Appends values, P(class 1), or per-class probabilities, by whichever evaluator
+    /// serves.
+    fn raw_into(&self, x: &[f32], raw: &mut Vec<f32>) -> super::Result<()> {
         let expected = x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape);
-        let mut raw = Vec::with_capacity(expected);
+        let before = raw.len();
         match self.evaluator.native().filter(|_| enabled()) {
-            Some(forest) => forest.predict(x, &mut raw),
-            None => self.library.predict(x, self.shape, &mut raw)?,
+            Some(forest) => forest.predict(x, raw),
+            None => self.library.predict(x, self.shape, raw)?,
         }
-        if raw.len() != expected {
+        if raw.len() - before != expected {
             return Err(BindingError::Library {
                 backend: L::NAME,
-                message: format!("expected {expected} outputs, got {}", raw.len()),
+                message: format!("expected {expected} outputs, got {}", raw.len() - before),
             });
         }
+        Ok(())
+    }
+
+    fn raw(&self, x: &[f32]) -> super::Result<Vec<f32>> {
+        let mut raw = vec![];
+        self.raw_into(x, &mut raw)?;
         Ok(raw)
     }
 }
 
 impl<L: Library> Model for TreeModel<L> {
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> super::Result<()> {
+        if self.shape.task != super::Task::Classification {
+            // The library's values are the predictions: no intermediate buffer.
+            return self.raw_into(x, out);
+        }
         raw_to_predictions(self.shape, &self.raw(x)?, out);
         Ok(())
     }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Batch prediction (issue 5, item 6): 1,000,000 rows scored by pgml against Python
+# xgboost's inplace_predict on the same rows held in a numpy array, with the same model
+# (the bytes pgml stored in pgml.files, loaded into Python's xgboost).
+#   benches/serving/batch.sh [ROWS]     (after `make demo`; default 1000000; writes BATCH.md)
+# pgml, each the best of 3 runs timed by the server (EXPLAIN ANALYZE-free: clock_timestamp
+# around the statement in one psql session):
+#   row form      SELECT count(pgml.predict('p', t)) FROM rows t
+#   array form    SELECT count(pgml.predict('p', ARRAY[f1, ..., f10])) FROM rows
+#   predict_batch SELECT count(*) FROM pgml.predict_batch('p', <the rows as one real[]>)
+#                 (the array read from a table, as numpy holds its array in memory)
+# Python: xgboost's inplace_predict (its default threads: all cores) on a float32 array,
+# best of 3.
+source "$(dirname "$0")/../../scripts/common.sh"
+ROWS=${1:-1000000}
+PORT=${PGML_PORT:-5433}
+VENV="$PGML_CACHE/bench-venv"
+"$ROOT/scripts/cluster.sh" start >/dev/null
+PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml -v ON_ERROR_STOP=1)
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import xgboost, numpy" 2>/dev/null; then
+  log "Python venv with xgboost and numpy in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/benches/algorithms/requirements.txt"
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+log "training the serving models; $ROWS rows to score"
+"${PSQL[@]}" -f "$ROOT/benches/serving/models.sql" >/dev/null
+"${PSQL[@]}" >/dev/null <<SQL
+DROP TABLE IF EXISTS batch_rows, batch_array;
+CREATE TABLE batch_rows AS
+SELECT (random() * 10)::real f1, (random() * 10)::real f2, (random() * 10)::real f3,
+       (random() * 10)::real f4, (random() * 10)::real f5, (random() * 10)::real f6,
+       (random() * 10)::real f7, (random() * 10)::real f8, (random() * 10)::real f9,
+       (random() * 10)::real f10
+  FROM generate_series(1, $ROWS);
+CREATE TABLE batch_array AS
+SELECT array_agg(v) AS a FROM (SELECT unnest(ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10]) v FROM batch_rows) s;
+VACUUM ANALYZE batch_rows;
+SQL
+"${PSQL[@]}" -c "\copy batch_rows TO '$tmp/rows.csv' CSV"
+declare -A PGML PY
+for m in "xgboost 25" "xgboost 100"; do
+  model_id=$("${PSQL[@]}" -c "SELECT model_id FROM pgml.deployed_models WHERE name = 'serving $m'")
+  "${PSQL[@]}" -c "SELECT encode(data, 'hex') FROM pgml.files WHERE model_id = $model_id ORDER BY part" > "$tmp/model.hex"
+  for form in row array batch; do
+    case $form in
+      row) q="SELECT count(pgml.predict('serving $m', t)) FROM batch_rows t" ;;
+      array) q="SELECT count(pgml.predict('serving $m', ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10])) FROM batch_rows" ;;
+      batch) q="SELECT count(*) FROM batch_array, pgml.predict_batch('serving $m', a)" ;;
+    esac
+    best=$("${PSQL[@]}" <<SQL
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE times (s float8);
+$q;
+DO \$\$ DECLARE t timestamptz; n bigint; BEGIN
+  FOR i IN 1..3 LOOP
+    t := clock_timestamp(); EXECUTE \$q\$$q\$q\$ INTO n;
+    INSERT INTO times VALUES (extract(epoch FROM clock_timestamp() - t));
+  END LOOP; END \$\$;
+SELECT min(s) FROM times;
+SQL
+)
+    best=$(echo "$best" | tail -1)
+    PGML["$m/$form"]=$best
+  done
+  PY["$m"]=$("$VENV/bin/python" - "$tmp" <<'PY'
+import sys, time
+import numpy as np, xgboost as xgb
+d = sys.argv[1]
+raw = b"".join(bytes.fromhex(l) for l in open(f"{d}/model.hex").read().split())
+booster = xgb.Booster()
+booster.load_model(bytearray(raw))
+x = np.loadtxt(f"{d}/rows.csv", delimiter=",", dtype=np.float32)
+booster.inplace_predict(x[:1000])
+best = min((lambda t: (booster.inplace_predict(x), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
+print(best)
+PY
+)
+  log "$m: pgml row ${PGML[$m/row]} s, array ${PGML[$m/array]} s, predict_batch ${PGML[$m/batch]} s; Python ${PY[$m]} s"
+done
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN {printf "%.0f", r / s}'; }
+report="$ROOT/benches/serving/BATCH.md"
+{
+  echo "# Batch prediction: pgml against Python xgboost's inplace_predict, $ROWS rows"
+  echo
+  echo "Rerun: \`benches/serving/batch.sh $ROWS\` (after \`make demo\`). Machine: $(nproc) cores, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), Python xgboost $("$VENV/bin/python" -c 'import xgboost; print(xgboost.__version__)'), $(date -u +%F)."
+  echo "Same model on both sides (pgml's stored bytes loaded into Python), same rows (10 real features,"
+  echo "uniform 0-10). Seconds are the best of 3; pgml's include the scan, Python's only the call."
+  echo "pgml runs without parallel query; Python's xgboost uses all $(nproc) cores."
+  echo
+  echo "| model | path | seconds | rows/s | ratio to Python |"
+  echo "|---|---|---|---|---|"
+  for m in "xgboost 25" "xgboost 100"; do
+    py=${PY[$m]}
+    echo "| $m | Python inplace_predict (numpy float32) | $(printf '%.3f' "$py") | $(rate "$py") | 1.00 |"
+    for form in batch array row; do
+      s=${PGML[$m/$form]}
+      case $form in
+        row) what="\`SELECT pgml.predict('p', t) FROM t\`" ;;
+        array) what="\`SELECT pgml.predict('p', ARRAY[f1, ..., f10]) FROM t\`" ;;
+        batch) what="\`pgml.predict_batch('p', one real[] of all rows)\`" ;;
+      esac
+      echo "| $m | $what | $(printf '%.3f' "$s") | $(rate "$s") | $(awk -v a="$py" -v b="$s" 'BEGIN {printf "%.2f", a / b}') |"
+    done
+  done
+} > "$report"
+"${PSQL[@]}" -c "DROP TABLE batch_rows, batch_array" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
+cat "$report"
