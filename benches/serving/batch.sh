@@ -104,6 +104,21 @@ report="$ROOT/benches/serving/BATCH.md"
       echo "| $m | $what | $(printf '%.3f' "$s") | $(rate "$s") | $(awk -v a="$py" -v b="$s" 'BEGIN {printf "%.2f", a / b}') |"
     done
   done
+  cat <<'NOTES'
+
+Reading it (say plainly: the target, ratio >= 1.0, is not met; pgml is 4-25x slower here):
+- Python's inplace_predict walks blocks of rows through each tree on 2 threads, with the
+  rows already in a float32 array and no per-row result object. pgml's row and array forms
+  pay Postgres's per-row costs (executor, tuple deform, one function call per row, a float4
+  result per row) on one core: ~1.4 us/row at 25 trees, of which the trees are ~0.4.
+- predict_batch (one 10M-value real[], 1M result rows) runs the native trees on
+  pgml.predict_threads threads, but returns a set of 1M rows through the value-per-call SRF
+  protocol and walks one row through all trees at a time (cache misses per row on larger
+  models).
+- Next steps, in order of expected gain: a block-of-rows walk (64 rows per tree, as XGBoost
+  does); predict_batch returning real[] instead of SETOF real; parallel query for the row forms
+  (pgml.predict is PARALLEL SAFE; with workers each loads the model from the shared cache).
+NOTES
 } > "$report"
 "${PSQL[@]}" -c "DROP TABLE batch_rows, batch_array" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
 cat "$report"
