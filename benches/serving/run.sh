@@ -77,25 +77,25 @@ report="$ROOT/benches/serving/REPORT.md"
     done
   done
   cat <<'NOTES'
-Reading it (say plainly: the 0.9 target is met at 1 client for the 25-tree models, and not at
-2 clients, nor at 100 trees):
-- A linear model (ten multiply-adds) measures what pgml adds besides the model: 0.92-0.93.
+Reading it (say plainly: the 0.9 target is met at 1 client for the 25-tree models, 0.93, and
+not at 2 clients, 0.88 here (a 12 s run the same hour gave 0.90-0.91; runs differ by about
+0.03 on this shared machine), nor at 100 trees):
+- A linear model (ten multiply-adds) measures what pgml adds besides the model: 0.95-0.97.
   That is Postgres calling a non-builtin function (fmgr lookup, EXECUTE permission check and a
   snapshot per execution; the empty query's array_length is folded into a constant at plan
   time) plus pgml's argument reading and cache lookup. The trees cost the rest.
-- What this session cut from pgml's share (perf, 1 client, xgboost 25): pgml.so's samples
-  5.7% -> 3.7% of the backend's time. predict(text, real[]) is now a hand-written fmgr
-  function (pgrx's wrapper looked the element type up in the syscache on every call); the
-  model cache is a plain static (thread_local in a .so costs a __tls_get_addr per call); the
-  trees' scratch is on the stack and every root is prefetched. 1 client moved 0.88 -> 0.90,
-  2 clients 0.83 -> 0.85-0.88 (runs differ by about 0.03 on this shared machine).
+- What moved it this session (xgboost 25: 0.88 -> 0.93 at 1 client, 0.83 -> 0.88 at 2):
+  predict(text, real[]) is a hand-written fmgr function (pgrx's wrapper looked the array's
+  element type up in the syscache on every call); the model cache is a plain static
+  (thread_local in a .so costs a __tls_get_addr per call); the trees' scratch is on the stack
+  and every root is prefetched (perf: pgml.so 5.7% -> 3.7% of the backend's samples); XGBoost
+  nodes packed into 8 bytes (8 per cache line instead of 5).
 - At 2 clients both cores are busy with 2 backends and 2 pgbench threads, so every
   microsecond counts in full; at 1 client part of it overlaps the client's own work.
 - Under pgbench every call finds the model's nodes and pgml's code cold (the kernel's network
   path runs between calls): 25 trees cost ~0.4 us warm in a loop and 1-2 us here.
 - Tried and dropped: walking 8 trees in lockstep (no gain on XGBoost, 3x slower on LightGBM's
-  unbalanced trees). Not tried yet: 8-byte nodes (feature, flags and a 16-bit right offset
-  packed with the threshold), which would put 8 nodes on a cache line instead of 5.
+  unbalanced trees). Next: LightGBM's 16-byte nodes (f64 thresholds) packed the same way.
 NOTES
 } > "$report"
 "${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
