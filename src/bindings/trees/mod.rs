@@ -156,6 +156,13 @@ const PACKED_FEATURE: u32 = (1 << 12) - 1;
 const PACKED_DEFAULT_LEFT: u32 = 1 << 12;
 const PACKED_LEAF: u32 = 1 << 13;
 const PACKED_RIGHT_SHIFT: u32 = 16;
+/// Trees at most this deep are walked a fixed number of steps (deeper ones, usually
+/// unbalanced, stop at their leaf).
+const FIXED_WALK_DEPTH: u32 = 10;
+
+/// Rows a batch walks through each tree before moving to the next (a tree stays in L1 for
+/// the block; XGBoost's own batch predictor does the same with 64).
+const BLOCK_ROWS: usize = 64;
 
 /// Asks for every root's cache line at once: a served model is cold in cache on each call
 /// (the network path runs between calls), and the walks should not each wait for one.
@@ -371,28 +378,98 @@ impl Trees<f32> {
     #[inline]
     fn accumulate_packed(&self, row: &[f32], acc: &mut [f32]) {
         prefetch_roots(&self.packed, &self.roots);
-        for (root, group) in self.roots.iter().zip(&self.groups) {
-            let mut at = *root as usize;
-            // SAFETY: `packed` mirrors the validated `nodes` one for one (same roots, each
-            // split's right child at the same index, features below the row width).
+        for ((root, group), depth) in self.roots.iter().zip(&self.groups).zip(&self.depths) {
+            // SAFETY: validate() bounds every group against the outputs.
             unsafe {
-                let mut n = *self.packed.get_unchecked(at);
-                while n.word & PACKED_LEAF == 0 {
-                    let x = *row.get_unchecked((n.word & PACKED_FEATURE) as usize);
-                    let left = if x.is_nan() {
-                        n.word & PACKED_DEFAULT_LEFT != 0
-                    } else {
-                        x < n.threshold
-                    };
-                    at += if left {
-                        1
-                    } else {
-                        (n.word >> PACKED_RIGHT_SHIFT) as usize
-                    };
+                *acc.get_unchecked_mut(*group as usize) += self.leaf_packed(*root, *depth, row)
+            };
+        }
+    }
+
+    /// How far one step down from `n` moves, branch-free: on rows that differ from call to
+    /// call a split's direction is a coin toss, and a mispredicted branch per level costs more
+    /// than the arithmetic. NaN compares false, so `x < t` is 0 for it and the default bit
+    /// decides. Left: 1; right: the stored distance; a leaf: 0 (it stays), so a walk may run
+    /// a fixed number of steps.
+    #[inline(always)]
+    fn step(n: Packed, row: &[f32]) -> usize {
+        // SAFETY: features are below the row width (validated); a leaf's are 0.
+        let x = unsafe { *row.get_unchecked((n.word & PACKED_FEATURE) as usize) };
+        let default_left = (n.word & PACKED_DEFAULT_LEFT != 0) as usize;
+        let left = (x < n.threshold) as usize | (x.is_nan() as usize & default_left);
+        let right = (n.word >> PACKED_RIGHT_SHIFT) as usize;
+        let split = (n.word & PACKED_LEAF == 0) as usize;
+        split * (1 + (right.wrapping_sub(1) & left.wrapping_sub(1)))
+    }
+
+    /// The value of the leaf `row` reaches from `root` in a tree `depth` levels deep, by
+    /// XGBoost's rule.
+    #[inline(always)]
+    fn leaf_packed(&self, root: u32, depth: u32, row: &[f32]) -> f32 {
+        let step = |n: Packed| Self::step(n, row);
+        let mut at = root as usize;
+        // SAFETY: `packed` mirrors the validated `nodes` one for one (same roots, each split's
+        // right child at the same index, features below the row width), and no walk passes
+        // a leaf.
+        unsafe {
+            let mut n = *self.packed.get_unchecked(at);
+            if depth <= FIXED_WALK_DEPTH {
+                // As many steps as the tree is deep, whatever the path: the loop's own branch
+                // is then always predicted, and consecutive walks overlap in the CPU.
+                for _ in 0..depth {
+                    at += step(n);
                     n = *self.packed.get_unchecked(at);
                 }
-                *acc.get_unchecked_mut(*group as usize) += n.threshold;
+            } else {
+                while n.word & PACKED_LEAF == 0 {
+                    at += step(n);
+                    n = *self.packed.get_unchecked(at);
+                }
             }
+            n.threshold
+        }
+    }
+
+    /// [`Trees::accumulate_packed`] for `acc.len() / outputs` rows of width `d` at once, tree
+    /// by tree: each row still gets its leaves added in tree order, so the sums are the same.
+    fn accumulate_block_packed(&self, rows: &[f32], d: usize, acc: &mut [f32], outputs: usize) {
+        const LANES: usize = 8;
+        for ((root, group), depth) in self.roots.iter().zip(&self.groups).zip(&self.depths) {
+            let (root, group) = (*root as usize, *group as usize);
+            let one_by_one = |rows: &[f32], acc: &mut [f32]| {
+                for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(outputs)) {
+                    // SAFETY: validate() bounds every group against the outputs.
+                    unsafe {
+                        *a.get_unchecked_mut(group) += self.leaf_packed(root as u32, *depth, row)
+                    };
+                }
+            };
+            if *depth > FIXED_WALK_DEPTH {
+                one_by_one(rows, acc);
+                continue;
+            }
+            let mut row_chunks = rows.chunks_exact(d * LANES);
+            let mut acc_chunks = acc.chunks_exact_mut(outputs * LANES);
+            // LANES rows walk the tree in lockstep: independent chains of loads the CPU
+            // overlaps, where one walk at a time waits on each level's load.
+            for (rows8, acc8) in (&mut row_chunks).zip(&mut acc_chunks) {
+                let mut at = [root; LANES];
+                for _ in 0..*depth {
+                    for (k, at) in at.iter_mut().enumerate() {
+                        // SAFETY: as leaf_packed.
+                        let n = unsafe { *self.packed.get_unchecked(*at) };
+                        *at += Self::step(n, &rows8[k * d..(k + 1) * d]);
+                    }
+                }
+                for (k, at) in at.iter().enumerate() {
+                    // SAFETY: as leaf_packed; `group` < outputs (validated).
+                    unsafe {
+                        *acc8.get_unchecked_mut(k * outputs + group) +=
+                            self.packed.get_unchecked(*at).threshold
+                    };
+                }
+            }
+            one_by_one(row_chunks.remainder(), acc_chunks.into_remainder());
         }
     }
 }
@@ -491,6 +568,23 @@ impl Forest {
         let d = self.num_features.max(1);
         out.reserve(x.len() / d * self.outputs);
         match &self.family {
+            Family::XGBoost(trees) if !trees.packed.is_empty() && x.len() >= BLOCK_ROWS * d => {
+                // Batches: each tree walks a block of rows while it is in cache.
+                let o = self.outputs;
+                let mut acc = vec![0f32; BLOCK_ROWS * o];
+                for block in x.chunks(BLOCK_ROWS * d) {
+                    let n = block.len() / d;
+                    let acc = &mut acc[..n * o];
+                    for a in acc.chunks_exact_mut(o) {
+                        a.copy_from_slice(&self.base_margin);
+                    }
+                    trees.accumulate_block_packed(block, d, acc, o);
+                    for a in acc.chunks_exact_mut(o) {
+                        self.link_f32(a);
+                    }
+                    out.extend_from_slice(acc);
+                }
+            }
             Family::XGBoost(trees) => {
                 // On the stack for the usual few outputs: a single-row predict allocates
                 // nothing here.
