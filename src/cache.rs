@@ -107,7 +107,6 @@ fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
 /// The project's deployed model: from the cache when current, else from the catalog.
 pub fn get(project: &str) -> Result<Rc<Served>> {
     bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
-    bindings::trees::set_threads(crate::gucs::PREDICT_THREADS.get().max(0) as usize);
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
         return Ok(s);
@@ -168,7 +167,7 @@ fn load(project: &str) -> Result<catalog::Deployed> {
         LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
         return catalog::deployed(project);
     };
-    if let Some(d) = shared_models::lookup(project, epoch).and_then(|b| shared_models::decode(&b)) {
+    if let Some(d) = shared_models::lookup(project, epoch).and_then(shared_models::decode) {
         LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
         return Ok(d);
     }

@@ -45,7 +45,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"pgml.predict_threads",
         c"Threads a large pgml.predict_batch uses on XGBoost and LightGBM models (0: all cores).",
-        c"Batches of 16384 rows or more served by the native tree evaluator are split across this many threads; single-row predictions always run on one.",
+        c"Batches of 32768 rows or more served by the native tree evaluator are split across this many threads; single-row predictions always run on one.",
         &PREDICT_THREADS,
         0,
         1024,

@@ -149,6 +149,8 @@ pub fn decompose(project: &str, x: &[f32]) -> Result<Vec<f32>> {
 
 /// Many rows, flattened row-major; `row_width` is the inner dimension of a 2-D array.
 pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Result<Vec<f32>> {
+    // Only batches use threads: set here, off the single-row path.
+    crate::bindings::trees::set_threads(crate::gucs::PREDICT_THREADS.get().max(0) as usize);
     let s = cache::get(project)?;
     check_single(project, &s)?;
     let width = s.pipeline.raw_width();

@@ -360,9 +360,12 @@ pub fn encode(d: &Deployed) -> Option<Vec<u8>> {
 }
 
 /// The inverse of [`encode`]; None if the blob does not parse (then the catalog is read).
-pub fn decode(blob: &[u8]) -> Option<Deployed> {
+/// The model's bytes stay in `blob` (no second copy).
+pub fn decode(mut blob: Vec<u8>) -> Option<Deployed> {
     let len = u64::from_le_bytes(blob.get(..8)?.try_into().ok()?) as usize;
-    let meta: Meta = serde_json::from_slice(blob.get(8..8usize.checked_add(len)?)?).ok()?;
+    let header = 8usize.checked_add(len)?;
+    let meta: Meta = serde_json::from_slice(blob.get(8..header)?).ok()?;
+    blob.drain(..header);
     Some(Deployed {
         model_id: meta.model_id,
         algorithm: meta.algorithm,
@@ -372,7 +375,7 @@ pub fn decode(blob: &[u8]) -> Option<Deployed> {
         class_labels: meta.class_labels,
         num_targets: meta.num_targets,
         pipeline: meta.pipeline,
-        bytes: blob[8 + len..].to_vec(),
+        bytes: blob,
         deployments_oid: pg_sys::Oid::from(meta.deployments_oid),
     })
 }

@@ -854,6 +854,11 @@ mod tests {
             ("SELECT * FROM pgml.train('e', 'regression', 'one_row', 'y')", "22023", "1 row"),
             ("SELECT pgml.predict('d', ARRAY[1.0, 2.0])", "22023", "got 2"),
             ("SELECT pgml.predict('d', ARRAY[1,2,3,4,5,6,7,8,9,NULL])", "22004", "feature 10"),
+            // real[] has its own entry point (api::predict::pgml_predict_real)
+            ("SELECT pgml.predict('nope', ARRAY[1.0]::real[])", "42704", "nope"),
+            ("SELECT pgml.predict('d', ARRAY[1.0, 2.0]::real[])", "22023", "got 2"),
+            ("SELECT pgml.predict('d', '{}'::real[])", "22023", "got 0"),
+            ("SELECT pgml.predict('d', ARRAY[1,2,3,4,5,6,7,8,9,NULL]::real[])", "22004", "feature 10"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'nope_algo')", "22023", "nope_algo"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '[1, 2]')", "22023", "[1,2]"),
             ("SELECT * FROM pgml.train('e', 'regression', 'pgml.diabetes', 'target', 'xgboost', '{\"depth\": 3}')", "22023", "depth"),

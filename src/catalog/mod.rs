@@ -293,10 +293,8 @@ pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     }
     // SAFETY: inside a transaction (a SQL function is running).
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
-    let pop = Pop;
-    let r = f();
-    drop(pop);
-    r
+    let _pop = Pop;
+    f()
 }
 
 pub fn deployed(project_name: &str) -> Result<Deployed> {
