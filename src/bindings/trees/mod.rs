@@ -99,8 +99,7 @@ const FEATURE_MASK: u32 = (1 << MISSING_SHIFT) - 1;
 
 /// One node, splits and leaves alike, in depth-first preorder: a split's left child is the
 /// next node and `right` its right child. A leaf holds its value in `threshold`, and points
-/// `right` at itself. 12 bytes for XGBoost (f32), 16 for LightGBM (f64), and a left child
-/// on the same cache line: a cold model's nodes are read from memory on every call.
+/// `right` at itself. The general layout, walked for trees too deep for [`Complete`].
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Node<T> {
@@ -111,19 +110,14 @@ struct Node<T> {
 
 impl<T> Node<T> {
     #[inline(always)]
-    fn feature(&self) -> usize {
-        (self.meta & FEATURE_MASK) as usize
-    }
-
-    #[inline(always)]
-    fn default_left(&self) -> bool {
-        self.meta & DEFAULT_LEFT != 0
-    }
-
-    #[inline(always)]
     fn is_leaf(&self) -> bool {
         self.meta & LEAF != 0
     }
+}
+
+#[inline(always)]
+fn feature(meta: u32) -> usize {
+    (meta & FEATURE_MASK) as usize
 }
 
 /// Every tree of an ensemble, flattened. `T` is the library's threshold and accumulator
@@ -133,54 +127,77 @@ struct Trees<T> {
     nodes: Vec<Node<T>>,
     /// Each tree's root node.
     roots: Vec<u32>,
-    /// Steps from each tree's root to its deepest leaf (for the catalog and tests).
+    /// Steps from each tree's root to its deepest leaf.
     depths: Vec<u32>,
     /// Each tree's output (class or target) index.
     groups: Vec<u32>,
-    /// `nodes` packed into 8 bytes each (XGBoost, when every tree fits; else empty).
-    packed: Vec<Packed>,
+    /// The same trees in the complete layout, when they are shallow enough.
+    complete: Option<Complete<T>>,
 }
 
-/// An XGBoost node in 8 bytes, so 8 share a cache line instead of 5: the threshold (a leaf's
-/// value) and one word: feature in bits 0-11, default-left bit 12, leaf bit 13, and the right
-/// child's distance from this node in bits 16-31. Built from validated `nodes` when every
-/// feature index is below 4096 and every right child within 65535 nodes.
+/// A split of the complete layout: the threshold and `meta` of its [`Node`].
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-struct Packed {
-    threshold: f32,
-    word: u32,
+struct Split<T> {
+    threshold: T,
+    meta: u32,
 }
 
-const PACKED_FEATURE: u32 = (1 << 12) - 1;
-const PACKED_DEFAULT_LEFT: u32 = 1 << 12;
-const PACKED_LEAF: u32 = 1 << 13;
-const PACKED_RIGHT_SHIFT: u32 = 16;
-/// Trees at most this deep are walked a fixed number of steps (deeper ones, usually
-/// unbalanced, stop at their leaf).
-const FIXED_WALK_DEPTH: u32 = 10;
+/// The top `depth` levels of every tree grown into a complete binary tree, stored breadth
+/// first (split `i`'s children are `2i + 1` and `2i + 2`). Why: a walk then finds the next
+/// node by arithmetic instead of loading its index, takes the same number of steps on every
+/// path (no branch to mispredict), and the walks of several trees or rows are independent
+/// chains the CPU overlaps. Measured on 1M rows, 25 trees of depth 6: 0.46 s one walk at a
+/// time, 0.19 s eight in lockstep, against 1.2 s for the preorder nodes. A leaf above the
+/// bottom level becomes splits whose two sides hold copies of it, so the direction taken
+/// there does not matter. Trees deeper than `depth` (LightGBM grows leaf-wise, 10-15 levels
+/// for 31 leaves) go on from the bottom in the preorder nodes.
+#[derive(Debug)]
+struct Complete<T> {
+    depth: u32,
+    /// 2^depth - 1 per tree, then LANES - 1 trees of padding (walked, never summed, so a
+    /// partial group of trees runs the same unrolled loop as a full one).
+    splits: Vec<Split<T>>,
+    /// 2^depth per tree: the leaf values, when every tree ends within `depth` levels.
+    leaves: Vec<T>,
+    /// Else 2^depth per tree: the preorder node each bottom position goes on from.
+    exits: Vec<u32>,
+}
+
+/// Most levels laid out completely: 1023 splits per tree.
+const COMPLETE_MAX_DEPTH: u32 = 10;
+
+/// Walks in lockstep: independent chains of loads the CPU overlaps, where one walk at a time
+/// waits on each level's load.
+const LANES: usize = 8;
 
 /// Rows a batch walks through each tree before moving to the next (a tree stays in L1 for
 /// the block; XGBoost's own batch predictor does the same with 64).
 const BLOCK_ROWS: usize = 64;
 
-/// Asks for every root's cache line at once: a served model is cold in cache on each call
-/// (the network path runs between calls), and the walks should not each wait for one.
+/// Asks for the cache line at `base + i * stride` for each of `count` trees at once: a
+/// served model is cold in cache on each call (the network path runs between calls), and
+/// the walks should not each wait for their first load.
 #[inline(always)]
-fn prefetch_roots<N>(nodes: &[N], roots: &[u32]) {
+fn prefetch_trees<N>(base: &[N], stride: usize, count: usize) {
     #[cfg(target_arch = "x86_64")]
-    for root in roots {
-        // SAFETY: validate() bounds every root; a prefetch reads nothing architecturally.
+    for i in 0..count {
+        // SAFETY: a prefetch reads nothing architecturally; the address stays within
+        // `base` (wrapping_add: not even computed out of bounds when it would be).
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(nodes.as_ptr().add(*root as usize) as *const i8);
+            let p = base.as_ptr().wrapping_add(i * stride);
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (base, stride, count);
 }
 
-/// One step of a walk by the library's rules: whether the row goes left at this split.
+/// One step of a walk by the library's rules: whether the row goes left at a split with
+/// this threshold and `meta`.
 trait Decide<T> {
-    fn left(node: &Node<T>, row: &[T]) -> bool;
+    fn left(threshold: T, meta: u32, row: &[T]) -> bool;
 }
 
 /// XGBoost: NaN to the default child, else `x < threshold` to the left.
@@ -188,14 +205,13 @@ struct XGBoostRule;
 
 impl Decide<f32> for XGBoostRule {
     #[inline(always)]
-    fn left(n: &Node<f32>, row: &[f32]) -> bool {
-        // SAFETY: validate() checked every node's feature against the row width.
-        let x = unsafe { *row.get_unchecked(n.feature()) };
-        if x.is_nan() {
-            n.default_left()
-        } else {
-            x < n.threshold
-        }
+    fn left(threshold: f32, meta: u32, row: &[f32]) -> bool {
+        // SAFETY: validate() checked every split's feature against the row width; the
+        // complete layout's filler splits read feature 0.
+        let x = unsafe { *row.get_unchecked(feature(meta)) };
+        // Branch-free: on rows that differ from call to call a split's direction is a coin
+        // toss. NaN compares false, so the default bit decides for it.
+        (x < threshold) | (x.is_nan() & (meta & DEFAULT_LEFT != 0))
     }
 }
 
@@ -204,24 +220,24 @@ struct LightGBMRule;
 
 impl Decide<f64> for LightGBMRule {
     #[inline(always)]
-    fn left(n: &Node<f64>, row: &[f64]) -> bool {
+    fn left(threshold: f64, meta: u32, row: &[f64]) -> bool {
         // SAFETY: as for XGBoostRule.
-        let mut x = unsafe { *row.get_unchecked(n.feature()) };
-        let missing = (n.meta >> MISSING_SHIFT) & 3;
+        let mut x = unsafe { *row.get_unchecked(feature(meta)) };
+        let missing = (meta >> MISSING_SHIFT) & 3;
         if x.is_nan() && missing != Missing::Nan as u32 {
             x = 0.0;
         }
         let to_default = (missing == Missing::Zero as u32 && is_zero(x))
             || (missing == Missing::Nan as u32 && x.is_nan());
         if to_default {
-            n.default_left()
+            meta & DEFAULT_LEFT != 0
         } else {
-            x <= n.threshold
+            x <= threshold
         }
     }
 }
 
-impl<T: Copy> Trees<T> {
+impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
     /// Appends one tree given in its library's own node numbering: `children(i)` is node
     /// `i`'s (left, right) in that numbering, `None` for a leaf; node 0 is the root. Errs on
     /// a child index out of range or a node reached twice (a cycle).
@@ -292,14 +308,15 @@ impl<T: Copy> Trees<T> {
     }
 
     /// Checks every index a walk reads, so walks need no bounds checks (a tampered model
-    /// must give an error, not a crash in a backend). Walks end: push_tree builds trees only.
-    fn validate(&self, num_features: usize, outputs: usize) -> Result<(), Unsupported> {
+    /// must give an error, not a crash in a backend), then lays the trees out for the walk.
+    /// Walks end: push_tree builds trees only.
+    fn validate(&mut self, num_features: usize, outputs: usize) -> Result<(), Unsupported> {
         let n = self.nodes.len();
         for (i, node) in self.nodes.iter().enumerate() {
-            if !node.is_leaf() && node.feature() >= num_features {
+            if !node.is_leaf() && feature(node.meta) >= num_features {
                 return Err(format!(
                     "a split on feature {} of {num_features}",
-                    node.feature()
+                    feature(node.meta)
                 ));
             }
             if node.right as usize >= n || (!node.is_leaf() && i + 1 >= n) {
@@ -311,165 +328,194 @@ impl<T: Copy> Trees<T> {
         {
             return Err("a tree root or output index out of range".into());
         }
+        self.complete = self.lay_out_complete();
         Ok(())
     }
 
-    /// Adds each tree's leaf for `row` to `acc[group]`, in tree order (the libraries' order
-    /// of summation).
-    #[inline]
-    fn accumulate<R: Decide<T>>(&self, row: &[T], acc: &mut [T])
-    where
-        T: std::ops::AddAssign,
-    {
-        prefetch_roots(&self.nodes, &self.roots);
-        for (root, group) in self.roots.iter().zip(&self.groups) {
-            let mut at = *root as usize;
-            // SAFETY: validate() bounds every root, `right` and `i + 1` of a split, and
-            // every group against the outputs.
-            unsafe {
-                let mut n = self.nodes.get_unchecked(at);
-                while !n.is_leaf() {
-                    at = if R::left(n, row) {
-                        at + 1
-                    } else {
-                        n.right as usize
+    /// The complete layout of the top levels of the validated trees: as deep as the deepest
+    /// tree up to COMPLETE_MAX_DEPTH, and shallower where it would take more than 8 times
+    /// the memory of the nodes (a lopsided forest).
+    fn lay_out_complete(&self) -> Option<Complete<T>> {
+        let trees = self.roots.len();
+        let budget = (8 * self.nodes.len()).max(1 << 16);
+        let mut depth = self.depths.iter().copied().max()?.min(COMPLETE_MAX_DEPTH);
+        while depth > 0 && (trees << depth) > budget {
+            depth -= 1;
+        }
+        let per_tree = 1usize << depth;
+        let inner = per_tree - 1;
+        let filler = Split {
+            threshold: T::default(),
+            meta: 0,
+        };
+        let mut splits = vec![filler; inner * (trees + LANES - 1)];
+        let mut leaves = vec![T::default(); per_tree * trees];
+        let mut exits = vec![0u32; per_tree * trees];
+        let mut deeper = false;
+        let mut stack = vec![];
+        for (t, root) in self.roots.iter().enumerate() {
+            let s = &mut splits[t * inner..];
+            let (l, e) = (&mut leaves[t * per_tree..], &mut exits[t * per_tree..]);
+            // (node, position in the complete tree, level)
+            stack.push((*root as usize, 0usize, 0u32));
+            while let Some((at, pos, level)) = stack.pop() {
+                let n = self.nodes[at];
+                if level == depth {
+                    l[pos - inner] = n.threshold;
+                    e[pos - inner] = at as u32;
+                    deeper |= !n.is_leaf();
+                } else if n.is_leaf() {
+                    // Both sides the same leaf: the filler split's direction is moot.
+                    stack.push((at, 2 * pos + 1, level + 1));
+                    stack.push((at, 2 * pos + 2, level + 1));
+                } else {
+                    s[pos] = Split {
+                        threshold: n.threshold,
+                        meta: n.meta,
                     };
-                    n = self.nodes.get_unchecked(at);
+                    stack.push((at + 1, 2 * pos + 1, level + 1));
+                    stack.push((n.right as usize, 2 * pos + 2, level + 1));
                 }
-                *acc.get_unchecked_mut(*group as usize) += n.threshold;
             }
         }
-    }
-}
-
-impl Trees<f32> {
-    /// Fills `packed` from the validated nodes, if every node fits (else leaves it empty and
-    /// the walk uses `nodes`).
-    fn pack(&mut self) {
-        let packed: Option<Vec<Packed>> = (self.nodes.iter().enumerate())
-            .map(|(i, n)| {
-                if n.is_leaf() {
-                    return Some(Packed {
-                        threshold: n.threshold,
-                        word: PACKED_LEAF,
-                    });
-                }
-                let offset = (n.right as usize).checked_sub(i)?;
-                let feature = u32::try_from(n.feature()).ok()?;
-                (offset > 0 && offset <= u16::MAX as usize && feature <= PACKED_FEATURE).then(
-                    || Packed {
-                        threshold: n.threshold,
-                        word: feature
-                            | if n.default_left() {
-                                PACKED_DEFAULT_LEFT
-                            } else {
-                                0
-                            }
-                            | (offset as u32) << PACKED_RIGHT_SHIFT,
-                    },
-                )
-            })
-            .collect();
-        self.packed = packed.unwrap_or_default();
-    }
-
-    /// [`Trees::accumulate`] with XGBoost's rule on the packed nodes: the same leaves, in
-    /// the same order.
-    #[inline]
-    fn accumulate_packed(&self, row: &[f32], acc: &mut [f32]) {
-        prefetch_roots(&self.packed, &self.roots);
-        for ((root, group), depth) in self.roots.iter().zip(&self.groups).zip(&self.depths) {
-            // SAFETY: validate() bounds every group against the outputs.
-            unsafe {
-                *acc.get_unchecked_mut(*group as usize) += self.leaf_packed(*root, *depth, row)
-            };
+        if deeper {
+            leaves = vec![];
+        } else {
+            exits = vec![];
         }
+        Some(Complete {
+            depth,
+            splits,
+            leaves,
+            exits,
+        })
     }
 
-    /// How far one step down from `n` moves, branch-free: on rows that differ from call to
-    /// call a split's direction is a coin toss, and a mispredicted branch per level costs more
-    /// than the arithmetic. NaN compares false, so `x < t` is 0 for it and the default bit
-    /// decides. Left: 1; right: the stored distance; a leaf: 0 (it stays), so a walk may run
-    /// a fixed number of steps.
+    /// The leaf at bottom position `slot` (of all trees) of the complete layout for `row`.
     #[inline(always)]
-    fn step(n: Packed, row: &[f32]) -> usize {
-        // SAFETY: features are below the row width (validated); a leaf's are 0.
-        let x = unsafe { *row.get_unchecked((n.word & PACKED_FEATURE) as usize) };
-        let default_left = (n.word & PACKED_DEFAULT_LEFT != 0) as usize;
-        let left = (x < n.threshold) as usize | (x.is_nan() as usize & default_left);
-        let right = (n.word >> PACKED_RIGHT_SHIFT) as usize;
-        let split = (n.word & PACKED_LEAF == 0) as usize;
-        split * (1 + (right.wrapping_sub(1) & left.wrapping_sub(1)))
-    }
-
-    /// The value of the leaf `row` reaches from `root` in a tree `depth` levels deep, by
-    /// XGBoost's rule.
-    #[inline(always)]
-    fn leaf_packed(&self, root: u32, depth: u32, row: &[f32]) -> f32 {
-        let step = |n: Packed| Self::step(n, row);
-        let mut at = root as usize;
-        // SAFETY: `packed` mirrors the validated `nodes` one for one (same roots, each split's
-        // right child at the same index, features below the row width), and no walk passes
-        // a leaf.
+    fn bottom<R: Decide<T>>(&self, c: &Complete<T>, slot: usize, row: &[T]) -> T {
+        // SAFETY: slot < trees * 2^depth, the length of whichever of the two is kept; exits
+        // are validated nodes.
         unsafe {
-            let mut n = *self.packed.get_unchecked(at);
-            if depth <= FIXED_WALK_DEPTH {
-                // As many steps as the tree is deep, whatever the path: the loop's own branch
-                // is then always predicted, and consecutive walks overlap in the CPU.
-                for _ in 0..depth {
-                    at += step(n);
-                    n = *self.packed.get_unchecked(at);
-                }
+            if c.exits.is_empty() {
+                *c.leaves.get_unchecked(slot)
             } else {
-                while n.word & PACKED_LEAF == 0 {
-                    at += step(n);
-                    n = *self.packed.get_unchecked(at);
-                }
+                self.leaf::<R>(*c.exits.get_unchecked(slot) as usize, row)
             }
-            n.threshold
         }
     }
 
-    /// [`Trees::accumulate_packed`] for `acc.len() / outputs` rows of width `d` at once, tree
-    /// by tree: each row still gets its leaves added in tree order, so the sums are the same.
-    fn accumulate_block_packed(&self, rows: &[f32], d: usize, acc: &mut [f32], outputs: usize) {
-        const LANES: usize = 8;
-        for ((root, group), depth) in self.roots.iter().zip(&self.groups).zip(&self.depths) {
-            let (root, group) = (*root as usize, *group as usize);
-            let one_by_one = |rows: &[f32], acc: &mut [f32]| {
-                for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(outputs)) {
-                    // SAFETY: validate() bounds every group against the outputs.
-                    unsafe {
-                        *a.get_unchecked_mut(group) += self.leaf_packed(root as u32, *depth, row)
-                    };
-                }
-            };
-            if *depth > FIXED_WALK_DEPTH {
-                one_by_one(rows, acc);
-                continue;
+    /// Adds each tree's leaf for each `d`-wide row of `rows` to that row's `outputs` values
+    /// in `acc`, in tree order for every row (the libraries' order of summation).
+    fn accumulate_rows<R: Decide<T>>(&self, rows: &[T], d: usize, acc: &mut [T], outputs: usize) {
+        let Some(c) = &self.complete else {
+            for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(outputs)) {
+                self.accumulate::<R>(row, a);
             }
-            let mut row_chunks = rows.chunks_exact(d * LANES);
-            let mut acc_chunks = acc.chunks_exact_mut(outputs * LANES);
-            // LANES rows walk the tree in lockstep: independent chains of loads the CPU
-            // overlaps, where one walk at a time waits on each level's load.
-            for (rows8, acc8) in (&mut row_chunks).zip(&mut acc_chunks) {
-                let mut at = [root; LANES];
-                for _ in 0..*depth {
+            return;
+        };
+        let full = rows.len() / d / LANES * LANES;
+        let (lanes, rest) = rows.split_at(full * d);
+        let (lanes_acc, rest_acc) = acc.split_at_mut(full * outputs);
+        if full > 0 {
+            self.by_rows::<R>(c, lanes, d, lanes_acc, outputs);
+        }
+        for (row, a) in rest.chunks_exact(d).zip(rest_acc.chunks_exact_mut(outputs)) {
+            self.by_trees::<R>(c, row, a);
+        }
+    }
+
+    /// One row through the complete layout, LANES trees in lockstep.
+    #[inline]
+    fn by_trees<R: Decide<T>>(&self, c: &Complete<T>, row: &[T], acc: &mut [T]) {
+        let inner = (1usize << c.depth) - 1;
+        let trees = self.roots.len();
+        prefetch_trees(&c.splits, inner, trees);
+        for t0 in (0..trees).step_by(LANES) {
+            let mut at = [0usize; LANES];
+            for _ in 0..c.depth {
+                for (k, at) in at.iter_mut().enumerate() {
+                    // SAFETY: `splits` holds LANES - 1 trees of padding past the last, and
+                    // `at` stays below `inner` for `depth` steps.
+                    let s = unsafe { *c.splits.get_unchecked((t0 + k) * inner + *at) };
+                    *at = 2 * *at + 2 - R::left(s.threshold, s.meta, row) as usize;
+                }
+            }
+            for (k, at) in at.iter().enumerate().take(trees - t0) {
+                let t = t0 + k;
+                // After `depth` steps `at` - inner < 2^depth.
+                let leaf = self.bottom::<R>(c, (t << c.depth) + at - inner, row);
+                // SAFETY: t < trees; groups are below the outputs (validated).
+                unsafe { *acc.get_unchecked_mut(*self.groups.get_unchecked(t) as usize) += leaf };
+            }
+        }
+    }
+
+    /// `acc.len() / outputs` rows (a multiple of LANES) through the complete layout, tree by
+    /// tree, LANES rows in lockstep: the tree stays in cache for the whole block.
+    fn by_rows<R: Decide<T>>(
+        &self,
+        c: &Complete<T>,
+        rows: &[T],
+        d: usize,
+        acc: &mut [T],
+        outputs: usize,
+    ) {
+        let inner = (1usize << c.depth) - 1;
+        for (t, group) in self.groups.iter().enumerate() {
+            let splits = &c.splits[t * inner..(t + 1) * inner];
+            let group = *group as usize;
+            for (rows8, acc8) in rows
+                .chunks_exact(d * LANES)
+                .zip(acc.chunks_exact_mut(outputs * LANES))
+            {
+                let mut at = [0usize; LANES];
+                for _ in 0..c.depth {
                     for (k, at) in at.iter_mut().enumerate() {
-                        // SAFETY: as leaf_packed.
-                        let n = unsafe { *self.packed.get_unchecked(*at) };
-                        *at += Self::step(n, &rows8[k * d..(k + 1) * d]);
+                        // SAFETY: `at` stays below `inner` for `depth` steps; the row slice
+                        // is in bounds (exact chunks).
+                        let s = unsafe { *splits.get_unchecked(*at) };
+                        let row = unsafe { rows8.get_unchecked(k * d..(k + 1) * d) };
+                        *at = 2 * *at + 2 - R::left(s.threshold, s.meta, row) as usize;
                     }
                 }
                 for (k, at) in at.iter().enumerate() {
-                    // SAFETY: as leaf_packed; `group` < outputs (validated).
-                    unsafe {
-                        *acc8.get_unchecked_mut(k * outputs + group) +=
-                            self.packed.get_unchecked(*at).threshold
-                    };
+                    // After `depth` steps at - inner < 2^depth.
+                    let leaf = self.bottom::<R>(c, (t << c.depth) + at - inner, &rows8[k * d..]);
+                    // SAFETY: group < outputs (validated).
+                    unsafe { *acc8.get_unchecked_mut(k * outputs + group) += leaf };
                 }
             }
-            one_by_one(row_chunks.remainder(), acc_chunks.into_remainder());
+        }
+    }
+
+    /// Adds each tree's leaf for `row` to `acc[group]`, in tree order, walking the preorder
+    /// nodes (a forest without the complete layout).
+    #[inline]
+    fn accumulate<R: Decide<T>>(&self, row: &[T], acc: &mut [T]) {
+        for (root, group) in self.roots.iter().zip(&self.groups) {
+            let leaf = self.leaf::<R>(*root as usize, row);
+            // SAFETY: validate() bounds every group against the outputs.
+            unsafe { *acc.get_unchecked_mut(*group as usize) += leaf };
+        }
+    }
+
+    /// The value of the leaf `row` reaches from preorder node `at`.
+    #[inline(always)]
+    fn leaf<R: Decide<T>>(&self, mut at: usize, row: &[T]) -> T {
+        // SAFETY: validate() bounds every root, `right` and `i + 1` of a split, and callers
+        // start from a root or a validated exit.
+        unsafe {
+            let mut n = self.nodes.get_unchecked(at);
+            while !n.is_leaf() {
+                at = if R::left(n.threshold, n.meta, row) {
+                    at + 1
+                } else {
+                    n.right as usize
+                };
+                n = self.nodes.get_unchecked(at);
+            }
+            n.threshold
         }
     }
 }
@@ -564,41 +610,28 @@ impl Forest {
         }
     }
 
+    /// Scores rows in blocks of BLOCK_ROWS (one row: no heap allocation here, the scratch is
+    /// on the stack).
     fn predict_rows(&self, x: &[f32], out: &mut Vec<f32>) {
         let d = self.num_features.max(1);
-        out.reserve(x.len() / d * self.outputs);
+        let o = self.outputs;
+        let rows = x.len() / d;
+        let x = &x[..rows * d];
+        out.reserve(rows * o);
+        let block = rows.min(BLOCK_ROWS);
         match &self.family {
-            Family::XGBoost(trees) if !trees.packed.is_empty() && x.len() >= BLOCK_ROWS * d => {
-                // Batches: each tree walks a block of rows while it is in cache.
-                let o = self.outputs;
-                let mut acc = vec![0f32; BLOCK_ROWS * o];
-                for block in x.chunks(BLOCK_ROWS * d) {
-                    let n = block.len() / d;
-                    let acc = &mut acc[..n * o];
+            Family::XGBoost(trees) => {
+                let (mut stack, mut heap) = ([0f32; STACK_OUTPUTS], vec![]);
+                let acc = scratch(&mut stack, &mut heap, block * o);
+                for b in x.chunks(BLOCK_ROWS * d) {
+                    let acc = &mut acc[..b.len() / d * o];
                     for a in acc.chunks_exact_mut(o) {
                         a.copy_from_slice(&self.base_margin);
                     }
-                    trees.accumulate_block_packed(block, d, acc, o);
+                    trees.accumulate_rows::<XGBoostRule>(b, d, acc, o);
                     for a in acc.chunks_exact_mut(o) {
                         self.link_f32(a);
                     }
-                    out.extend_from_slice(acc);
-                }
-            }
-            Family::XGBoost(trees) => {
-                // On the stack for the usual few outputs: a single-row predict allocates
-                // nothing here.
-                let mut stack = [0f32; STACK_OUTPUTS];
-                let mut heap = vec![];
-                let acc = scratch(&mut stack, &mut heap, self.outputs);
-                for row in x.chunks_exact(d) {
-                    acc.copy_from_slice(&self.base_margin);
-                    if trees.packed.is_empty() {
-                        trees.accumulate::<XGBoostRule>(row, acc);
-                    } else {
-                        trees.accumulate_packed(row, acc);
-                    }
-                    self.link_f32(acc);
                     out.extend_from_slice(acc);
                 }
             }
@@ -607,20 +640,24 @@ impl Forest {
                 average_over,
             } => {
                 let (mut stack, mut heap) = ([0f64; STACK_OUTPUTS], vec![]);
-                let acc = scratch(&mut stack, &mut heap, self.outputs);
-                let (mut stack_row, mut heap_row) = ([0f64; STACK_FEATURES], vec![]);
-                let wide = scratch(&mut stack_row, &mut heap_row, d);
-                for row in x.chunks_exact(d) {
-                    for (w, v) in wide.iter_mut().zip(row) {
+                let acc = scratch(&mut stack, &mut heap, block * o);
+                let (mut stack_rows, mut heap_rows) = ([0f64; STACK_FEATURES], vec![]);
+                let wide = scratch(&mut stack_rows, &mut heap_rows, block * d);
+                for b in x.chunks(BLOCK_ROWS * d) {
+                    let n = b.len() / d;
+                    let (acc, wide) = (&mut acc[..n * o], &mut wide[..n * d]);
+                    for (w, v) in wide.iter_mut().zip(b) {
                         let v = f64::from(*v);
                         *w = if is_zero(v) { 0.0 } else { v };
                     }
                     acc.iter_mut().for_each(|a| *a = 0.0);
-                    trees.accumulate::<LightGBMRule>(wide, acc);
-                    if let Some(n) = average_over {
-                        acc.iter_mut().for_each(|a| *a /= n);
+                    trees.accumulate_rows::<LightGBMRule>(wide, d, acc, o);
+                    for a in acc.chunks_exact_mut(o) {
+                        if let Some(n) = average_over {
+                            a.iter_mut().for_each(|a| *a /= n);
+                        }
+                        self.link_f64(a);
                     }
-                    self.link_f64(acc);
                     out.extend(acc.iter().map(|v| *v as f32));
                 }
             }
@@ -770,7 +807,7 @@ impl<L: Library> Model for TreeModel<L> {
 
 /// What serves a tree model: the compiled forest, or the library and why.
 pub enum Evaluator {
-    Native(Forest),
+    Native(Box<Forest>),
     Library(Unsupported),
 }
 
@@ -782,7 +819,9 @@ impl Evaluator {
         outputs: usize,
     ) -> Evaluator {
         match compiled {
-            Ok(f) if f.num_features == num_features && f.outputs == outputs => Evaluator::Native(f),
+            Ok(f) if f.num_features == num_features && f.outputs == outputs => {
+                Evaluator::Native(Box::new(f))
+            }
             Ok(f) => Evaluator::Library(format!(
                 "compiled {} features x {} outputs, expected {num_features} x {outputs}",
                 f.num_features, f.outputs
@@ -953,40 +992,104 @@ mod tests {
             roots: t.roots.clone(),
             depths: t.depths.clone(),
             groups: (0..t.roots.len() as u32).collect(),
-            packed: vec![],
+            complete: None,
         };
         let mut acc = vec![T::default(); t.roots.len()];
         per_tree.accumulate::<R>(row, &mut acc);
         acc
     }
 
-    #[test]
-    fn packed_nodes_walk_like_the_wide_ones() {
-        let mut t = leaf_tree();
-        t.validate(2, 1).unwrap();
-        t.pack();
-        assert_eq!(t.packed.len(), t.nodes.len());
-        for row in [
-            [0.0, 0.0],
-            [0.0, 5.0],
-            [f32::NAN, 0.0],
-            [0.0, f32::NAN],
-            [9.0, -9.0],
-        ] {
-            let (mut wide, mut packed) = ([0f32], [0f32]);
-            t.accumulate::<XGBoostRule>(&row, &mut wide);
-            t.accumulate_packed(&row, &mut packed);
-            assert_eq!(wide[0].to_bits(), packed[0].to_bits(), "row {row:?}");
+    /// Sums for `rows` (width `d`, one output) through the complete layout, one row at a
+    /// time and in blocks, checked against the preorder walk bit for bit.
+    fn assert_layouts_agree(t: &Trees<f32>, rows: &[f32], d: usize) {
+        assert!(t.complete.is_some(), "laid out");
+        let preorder = Trees {
+            nodes: t.nodes.clone(),
+            roots: t.roots.clone(),
+            depths: t.depths.clone(),
+            groups: t.groups.clone(),
+            complete: None,
+        };
+        let n = rows.len() / d;
+        let mut want = vec![0f32; n];
+        preorder.accumulate_rows::<XGBoostRule>(rows, d, &mut want, 1);
+        let mut block = vec![0f32; n];
+        t.accumulate_rows::<XGBoostRule>(rows, d, &mut block, 1);
+        let mut single = vec![0f32; n];
+        for (row, a) in rows.chunks_exact(d).zip(single.chunks_exact_mut(1)) {
+            t.accumulate_rows::<XGBoostRule>(row, d, a, 1);
         }
-        // A feature index beyond 12 bits keeps the wide nodes.
-        t.nodes[0].meta = (t.nodes[0].meta & !FEATURE_MASK) | 5000;
-        t.pack();
-        assert!(t.packed.is_empty());
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&block), bits(&want), "blocks");
+        assert_eq!(bits(&single), bits(&want), "one row at a time");
+    }
+
+    #[test]
+    fn complete_layout_walks_like_the_preorder_nodes_bit_for_bit() {
+        // Trees of depth 0, 2 and a lopsided 4 (leaves on every level), 11 of them: one full
+        // group of LANES trees and a partial one.
+        let mut t = Trees::<f32>::default();
+        let chain = |i: usize| (i < 4).then_some((i + 1, 5 + i));
+        for k in 0..11u32 {
+            match k % 3 {
+                0 => t.push_tree(0, 1, |_| None, |_| unreachable!(), |_| k as f32),
+                1 => t.push_tree(
+                    0,
+                    5,
+                    |i| match i {
+                        0 => Some((1, 2)),
+                        1 => Some((3, 4)),
+                        _ => None,
+                    },
+                    |i| (0.5 * i as f32, (i % 2) as u32, k % 2 == 0, Missing::Nan),
+                    |i| i as f32 + 0.25,
+                ),
+                _ => t.push_tree(
+                    0,
+                    9,
+                    chain,
+                    |i| (i as f32 - 1.5, (i % 2) as u32, i % 2 == 0, Missing::Nan),
+                    |i| i as f32 * 0.1,
+                ),
+            }
+            .unwrap();
+        }
+        t.validate(2, 1).unwrap();
+        assert_eq!(t.complete.as_ref().map(|c| c.depth), Some(4));
+        let values = [f32::NAN, -3.0, -1.5, -0.5, 0.0, 0.5, 1.0, 2.5, 9.0];
+        let rows: Vec<f32> = (0..values.len() * values.len())
+            .flat_map(|i| [values[i % values.len()], values[i / values.len()]])
+            .collect();
+        assert_layouts_agree(&t, &rows, 2);
+        // A chain deeper than the complete layout goes on from its bottom in the preorder
+        // nodes (split 2j: x < j goes left to leaf 2j + 1, else on to split 2j + 2).
+        let mut deep = Trees::<f32>::default();
+        let n = 2 * (COMPLETE_MAX_DEPTH as usize + 2) + 1;
+        deep.push_tree(
+            0,
+            n,
+            |i| (i % 2 == 0 && i + 2 < n).then_some((i + 1, i + 2)),
+            |i| ((i / 2) as f32, 0, i % 4 == 0, Missing::Nan),
+            |i| i as f32,
+        )
+        .unwrap();
+        deep.validate(1, 1).unwrap();
+        let c = deep.complete.as_ref().unwrap();
+        assert_eq!(c.depth, COMPLETE_MAX_DEPTH);
+        assert!(
+            c.leaves.is_empty() && !c.exits.is_empty(),
+            "goes on in the nodes"
+        );
+        let rows: Vec<f32> = (0..30)
+            .map(|i| i as f32 * 0.5 - 1.0)
+            .chain([f32::NAN])
+            .collect();
+        assert_layouts_agree(&deep, &rows, 1);
     }
 
     #[test]
     fn walks_thresholds_and_default_directions() {
-        let t = leaf_tree();
+        let mut t = leaf_tree();
         t.validate(2, 1).unwrap();
         let leaf = |row: &[f32]| leaves::<f32, XGBoostRule>(&t, row)[0];
         assert_eq!(leaf(&[0.0, 0.0]), 1.0);
@@ -1022,7 +1125,7 @@ mod tests {
         }
         t.validate(2, 1).unwrap();
         let mut acc = [0f32];
-        t.accumulate::<XGBoostRule>(&[0.0, 5.0], &mut acc);
+        t.accumulate_rows::<XGBoostRule>(&[0.0, 5.0], 2, &mut acc, 1);
         let want: f32 = (0..19)
             .map(|k| if k % 2 == 0 { k as f32 } else { 2.0 })
             .sum();

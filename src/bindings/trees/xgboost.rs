@@ -246,7 +246,6 @@ pub fn compile(json: &[u8]) -> Result<Forest, Unsupported> {
         )?;
     }
     trees.validate(num_features, outputs)?;
-    trees.pack();
     Ok(Forest {
         family: Family::XGBoost(trees),
         num_features,
