@@ -20,9 +20,10 @@ CREATE VIEW iris_shuffled AS SELECT target, petal_width, petal_length, sepal_wid
 SELECT count(*) FILTER (WHERE pgml.predict('forms', v) = pgml.predict('forms', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) AS same
   FROM iris_shuffled v;
 
--- Many rows at once: a flattened array or a 2-D array, one result per row.
-SELECT * FROM pgml.predict_batch('forms', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]);
-SELECT * FROM pgml.predict_batch('forms', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]);
+-- Many rows at once: a flattened array or a 2-D array, one result per row, in one array
+-- (unnest it for rows).
+SELECT pgml.predict_batch('forms', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]);
+SELECT * FROM unnest(pgml.predict_batch('forms', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])) WITH ORDINALITY AS p(prediction, n);
 
 -- Probabilities: one per class, summing to 1.
 SELECT array_length(p, 1) AS n, round((p[1] + p[2] + p[3])::numeric, 4) AS total, p[1] > 0.5 AS setosa

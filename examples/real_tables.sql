@@ -80,7 +80,7 @@ SELECT count(*) AS rows,
        count(*) FILTER (WHERE by_row = by_array) AS row_equals_array,
        count(*) FILTER (WHERE by_row = batch.v) AS row_equals_batch
   FROM forms
-  JOIN pgml.predict_batch('visit cost', (SELECT array_agg(e ORDER BY n, i) FROM forms, unnest(x) WITH ORDINALITY u(e, i)))
+  JOIN unnest(pgml.predict_batch('visit cost', (SELECT array_agg(e ORDER BY n, i) FROM forms, unnest(x) WITH ORDINALITY u(e, i))))
        WITH ORDINALITY batch(v, n) USING (n);
 
 -- materialize_snapshot copies the rows into pgml.snapshot_<id> and trains on the copy; a

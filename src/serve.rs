@@ -2,7 +2,6 @@
 
 use crate::bindings::Task;
 use crate::cache::{self, Served};
-use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -83,25 +82,22 @@ fn predict_served(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
 
 /// Predicts one row whose raw values `raw_of` reads, given the training columns. One cache
 /// lookup for both steps.
-pub fn predict_row(
-    project: &str,
-    raw_of: impl FnOnce(&Pipeline) -> Result<Vec<f32>>,
-) -> Result<f32> {
+pub fn predict_row(project: &str, raw_of: impl FnOnce(&Served) -> Result<Vec<f32>>) -> Result<f32> {
     let s = cache::get(project)?;
-    let x = raw_of(&s.pipeline)?;
+    let x = raw_of(&s)?;
     predict_served(project, &s, &x)
 }
 
 /// The predicted class's label (the text of a text label) for a raw row.
 pub fn predict_label(
     project: &str,
-    raw_of: impl FnOnce(&Pipeline) -> Result<Vec<f32>>,
+    raw_of: impl FnOnce(&Served) -> Result<Vec<f32>>,
 ) -> Result<String> {
     let s = cache::get(project)?;
     if s.task != Task::Classification {
         return Err(Error::NotClassification(project.to_string()));
     }
-    let raw = raw_of(&s.pipeline)?;
+    let raw = raw_of(&s)?;
     let x = features(project, &s, &raw, false)?;
     let mut out = Vec::with_capacity(1);
     s.model.predict(&x, &mut out)?;

@@ -138,9 +138,9 @@ mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5 && p[0] > 0.5);
         one::<Vec<f32>>("SELECT pgml.predict_proba('iris', ARRAY[5, 3, 1, 0])");
         // batch: flattened and 2-D
-        assert_eq!(one::<i64>("SELECT count(*) FROM pgml.predict_batch('iris', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3])"), 2);
+        assert_eq!(one::<i32>("SELECT cardinality(pgml.predict_batch('iris', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]))"), 2);
         assert_eq!(
-            one::<Vec<f32>>("SELECT array_agg(p) FROM pgml.predict_batch('iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]::real[]) p"),
+            one::<Vec<f32>>("SELECT pgml.predict_batch('iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]::real[])"),
             vec![0.0, 2.0]
         );
         assert_error(
@@ -358,7 +358,7 @@ mod tests {
                 .len(),
             3
         );
-        assert_eq!(one::<i64>("SELECT count(*) FROM pgml.predict_batch('lgb_iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])"), 2);
+        assert_eq!(one::<i32>("SELECT cardinality(pgml.predict_batch('lgb_iris', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]))"), 2);
         assert_error("SELECT * FROM pgml.train('lgb_iris', algorithm => 'lightgbm', hyperparams => '{\"num_leafs\": 3}')", "22023", "num_leafs");
     }
 
@@ -914,5 +914,42 @@ mod tests {
                 "corrupt",
             );
         }
+    }
+
+    #[pg_test]
+    fn row_form_follows_changes_to_the_row_type() {
+        run("CREATE TABLE rp (a real, b real, y real)");
+        run("INSERT INTO rp SELECT i % 7, i % 5, (i % 7) * 2 + (i % 5) FROM generate_series(1, 60) i");
+        run("SELECT * FROM pgml.train('rowplan', 'regression', 'rp', 'y', 'xgboost', '{\"n_estimators\": 5}')");
+        let agree = "SELECT count(*) FILTER (WHERE pgml.predict('rowplan', r) = pgml.predict('rowplan', ARRAY[a, b]::real[])) FROM rp r";
+        assert_eq!(one::<i64>(agree), 60);
+        // Each change gives the table's row type a new descriptor: the reader must follow
+        // (a stale one would read the wrong attribute, or crash on a changed type).
+        run("ALTER TABLE rp ADD COLUMN note text DEFAULT 'n'");
+        assert_eq!(one::<i64>(agree), 60, "a column added before the row's own");
+        run("ALTER TABLE rp DROP COLUMN a");
+        run("ALTER TABLE rp ADD COLUMN a real");
+        run("UPDATE rp SET a = b + 1");
+        assert_eq!(one::<i64>(agree), 60, "a dropped and re-added column");
+        run("ALTER TABLE rp ALTER COLUMN b TYPE double precision");
+        assert_eq!(one::<i64>(agree), 60, "a column's type changed");
+        // Anonymous records of two shapes in one query, by position.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(DISTINCT p) FROM (VALUES (pgml.predict('rowplan', ROW(1::real, 2::real))),
+                   (pgml.predict('rowplan', ROW(1::int, 2::bigint))), (pgml.predict('rowplan', ARRAY[1, 2]::real[]))) v(p)"
+            ),
+            1
+        );
+        // A retrain is a new model (features now b, a): the reader is rebuilt for it.
+        run("ALTER TABLE rp DROP COLUMN note");
+        run("SELECT * FROM pgml.train('rowplan', 'regression', 'rp', 'y', 'xgboost', '{\"n_estimators\": 3}')");
+        run("SELECT * FROM pgml.deploy('rowplan', 'most_recent')");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FILTER (WHERE pgml.predict('rowplan', r) = pgml.predict('rowplan', ARRAY[b, a]::real[])) FROM rp r"),
+            60,
+            "after a retrain"
+        );
+        assert_error("SELECT pgml.predict('rowplan', 42)", "42804", "integer");
     }
 }

@@ -250,8 +250,8 @@ def pgml_side(project, task, table, label, algorithm, params, n_test, features, 
     if task != "decomposition":
         sql(f"""DROP TABLE IF EXISTS bench.flat; CREATE TABLE bench.flat AS
                  SELECT array_agg(v) AS x FROM {table}_test t, unnest(ARRAY[{", ".join(f't."{f}"' for f in features)}]) v""")
-        one_call = float(sql(f"""SELECT bench.elapsed($q$SELECT count(*) FROM bench.flat,
-                               pgml.predict_batch('{project}', flat.x)$q$)"""))
+        one_call = float(sql(f"""SELECT bench.elapsed($q$SELECT cardinality(
+                               pgml.predict_batch('{project}', flat.x)) FROM bench.flat$q$)"""))
     one = "ARRAY[" + ", ".join(repr(float(v)) for v in x_one) + "]::real[]"
     n = 200 if QUICK else 2000
     single = float(sql(f"SELECT bench.per_predict('{project}', {one}, {n}, {task == 'decomposition'})"))

@@ -7,7 +7,7 @@
 # around the statement in one psql session):
 #   row form      SELECT count(pgml.predict('p', t)) FROM rows t
 #   array form    SELECT count(pgml.predict('p', ARRAY[f1, ..., f10])) FROM rows
-#   predict_batch SELECT count(*) FROM pgml.predict_batch('p', <the rows as one real[]>)
+#   predict_batch SELECT cardinality(pgml.predict_batch('p', <the rows as one real[]>))
 #                 (the array read from a table, as numpy holds its array in memory)
 # Python: xgboost's inplace_predict (its default threads: all cores) on a float32 array,
 # best of 3.
@@ -47,7 +47,7 @@ for m in "xgboost 25" "xgboost 100"; do
     case $form in
       row) q="SELECT count(pgml.predict('serving $m', t)) FROM batch_rows t" ;;
       array) q="SELECT count(pgml.predict('serving $m', ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10])) FROM batch_rows" ;;
-      batch) q="SELECT count(*) FROM batch_array, pgml.predict_batch('serving $m', a)" ;;
+      batch) q="SELECT cardinality(pgml.predict_batch('serving $m', a)) FROM batch_array" ;;
     esac
     best=$("${PSQL[@]}" <<SQL
 SET max_parallel_workers_per_gather = 0;

@@ -153,15 +153,41 @@ struct Split<T> {
 /// there does not matter. Trees deeper than `depth` (LightGBM grows leaf-wise, 10-15 levels
 /// for 31 leaves) go on from the bottom in the preorder nodes.
 #[derive(Debug)]
+///
+/// Trees are stored in groups of LANES, interleaved: split `i` of tree `k` of a group at
+/// `i * LANES + k` (leaves and exits likewise), so walks of the LANES trees of a group (one
+/// row) or of one tree (LANES rows) address every node from one base register and an index
+/// pre-scaled by LANES; separate base addresses per lane do not fit x86-64's registers and
+/// spill. The last group is filled up with filler trees: walked, never summed.
 struct Complete<T> {
     depth: u32,
-    /// 2^depth - 1 per tree, then LANES - 1 trees of padding (walked, never summed, so a
-    /// partial group of trees runs the same unrolled loop as a full one).
+    /// 2^depth - 1 per tree.
     splits: Vec<Split<T>>,
     /// 2^depth per tree: the leaf values, when every tree ends within `depth` levels.
     leaves: Vec<T>,
     /// Else 2^depth per tree: the preorder node each bottom position goes on from.
     exits: Vec<u32>,
+}
+
+impl<T> Complete<T> {
+    /// Splits per tree.
+    fn inner(&self) -> usize {
+        (1 << self.depth) - 1
+    }
+
+    /// Index into `leaves` / `exits` of tree `t` once its walk's scaled index is `a`.
+    #[inline(always)]
+    fn bottom_slot(&self, t: usize, a: usize) -> usize {
+        let (g, k) = (t / LANES, t % LANES);
+        (g << self.depth) * LANES + a - self.inner() * LANES + k
+    }
+}
+
+/// One step down a complete tree from scaled index `a` (= i * LANES for split i): to
+/// `2i + 1` on the left, `2i + 2` on the right, scaled.
+#[inline(always)]
+fn child(a: usize, left: bool) -> usize {
+    2 * a + 2 * LANES - (left as usize) * LANES
 }
 
 /// Most levels laid out completely: 1023 splits per tree.
@@ -194,10 +220,18 @@ fn prefetch_trees<N>(base: &[N], stride: usize, count: usize) {
     let _ = (base, stride, count);
 }
 
-/// One step of a walk by the library's rules: whether the row goes left at a split with
-/// this threshold and `meta`.
+/// One step of a walk by the library's rules: whether feature value `x` goes left at a
+/// split with this threshold and `meta`.
 trait Decide<T> {
-    fn left(threshold: T, meta: u32, row: &[T]) -> bool;
+    fn left(threshold: T, meta: u32, x: T) -> bool;
+}
+
+/// The feature of the split `meta` in `row`.
+#[inline(always)]
+fn value<T: Copy>(meta: u32, row: &[T]) -> T {
+    // SAFETY: validate() checked every split's feature against the row width; the complete
+    // layout's filler splits read feature 0.
+    unsafe { *row.get_unchecked(feature(meta)) }
 }
 
 /// XGBoost: NaN to the default child, else `x < threshold` to the left.
@@ -205,10 +239,7 @@ struct XGBoostRule;
 
 impl Decide<f32> for XGBoostRule {
     #[inline(always)]
-    fn left(threshold: f32, meta: u32, row: &[f32]) -> bool {
-        // SAFETY: validate() checked every split's feature against the row width; the
-        // complete layout's filler splits read feature 0.
-        let x = unsafe { *row.get_unchecked(feature(meta)) };
+    fn left(threshold: f32, meta: u32, x: f32) -> bool {
         // Branch-free: on rows that differ from call to call a split's direction is a coin
         // toss. NaN compares false, so the default bit decides for it.
         (x < threshold) | (x.is_nan() & (meta & DEFAULT_LEFT != 0))
@@ -220,9 +251,7 @@ struct LightGBMRule;
 
 impl Decide<f64> for LightGBMRule {
     #[inline(always)]
-    fn left(threshold: f64, meta: u32, row: &[f64]) -> bool {
-        // SAFETY: as for XGBoostRule.
-        let mut x = unsafe { *row.get_unchecked(feature(meta)) };
+    fn left(threshold: f64, meta: u32, mut x: f64) -> bool {
         let missing = (meta >> MISSING_SHIFT) & 3;
         if x.is_nan() && missing != Missing::Nan as u32 {
             x = 0.0;
@@ -336,10 +365,10 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
     /// tree up to COMPLETE_MAX_DEPTH, and shallower where it would take more than 8 times
     /// the memory of the nodes (a lopsided forest).
     fn lay_out_complete(&self) -> Option<Complete<T>> {
-        let trees = self.roots.len();
+        let groups = self.roots.len().div_ceil(LANES);
         let budget = (8 * self.nodes.len()).max(1 << 16);
         let mut depth = self.depths.iter().copied().max()?.min(COMPLETE_MAX_DEPTH);
-        while depth > 0 && (trees << depth) > budget {
+        while depth > 0 && ((groups * LANES) << depth) > budget {
             depth -= 1;
         }
         let per_tree = 1usize << depth;
@@ -348,28 +377,29 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
             threshold: T::default(),
             meta: 0,
         };
-        let mut splits = vec![filler; inner * (trees + LANES - 1)];
-        let mut leaves = vec![T::default(); per_tree * trees];
-        let mut exits = vec![0u32; per_tree * trees];
+        let mut splits = vec![filler; groups * LANES * inner];
+        let mut leaves = vec![T::default(); groups * LANES * per_tree];
+        let mut exits = vec![0u32; groups * LANES * per_tree];
         let mut deeper = false;
         let mut stack = vec![];
         for (t, root) in self.roots.iter().enumerate() {
-            let s = &mut splits[t * inner..];
-            let (l, e) = (&mut leaves[t * per_tree..], &mut exits[t * per_tree..]);
+            let (g, k) = (t / LANES, t % LANES);
+            let split_at = |pos: usize| (g * inner + pos) * LANES + k;
+            let bottom_at = |pos: usize| (g * per_tree + pos - inner) * LANES + k;
             // (node, position in the complete tree, level)
             stack.push((*root as usize, 0usize, 0u32));
             while let Some((at, pos, level)) = stack.pop() {
                 let n = self.nodes[at];
                 if level == depth {
-                    l[pos - inner] = n.threshold;
-                    e[pos - inner] = at as u32;
+                    leaves[bottom_at(pos)] = n.threshold;
+                    exits[bottom_at(pos)] = at as u32;
                     deeper |= !n.is_leaf();
                 } else if n.is_leaf() {
                     // Both sides the same leaf: the filler split's direction is moot.
                     stack.push((at, 2 * pos + 1, level + 1));
                     stack.push((at, 2 * pos + 2, level + 1));
                 } else {
-                    s[pos] = Split {
+                    splits[split_at(pos)] = Split {
                         threshold: n.threshold,
                         meta: n.meta,
                     };
@@ -391,11 +421,11 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
         })
     }
 
-    /// The leaf at bottom position `slot` (of all trees) of the complete layout for `row`.
+    /// The leaf at `slot` of the complete layout's bottom for `row` (see bottom_slot).
     #[inline(always)]
     fn bottom<R: Decide<T>>(&self, c: &Complete<T>, slot: usize, row: &[T]) -> T {
-        // SAFETY: slot < trees * 2^depth, the length of whichever of the two is kept; exits
-        // are validated nodes.
+        // SAFETY: bottom_slot is below groups * LANES * 2^depth, the length of whichever of
+        // the two is kept; exits are validated nodes.
         unsafe {
             if c.exits.is_empty() {
                 *c.leaves.get_unchecked(slot)
@@ -425,28 +455,45 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
         }
     }
 
-    /// One row through the complete layout, LANES trees in lockstep.
+    /// One row through the complete layout, a group of LANES trees in lockstep.
     #[inline]
     fn by_trees<R: Decide<T>>(&self, c: &Complete<T>, row: &[T], acc: &mut [T]) {
-        let inner = (1usize << c.depth) - 1;
+        if let [only] = acc {
+            // One output: the sum stays in a register (through `acc` every add waits for
+            // the previous one's store).
+            let mut sum = *only;
+            self.each_leaf::<R>(c, row, |_, leaf| sum += leaf);
+            *only = sum;
+        } else {
+            self.each_leaf::<R>(c, row, |t, leaf| {
+                // SAFETY: t < trees; groups are below the outputs (validated).
+                unsafe { *acc.get_unchecked_mut(*self.groups.get_unchecked(t) as usize) += leaf }
+            });
+        }
+    }
+
+    /// Calls `add(tree, leaf)` for each tree's leaf for `row`, in tree order.
+    #[inline(always)]
+    fn each_leaf<R: Decide<T>>(&self, c: &Complete<T>, row: &[T], mut add: impl FnMut(usize, T)) {
         let trees = self.roots.len();
-        prefetch_trees(&c.splits, inner, trees);
-        for t0 in (0..trees).step_by(LANES) {
-            let mut at = [0usize; LANES];
+        if c.depth == 0 {
+            // No splits: every tree is one leaf.
+            return (0..trees).for_each(|t| add(t, self.bottom::<R>(c, c.bottom_slot(t, 0), row)));
+        }
+        let group_len = c.inner() * LANES;
+        prefetch_trees(&c.splits, group_len, trees.div_ceil(LANES));
+        for (g, splits) in c.splits.chunks_exact(group_len).enumerate() {
+            let mut a = [0usize; LANES];
             for _ in 0..c.depth {
-                for (k, at) in at.iter_mut().enumerate() {
-                    // SAFETY: `splits` holds LANES - 1 trees of padding past the last, and
-                    // `at` stays below `inner` for `depth` steps.
-                    let s = unsafe { *c.splits.get_unchecked((t0 + k) * inner + *at) };
-                    *at = 2 * *at + 2 - R::left(s.threshold, s.meta, row) as usize;
+                for (k, a) in a.iter_mut().enumerate() {
+                    // SAFETY: a / LANES stays below `inner` for `depth` steps.
+                    let s = unsafe { *splits.get_unchecked(*a + k) };
+                    *a = child(*a, R::left(s.threshold, s.meta, value(s.meta, row)));
                 }
             }
-            for (k, at) in at.iter().enumerate().take(trees - t0) {
-                let t = t0 + k;
-                // After `depth` steps `at` - inner < 2^depth.
-                let leaf = self.bottom::<R>(c, (t << c.depth) + at - inner, row);
-                // SAFETY: t < trees; groups are below the outputs (validated).
-                unsafe { *acc.get_unchecked_mut(*self.groups.get_unchecked(t) as usize) += leaf };
+            for (k, a) in a.iter().enumerate().take(trees - g * LANES) {
+                let t = g * LANES + k;
+                add(t, self.bottom::<R>(c, c.bottom_slot(t, *a), row));
             }
         }
     }
@@ -461,27 +508,43 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
         acc: &mut [T],
         outputs: usize,
     ) {
-        let inner = (1usize << c.depth) - 1;
+        // Each group of LANES rows transposed: lane k reads feature f at f * LANES + k, one
+        // base address for all the lanes, as for the trees.
+        let mut cols = vec![T::default(); rows.len()];
+        for (group, rows8) in cols
+            .chunks_exact_mut(d * LANES)
+            .zip(rows.chunks_exact(d * LANES))
+        {
+            for (k, row) in rows8.chunks_exact(d).enumerate() {
+                for (f, x) in row.iter().enumerate() {
+                    group[f * LANES + k] = *x;
+                }
+            }
+        }
         for (t, group) in self.groups.iter().enumerate() {
-            let splits = &c.splits[t * inner..(t + 1) * inner];
+            let (g, kt) = (t / LANES, t % LANES);
+            // Tree t's split i is at (g * inner + i) * LANES + kt: from here, at i * LANES.
+            let splits = &c.splits[(g * c.inner() * LANES + kt).min(c.splits.len())..];
             let group = *group as usize;
-            for (rows8, acc8) in rows
+            for ((cols8, rows8), acc8) in cols
                 .chunks_exact(d * LANES)
+                .zip(rows.chunks_exact(d * LANES))
                 .zip(acc.chunks_exact_mut(outputs * LANES))
             {
-                let mut at = [0usize; LANES];
+                let mut a = [0usize; LANES];
                 for _ in 0..c.depth {
-                    for (k, at) in at.iter_mut().enumerate() {
-                        // SAFETY: `at` stays below `inner` for `depth` steps; the row slice
-                        // is in bounds (exact chunks).
-                        let s = unsafe { *splits.get_unchecked(*at) };
-                        let row = unsafe { rows8.get_unchecked(k * d..(k + 1) * d) };
-                        *at = 2 * *at + 2 - R::left(s.threshold, s.meta, row) as usize;
+                    for (k, a) in a.iter_mut().enumerate() {
+                        // SAFETY: a / LANES stays below `inner` for `depth` steps; features
+                        // are below d (validated; fillers read 0), so the index is in cols8.
+                        let (s, x) = unsafe {
+                            let s = *splits.get_unchecked(*a);
+                            (s, *cols8.get_unchecked(feature(s.meta) * LANES + k))
+                        };
+                        *a = child(*a, R::left(s.threshold, s.meta, x));
                     }
                 }
-                for (k, at) in at.iter().enumerate() {
-                    // After `depth` steps at - inner < 2^depth.
-                    let leaf = self.bottom::<R>(c, (t << c.depth) + at - inner, &rows8[k * d..]);
+                for (k, a) in a.iter().enumerate() {
+                    let leaf = self.bottom::<R>(c, c.bottom_slot(t, *a), &rows8[k * d..]);
                     // SAFETY: group < outputs (validated).
                     unsafe { *acc8.get_unchecked_mut(k * outputs + group) += leaf };
                 }
@@ -508,7 +571,7 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
         unsafe {
             let mut n = self.nodes.get_unchecked(at);
             while !n.is_leaf() {
-                at = if R::left(n.threshold, n.meta, row) {
+                at = if R::left(n.threshold, n.meta, value(n.meta, row)) {
                     at + 1
                 } else {
                     n.right as usize
@@ -1061,6 +1124,19 @@ mod tests {
             .flat_map(|i| [values[i % values.len()], values[i / values.len()]])
             .collect();
         assert_layouts_agree(&t, &rows, 2);
+        // Leaves only: a layout without splits.
+        let mut stumps = Trees::<f32>::default();
+        for k in 0..3 {
+            stumps
+                .push_tree(0, 1, |_| None, |_| unreachable!(), |_| k as f32 + 0.5)
+                .unwrap();
+        }
+        stumps.validate(1, 1).unwrap();
+        assert_eq!(stumps.complete.as_ref().map(|c| c.depth), Some(0));
+        assert_layouts_agree(&stumps, &[0.0; 9], 1);
+        let mut acc = [0f32];
+        stumps.accumulate_rows::<XGBoostRule>(&[0.0], 1, &mut acc, 1);
+        assert_eq!(acc[0], 4.5);
         // A chain deeper than the complete layout goes on from its bottom in the preorder
         // nodes (split 2j: x < j goes left to leaf 2j + 1, else on to split 2j + 2).
         let mut deep = Trees::<f32>::default();
