@@ -77,25 +77,27 @@ report="$ROOT/benches/serving/REPORT.md"
     done
   done
   cat <<'NOTES'
-Reading it (say plainly: the 0.9 target is met at 1 client for the 25-tree models, 0.93, and
-not at 2 clients, 0.88 here (a 12 s run the same hour gave 0.90-0.91; runs differ by about
-0.03 on this shared machine), nor at 100 trees):
-- A linear model (ten multiply-adds) measures what pgml adds besides the model: 0.95-0.97.
-  That is Postgres calling a non-builtin function (fmgr lookup, EXECUTE permission check and a
-  snapshot per execution; the empty query's array_length is folded into a constant at plan
-  time) plus pgml's argument reading and cache lookup. The trees cost the rest.
-- What moved it this session (xgboost 25: 0.88 -> 0.93 at 1 client, 0.83 -> 0.88 at 2):
-  predict(text, real[]) is a hand-written fmgr function (pgrx's wrapper looked the array's
-  element type up in the syscache on every call); the model cache is a plain static
-  (thread_local in a .so costs a __tls_get_addr per call); the trees' scratch is on the stack
-  and every root is prefetched (perf: pgml.so 5.7% -> 3.7% of the backend's samples); XGBoost
-  nodes packed into 8 bytes (8 per cache line instead of 5).
+Reading it (say plainly: the 0.9 target is met at 1 client for the 25-tree models, 0.94
+XGBoost and 0.91 LightGBM, and for XGBoost at 100 trees nearly, 0.89; it is not met at 2
+clients, 0.89 / 0.86; runs differ by about 0.03 on this shared machine):
+- A linear model (ten multiply-adds) measures what pgml adds besides the model: 0.94 at 1
+  client, 0.92 at 2, about 2 us per call. That is Postgres calling a non-builtin function
+  (fmgr lookup, EXECUTE permission check per execution; the empty query's array_length is
+  folded into a constant at plan time) plus pgml's argument reading and cache lookup, with
+  code and data cold after the network path between calls. The 25-tree XGBoost model now
+  costs about what the linear one does (0.94 / 0.94 at 1 client): the remaining gap at 2
+  clients is mostly that fixed cost, not the trees.
+- What moved it: the trees are compiled into a complete layout of their top levels
+  (children by index arithmetic, a fixed number of branch-free steps), 8 trees walked in
+  lockstep for one row, groups of 8 trees interleaved so one base register addresses them,
+  a one-output sum kept in a register (xgboost 100: 0.84 -> 0.89 at 1 client, 0.83 -> 0.83
+  at 2; lightgbm 25: 0.93 -> 0.91, within the noise); earlier: predict(text, real[]) is a
+  hand-written fmgr function, the model cache a plain static, the last project looked up
+  compared by name instead of hashed.
 - At 2 clients both cores are busy with 2 backends and 2 pgbench threads, so every
   microsecond counts in full; at 1 client part of it overlaps the client's own work.
-- Under pgbench every call finds the model's nodes and pgml's code cold (the kernel's network
-  path runs between calls): 25 trees cost ~0.4 us warm in a loop and 1-2 us here.
-- Tried and dropped: walking 8 trees in lockstep (no gain on XGBoost, 3x slower on LightGBM's
-  unbalanced trees). Next: LightGBM's 16-byte nodes (f64 thresholds) packed the same way.
+- LightGBM's library path (SingleRowFast) is itself fast (0.79 at 100 trees against 0.82
+  native); XGBoost's C API costs ~90 us per call (0.27).
 NOTES
 } > "$report"
 "${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
