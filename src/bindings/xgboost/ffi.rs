@@ -264,25 +264,18 @@ impl Booster {
             x.as_ptr() as usize
         );
         let interface = c_text(&interface)?;
-        let mut shape: *const u64 = ptr::null();
-        let mut dim = 0u64;
-        let mut result: *const f32 = ptr::null();
-        // SAFETY: the array interface points at `x`, alive for the call; the result buffer is
-        // owned by the booster and copied out before any other call.
-        check(unsafe {
+        // SAFETY: the array interface points at `x`, alive for the call.
+        predict_into(out, |shape, dim, result| unsafe {
             sys::XGBoosterPredictFromDense(
                 self.handle,
                 interface.as_ptr(),
                 self.predict_config.as_ptr(),
                 ptr::null_mut(),
-                &mut shape,
-                &mut dim,
-                &mut result,
+                shape,
+                dim,
+                result,
             )
-        })?;
-        // SAFETY: XGBoost's shape and result stay valid until the next call on the booster.
-        unsafe { copy_result(shape, dim, result, out) };
-        Ok(())
+        })
     }
 
     /// Prediction through a DMatrix: for the linear booster, which has no inplace predict.
@@ -294,33 +287,38 @@ impl Booster {
         out: &mut Vec<f32>,
     ) -> Result<()> {
         let m = DMatrix::features(x, rows, cols)?;
-        let mut shape: *const u64 = ptr::null();
-        let mut dim = 0u64;
-        let mut result: *const f32 = ptr::null();
-        // SAFETY: a live DMatrix; the result buffer is the booster's, copied out at once.
-        check(unsafe {
+        // SAFETY: a live DMatrix.
+        predict_into(out, |shape, dim, result| unsafe {
             sys::XGBoosterPredictFromDMatrix(
                 self.handle,
                 m.0,
                 self.predict_config.as_ptr(),
-                &mut shape,
-                &mut dim,
-                &mut result,
+                shape,
+                dim,
+                result,
             )
-        })?;
-        unsafe { copy_result(shape, dim, result, out) };
-        Ok(())
+        })
     }
 }
 
-/// Appends a prediction result XGBoost returned (a `dim`-dimensional `shape`).
-///
-/// # Safety
-/// `shape` and `result` must be what an XGBoost predict call just returned.
-unsafe fn copy_result(shape: *const u64, dim: u64, result: *const f32, out: &mut Vec<f32>) {
-    let shape = std::slice::from_raw_parts(shape, dim as usize);
-    let len: u64 = shape.iter().product();
-    out.extend_from_slice(std::slice::from_raw_parts(result, len as usize));
+/// Runs an XGBoost predict call that reports its result through (shape, dim, result)
+/// out-parameters, and appends the result to `out`.
+fn predict_into(
+    out: &mut Vec<f32>,
+    call: impl FnOnce(&mut *const u64, &mut u64, &mut *const f32) -> std::ffi::c_int,
+) -> Result<()> {
+    let mut shape: *const u64 = ptr::null();
+    let mut dim = 0u64;
+    let mut result: *const f32 = ptr::null();
+    check(call(&mut shape, &mut dim, &mut result))?;
+    // SAFETY: after a successful call, `shape` holds `dim` extents and `result` their
+    // product of values, owned by the booster and valid until its next call: copied now.
+    unsafe {
+        let shape = std::slice::from_raw_parts(shape, dim as usize);
+        let len: u64 = shape.iter().product();
+        out.extend_from_slice(std::slice::from_raw_parts(result, len as usize));
+    }
+    Ok(())
 }
 
 impl Drop for Booster {
