@@ -20,6 +20,14 @@ log "cargo clippy -D warnings"
 # --release: share the release build's C++ libraries (build scripts run once per profile).
 cargo clippy --release --locked --features pg_test --tests -- -D warnings
 
+log "benchmark scripts parse (they run outside the tests: a syntax error would rot unseen)"
+for f in benches/*/*.sh; do bash -n "$f"; done
+python3 - benches/*/*.py <<'PY'
+import ast, sys
+for path in sys.argv[1:]:
+    ast.parse(open(path).read(), path)
+PY
+
 fi
 
 "$ROOT/scripts/install-libxgboost.sh"
