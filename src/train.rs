@@ -198,6 +198,8 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
         &snap.dictionaries,
         &y_train,
     )?;
+    // A label per training row: gone before the fit, whose peak it would otherwise add to.
+    drop(y_train);
     if !pipeline.is_identity() || pipeline.out_width() != snap.data.num_features {
         snap.data.map_rows(pipeline.out_width(), |row, out| {
             pipeline.transform(row, out)
@@ -229,20 +231,23 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             Hyperparams::new(outcome.best)
         }
     };
-    let model = backend
-        .fit(&train, &params, &mut progress)
-        .map_err(|e| match e {
-            BindingError::MissingValues {
-                algorithm,
-                column,
-                count,
-            } => Error::MissingValues {
-                algorithm,
-                column: feature_names.get(column).cloned().unwrap_or_default(),
-                count,
-            },
-            other => Error::Binding(other),
-        })?;
+    // The training rows are read no more once the fit's library has its copy: it may give
+    // their pages back (the test rows, after them in the buffer, stay).
+    let train_rows = train.x.as_slice().unwrap_or(&[]);
+    let model =
+        bindings::with_releasable_rows(train_rows, || backend.fit(&train, &params, &mut progress))
+            .map_err(|e| match e {
+                BindingError::MissingValues {
+                    algorithm,
+                    column,
+                    count,
+                } => Error::MissingValues {
+                    algorithm,
+                    column: feature_names.get(column).cloned().unwrap_or_default(),
+                    count,
+                },
+                other => Error::Binding(other),
+            })?;
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();

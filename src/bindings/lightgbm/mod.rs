@@ -13,6 +13,7 @@ use super::{
     Result, Task, TrainData,
 };
 use ffi::{Booster, Dataset};
+use std::borrow::Cow;
 
 pub struct LightGBM;
 
@@ -197,8 +198,14 @@ impl Backend for LightGBM {
                 .filter(|(k, _)| DATASET_PARAMS.contains(&k.as_str()))
                 .map(|(k, v)| (k.as_str(), text(v))),
         );
-        let y = data.y.to_vec();
+        // The labels as they lie in the buffer (a copy only for a strided view).
+        let y = data
+            .y
+            .as_slice()
+            .map_or_else(|| Cow::Owned(data.y.to_vec()), Cow::Borrowed);
         let train = Dataset::dense(x, rows, cols, &y, &dataset_params)?;
+        // The Dataset holds its own binned copy: `x` is read no more.
+        super::rows_copied();
 
         let mut pairs: Vec<(&str, String)> =
             vec![("objective", objective(data.task, data.num_classes, params)?)];

@@ -12,6 +12,7 @@ use super::{
     TrainData,
 };
 use ffi::{Booster, DMatrix};
+use std::borrow::Cow;
 
 pub struct XGBoost {
     /// XGBoost's random forest mode: one round of `n_estimators` parallel trees.
@@ -172,7 +173,11 @@ impl Backend for XGBoost {
             backend: "xgboost",
             message: "training matrix is not contiguous".into(),
         })?;
-        let y = data.y.to_vec();
+        // The labels as they lie in the buffer (a copy only for a strided view).
+        let y = data
+            .y
+            .as_slice()
+            .map_or_else(|| Cow::Owned(data.y.to_vec()), Cow::Borrowed);
         let targets = data.num_targets.max(1);
         // The hist method (XGBoost's default) trains from a quantile DMatrix built straight
         // from our buffer; other tree methods and the linear booster need the plain one.
@@ -198,6 +203,8 @@ impl Backend for XGBoost {
         } else {
             DMatrix::dense(x, rows, cols, &y, targets)?
         };
+        // Both kinds of DMatrix hold their own copy (bins or values): `x` is read no more.
+        super::rows_copied();
         let mut booster = Booster::new(&dtrain)?;
         booster.set_param("objective", &objective)?;
         if data.task == Task::Classification && data.num_classes > 2 {
