@@ -267,13 +267,15 @@ def train(results: dict) -> None:
             "peak_rss_mib": round(int(out.splitlines()[-1]) / 1024), "rows": rows}
     psql("DELETE FROM pgml.projects WHERE name = 'flights scaled'; DROP TABLE flights_scaled")
 
-    out = subprocess.run([sys.executable, str(HERE / "python_side.py"), "train", str(csv)],
-                         capture_output=True, text=True, check=True).stdout
-    python = json.loads(out.splitlines()[-1])
+    python = {}
+    for step in ("train", "train-lean"):
+        out = subprocess.run([sys.executable, str(HERE / "python_side.py"), step, str(csv)],
+                             capture_output=True, text=True, check=True).stdout
+        python[step] = json.loads(out.splitlines()[-1])
     csv.unlink()
     results["train"] = {"scale": scale, "rows": rows, "features": features,
                         "matrix_f32_mib": round(matrix_mib), "matrix_f64_mib": round(matrix_mib * 2),
-                        "pgml": pgml, "python": python}
+                        "pgml": pgml, "python": python["train"], "python_lean": python["train-lean"]}
     print(json.dumps(results["train"]), flush=True)
 
 

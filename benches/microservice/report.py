@@ -189,11 +189,13 @@ def main() -> None:
     w("")
     w("| clients | pgml PSS MiB | of which PgBouncer | Python PSS MiB (seed) | of which Redis | ratio | Python PSS MiB (inplace) | serving processes only: pgml / Python MiB | ratio |")
     w("|---|---|---|---|---|---|---|---|---|")
-    memory_ok = True
+    memory_ok, serving_ok = True, True
     for c in clients:
         p, py, ip = pgml[c], python[c], inplace[c]
         ratio = py["pss_kib"] / p["pss_kib"]
         memory_ok &= ratio >= TARGET_MEMORY
+        if "serving_pss_kib" in p:
+            serving_ok &= py["serving_pss_kib"] / p["serving_pss_kib"] >= TARGET_MEMORY
         w(f"| {c} | {mib(p['pss_kib'])} | {mib(p['pss_parts_kib'].get('pgbouncer', 0))} | "
           f"{mib(py['pss_kib'])} | {mib(py['pss_parts_kib']['redis'])} | **{ratio:.1f}x** | "
           f"{mib(ip['pss_kib'])} | {serving(p, py)} |")
@@ -219,12 +221,24 @@ def main() -> None:
         w(f"| pgml.train | {t['pgml']['seconds']} | {t['pgml']['peak_rss_mib']} |")
         w(f"| pandas + xgboost | {t['python']['seconds']} | {t['python']['peak_rss_mib']} |")
         w(f"| ratio pgml / Python | {t['pgml']['seconds'] / t['python']['seconds']:.2f} | **{ratio:.2f}** |")
+        lean = t.get("python_lean")
+        if lean:
+            w(f"| pandas + xgboost, lean (float32 columns, no filter) | {lean['seconds']} | "
+              f"{lean['peak_rss_mib']} |")
+            w(f"| ratio pgml / lean Python | {t['pgml']['seconds'] / lean['seconds']:.2f} | "
+              f"{t['pgml']['peak_rss_mib'] / lean['peak_rss_mib']:.2f} |")
+        w("")
+        w("The target is judged against the first Python: the straightforward script (its "
+          "boolean mask for the labelled rows copies the frame, as it does in any script that "
+          "drops missing labels). The lean one is what a Python user counting bytes gets.")
     w("")
     w("## Against the targets")
     w("")
     w(f"- Throughput ≥ {TARGET_SPEED}x and mean latency ≤ 1/{TARGET_SPEED} of the Python service "
       f"at every client count: {met(speed_ok)}.")
-    w(f"- Serving memory ≤ 1/{TARGET_MEMORY} of Python's: {met(memory_ok)}.")
+    w(f"- Serving memory ≤ 1/{TARGET_MEMORY} of Python's at every client count: counting the "
+      f"serving processes, as the issue does: {met(serving_ok)}; counting every process of "
+      f"each stack: {met(memory_ok)}.")
     if train_ok is not None:
         w(f"- Training peak memory ≤ {TARGET_TRAIN}x Python's: {met(train_ok)}.")
     notes = Path(__file__).with_name("NOTES.md")
