@@ -38,3 +38,35 @@ stop_demo_for_install() {
 restart_demo_if_stopped() {
   if [ -n "$DEMO_WAS_RUNNING" ]; then "$ROOT/scripts/cluster.sh" start >/dev/null; fi
 }
+
+# PgBouncer on loopback in transaction pooling, trusting the roles pgml and postgres without
+# a password, as the clusters do: for the demo topology and the benchmarks, not production.
+# Writes DIR/userlist.txt and DIR/pgbouncer.ini (as the server's OS user), starts it, and
+# waits until it answers. start_pgbouncer DIR PORT POOL "db = host=... port=... dbname=..."...
+start_pgbouncer() {
+  local dir=$1 port=$2 pool=$3
+  shift 3
+  printf '"pgml" ""\n"postgres" ""\n' | as_pg tee "$dir/userlist.txt" >/dev/null
+  { echo "[databases]"; printf '%s\n' "$@"; cat <<INI
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool
+max_client_conn = 1000
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+admin_users = pgml
+INI
+  } | as_pg tee "$dir/pgbouncer.ini" >/dev/null
+  as_pg "${PGBOUNCER:-/usr/sbin/pgbouncer}" -d -q "$dir/pgbouncer.ini"
+  for _ in $(seq 50); do
+    "$PGBIN/psql" -X -h 127.0.0.1 -p "$port" -U pgml -d pgml -c "SELECT 1" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  "$PGBIN/psql" -X -h 127.0.0.1 -p "$port" -U pgml -d pgml -c "SELECT 1" >/dev/null
+}

@@ -60,32 +60,9 @@ start() {
   as_pg env -u LD_LIBRARY_PATH "$PGBIN/pg_ctl" -D "$R_DATA" -l "$R_DATA/server.log" -w start >/dev/null
 
   log "PgBouncer on 127.0.0.1:$B_PORT (transaction pooling, $POOL_SIZE server connections)"
-  # Loopback and trust, as the clusters: a demo topology, not a production one.
-  printf '"pgml" ""\n"postgres" ""\n' | as_pg tee "$B_DIR/userlist.txt" >/dev/null
-  as_pg tee "$B_DIR/pgbouncer.ini" >/dev/null <<INI
-[databases]
-pgml = host=127.0.0.1 port=$P_PORT dbname=pgml
-pgml_replica = host=127.0.0.1 port=$R_PORT dbname=pgml
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $B_PORT
-unix_socket_dir = $B_DIR
-auth_type = trust
-auth_file = $B_DIR/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL_SIZE
-max_client_conn = 1000
-logfile = $B_DIR/pgbouncer.log
-pidfile = $B_DIR/pgbouncer.pid
-admin_users = pgml
-INI
-  as_pg "$PGBOUNCER" -d -q "$B_DIR/pgbouncer.ini"
-  for _ in $(seq 50); do
-    psql_at "$B_PORT" -c "SELECT 1" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  psql_at "$B_PORT" -c "SELECT 1" >/dev/null
+  start_pgbouncer "$B_DIR" "$B_PORT" "$POOL_SIZE" \
+    "pgml = host=127.0.0.1 port=$P_PORT dbname=pgml" \
+    "pgml_replica = host=127.0.0.1 port=$R_PORT dbname=pgml"
   sync_replica
 }
 

@@ -82,25 +82,8 @@ start_gunicorn "$SERVICE_PORT" "$SERVICE_PIDFILE" seed
 start_gunicorn "$SERVICE_INPLACE_PORT" "$SERVICE_INPLACE_PIDFILE" inplace
 
 log "PgBouncer on :$BOUNCER_PORT (transaction pooling, $POOL server connections)"
-printf '"pgml" ""\n' > "$tmp/userlist.txt"
-cat > "$tmp/pgbouncer.ini" <<INI
-[databases]
-pgml = host=127.0.0.1 port=$PG_PORT dbname=pgml
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BOUNCER_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $tmp/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL
-max_client_conn = 1000
-logfile = $tmp/pgbouncer.log
-pidfile = $tmp/pgbouncer.pid
-INI
-chown -R "$PGUSER_OS" "$tmp"
-as_pg /usr/sbin/pgbouncer -d -q "$tmp/pgbouncer.ini"
-for _ in $(seq 50); do "$PGBIN/psql" -X -h 127.0.0.1 -p "$BOUNCER_PORT" -U pgml -d pgml -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+chown "$PGUSER_OS" "$tmp"
+start_pgbouncer "$tmp" "$BOUNCER_PORT" "$POOL" "pgml = host=127.0.0.1 port=$PG_PORT dbname=pgml"
 export BOUNCER_PID="$tmp/pgbouncer.pid"
 
 cat > "$tmp/machine.json" <<JSON
