@@ -68,12 +68,15 @@ Where the memory above the buffer goes (measured while building this):
 - pgml's own share is the buffer plus about 0.3 of it (linear, whose solver needs only a
   d x d matrix, shows it: least squares is accumulated block by block from the f32 buffer
   into normal equations; linfa's QR on an f64 copy plus a copy with an intercept column
-  peaked at 6.7 buffers, 2803 MiB). The 0.3 is read-time memory (SPI batches, freed but
-  kept by the allocator) and the test split's scoring.
+  peaked at 6.7 buffers, 2803 MiB). The 0.3 is read-time memory and the test split's
+  scoring (a malloc_trim after the read did not lower the peak: not free heap pages).
 - XGBoost trains from a quantile DMatrix built straight from the buffer (no copy); the rest is
   its binned matrix, gradients and prediction cache, which it allocates itself. With a plain
   DMatrix (a copy in its own sparse layout) the same training peaked at 1977 MiB.
 - LightGBM likewise: its binned Dataset, gradients and scores.
+- Once XGBoost's DMatrix (or LightGBM's Dataset) holds its copy, the final fit gives the
+  training rows' pages back (madvise), and the labels are borrowed, not copied: before that,
+  the same trainings peaked at 1223 MiB (xgboost) and 1030 MiB (lightgbm).
 - Reading frees each SPI batch of tuples once copied; before, pgrx kept every batch until the
   end, and every 10M-row training peaked near 2 GB for that alone.
 - Wide tables: XGBoost's histograms are per feature (1,000 x 256 bins per node), so its
