@@ -78,6 +78,14 @@ pub enum Error {
     },
     #[error("{feature} is NULL")]
     NullFeature { feature: String },
+    #[error("element {position} of the array is NULL")]
+    VectorNull { position: usize },
+    #[error("arrays of different lengths: {left} and {right} elements")]
+    VectorDimensions { left: usize, right: usize },
+    #[error("the array has more than one dimension")]
+    VectorShape,
+    #[error("division by zero")]
+    DivisionByZero,
     #[error(
         "{algorithm} cannot train on missing values: feature \"{column}\" has {count} NULL value(s) in the training split"
     )]
@@ -166,7 +174,11 @@ impl Error {
                 source: DataError::NullLabel { .. },
                 ..
             }
-            | NullFeature { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            | NullFeature { .. }
+            | VectorNull { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            VectorDimensions { .. } => Code::ERRCODE_DATA_EXCEPTION,
+            VectorShape => Code::ERRCODE_ARRAY_ELEMENT_ERROR,
+            DivisionByZero => Code::ERRCODE_DIVISION_BY_ZERO,
             Preprocess(crate::data::preprocess::PreprocessError::NullNotAllowed { .. }) => {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
@@ -241,6 +253,10 @@ impl Error {
             WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),
             NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
             NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
+            VectorNull { .. } => "Replace NULL elements first, e.g. array_replace(v, NULL, 0).".into(),
+            VectorDimensions { .. } => "Both arrays need the same number of elements.".into(),
+            VectorShape => "Pass a one-dimensional array; a row of a matrix is m[i:i][:] flattened, e.g. ARRAY(SELECT unnest(m[i:i][:])).".into(),
+            DivisionByZero => "Divide by a non-zero value; pgml.normalize_l2 and friends leave zero vectors as they are.".into(),
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
             NotDecomposition(_) => "pgml.decompose needs a project trained with task => 'decomposition' (algorithm => 'pca').".into(),
             NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),

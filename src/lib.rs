@@ -20,6 +20,7 @@ mod shared_models;
 mod shmem;
 mod snapshot;
 mod train;
+mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

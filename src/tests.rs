@@ -952,4 +952,153 @@ mod tests {
         );
         assert_error("SELECT pgml.predict('rowplan', 42)", "42804", "integer");
     }
+
+    #[pg_test]
+    fn vector_functions_compute_and_refuse_bad_input() {
+        // Every function on both element types, against values worked out by hand.
+        for t in ["real", "double precision"] {
+            let eq = |sql: &str, want: &str| {
+                let sql = sql.replace("FLT", t);
+                assert_eq!(
+                    one::<String>(&format!("SELECT ({sql})::text")),
+                    want,
+                    "{sql}"
+                );
+            };
+            eq(
+                "pgml.add(ARRAY[1,2,3]::FLT[], ARRAY[4,5,6]::FLT[])",
+                "{5,7,9}",
+            );
+            eq("pgml.add(ARRAY[1,2]::FLT[], 1::FLT)", "{2,3}");
+            eq(
+                "pgml.subtract(ARRAY[1,2]::FLT[], ARRAY[4,6]::FLT[])",
+                "{-3,-4}",
+            );
+            eq("pgml.subtract(ARRAY[1,2]::FLT[], 1::FLT)", "{0,1}");
+            eq(
+                "pgml.multiply(ARRAY[1,2]::FLT[], ARRAY[4,6]::FLT[])",
+                "{4,12}",
+            );
+            eq("pgml.multiply(ARRAY[1,2]::FLT[], 3::FLT)", "{3,6}");
+            eq(
+                "pgml.divide(ARRAY[1,3]::FLT[], ARRAY[4,6]::FLT[])",
+                "{0.25,0.5}",
+            );
+            eq("pgml.divide(ARRAY[1,3]::FLT[], 2::FLT)", "{0.5,1.5}");
+            eq("pgml.norm_l0(ARRAY[0,2,0,-1]::FLT[])", "2");
+            eq("pgml.norm_l1(ARRAY[3,-4]::FLT[])", "7");
+            eq("pgml.norm_l2(ARRAY[3,-4]::FLT[])", "5");
+            eq("pgml.norm_max(ARRAY[3,-4]::FLT[])", "4");
+            eq("pgml.normalize_l1(ARRAY[1,-3]::FLT[])", "{0.25,-0.75}");
+            eq("pgml.normalize_l2(ARRAY[3,4]::FLT[])", "{0.6,0.8}");
+            eq("pgml.normalize_max(ARRAY[2,-4]::FLT[])", "{0.5,-1}");
+            eq("pgml.normalize_l2(ARRAY[0,0]::FLT[])", "{0,0}");
+            eq(
+                "pgml.distance_l1(ARRAY[1,2]::FLT[], ARRAY[4,-2]::FLT[])",
+                "7",
+            );
+            eq(
+                "pgml.distance_l2(ARRAY[1,2]::FLT[], ARRAY[4,-2]::FLT[])",
+                "5",
+            );
+            eq(
+                "pgml.dot_product(ARRAY[1,2,3]::FLT[], ARRAY[4,5,6]::FLT[])",
+                "32",
+            );
+            eq(
+                "pgml.cosine_similarity(ARRAY[1,0]::FLT[], ARRAY[0,2]::FLT[])",
+                "0",
+            );
+            eq(
+                "pgml.cosine_similarity(ARRAY[1,2]::FLT[], ARRAY[2,4]::FLT[])",
+                "1",
+            );
+            eq(
+                "pgml.cosine_distance(ARRAY[1,0]::FLT[], ARRAY[-3,0]::FLT[])",
+                "2",
+            );
+            eq(
+                "pgml.cosine_similarity(ARRAY[0,0]::FLT[], ARRAY[1,2]::FLT[])",
+                "NaN",
+            );
+            eq("pgml.dot_product('{}'::FLT[], '{}'::FLT[])", "0");
+            eq(
+                "pgml.minimum(ARRAY[1,5]::FLT[], ARRAY[2,3]::FLT[])",
+                "{1,3}",
+            );
+            eq(
+                "pgml.maximum(ARRAY[1,5]::FLT[], ARRAY[2,3]::FLT[])",
+                "{2,5}",
+            );
+            // the aggregates, element by element, skipping NULL rows; in parallel too
+            let rows = "(VALUES (ARRAY[1,10]::FLT[]), (ARRAY[3,-2]::FLT[]), (NULL), (ARRAY[2,4]::FLT[])) v(a)";
+            eq(&format!("SELECT pgml.sum(a) FROM {rows}"), "{6,12}");
+            eq(&format!("SELECT pgml.min(a) FROM {rows}"), "{1,-2}");
+            eq(&format!("SELECT pgml.max(a) FROM {rows}"), "{3,10}");
+            eq(&format!("SELECT pgml.avg(a) FROM {rows}"), "{2,4}");
+            assert!(one::<bool>(&format!(
+                "SELECT pgml.sum(a) IS NULL FROM (SELECT NULL::{t}[] a) v"
+            )));
+            // Wrong input: SQLSTATE, the bad value named, never a crash.
+            let bad = [
+                (
+                    "SELECT pgml.dot_product(ARRAY[1,2]::FLT[], ARRAY[1,2,3]::FLT[])",
+                    "22000",
+                    "2 and 3",
+                ),
+                (
+                    "SELECT pgml.add(ARRAY[1,NULL,3]::FLT[], ARRAY[1,2,3]::FLT[])",
+                    "22004",
+                    "element 2",
+                ),
+                (
+                    "SELECT pgml.norm_l2(ARRAY[[1,2],[3,4]]::FLT[])",
+                    "2202E",
+                    "more than one dimension",
+                ),
+                (
+                    "SELECT pgml.divide(ARRAY[1,2]::FLT[], 0::FLT)",
+                    "22012",
+                    "division by zero",
+                ),
+                (
+                    "SELECT pgml.divide(ARRAY[1,2]::FLT[], ARRAY[1,0]::FLT[])",
+                    "22012",
+                    "division by zero",
+                ),
+                (
+                    "SELECT pgml.sum(a) FROM (VALUES (ARRAY[1,2]::FLT[]), (ARRAY[1]::FLT[])) v(a)",
+                    "22000",
+                    "2 and 1",
+                ),
+                (
+                    "SELECT pgml.avg(a) FROM (VALUES (ARRAY[1,2]::FLT[]), (ARRAY[1]::FLT[])) v(a)",
+                    "22000",
+                    "2 and 1",
+                ),
+            ];
+            for (sql, state, names) in bad {
+                assert_error(&sql.replace("FLT", t), state, names);
+            }
+        }
+        // STRICT: a NULL argument is a NULL result, not an error.
+        assert!(one::<bool>(
+            "SELECT pgml.dot_product(NULL::real[], ARRAY[1]::real[]) IS NULL"
+        ));
+        // The aggregates combine partial states from parallel workers.
+        run("CREATE TABLE vec_rows AS SELECT ARRAY[i % 7, i % 5, 1]::real[] AS v FROM generate_series(1, 200000) i");
+        run("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0");
+        assert_eq!(
+            one::<String>("SELECT pgml.sum(v)::text FROM vec_rows"),
+            one::<String>(
+                "SELECT ARRAY[sum(v[1]), sum(v[2]), sum(v[3])]::real[]::text FROM vec_rows"
+            )
+        );
+        assert_eq!(
+            one::<String>("SELECT pgml.avg(v)::text FROM vec_rows"),
+            one::<String>(
+                "SELECT ARRAY[avg(v[1]), avg(v[2]), avg(v[3])]::real[]::text FROM vec_rows"
+            )
+        );
+    }
 }

@@ -4,6 +4,7 @@ mod datasets;
 mod deploy;
 mod predict;
 mod train;
+mod vector;
 
 use pgrx::prelude::*;
 

@@ -55,7 +55,7 @@ convert_features!(AnyNumeric, |x: AnyNumeric| f32::try_from(x)
 
 /// The array and, when it has two or more dimensions, the length of its last one (the
 /// number of features per row).
-fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
+pub(crate) fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
     arr: Array<'a, T>,
 ) -> (Array<'a, T>, Option<usize>) {
     let ptr = arr.into_array_type();

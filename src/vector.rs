@@ -1,0 +1,245 @@
+//! Vector arithmetic on slices of f32 or f64 (no pgrx: unit-tested alone). The SQL layer
+//! (src/api/vector.rs) reads arrays in place and calls these.
+//!
+//! Reductions keep LANES partial sums so the compiler can vectorize them (one running sum
+//! is a dependency chain it may not reorder); the rounding therefore differs from a plain
+//! left-to-right sum in the last bits, as BLAS's does.
+
+use std::ops::{Add, Div, Mul, Sub};
+
+const LANES: usize = 8;
+
+/// The element types: f32 (`real[]`) and f64 (`double precision[]`).
+pub trait Real:
+    Copy
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+{
+    const ZERO: Self;
+    const NAN: Self;
+    fn abs(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn from_usize(n: usize) -> Self;
+    fn is_nan(self) -> bool;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const NAN: Self = <$t>::NAN;
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+/// Sum of `f(a[i], b[i])` over i, in LANES partial sums.
+#[inline(always)]
+fn reduce2<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] = acc[k] + f(x[k], y[k]);
+        }
+    }
+    let mut tail = T::ZERO;
+    for (x, y) in ra.iter().zip(rb) {
+        tail = tail + f(*x, *y);
+    }
+    acc.iter().fold(T::ZERO, |s, v| s + *v) + tail
+}
+
+#[inline(always)]
+fn reduce<T: Real>(a: &[T], f: impl Fn(T) -> T) -> T {
+    reduce2(a, a, |x, _| f(x))
+}
+
+pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    reduce2(a, b, |x, y| x * y)
+}
+
+/// Non-zero elements (NaN counts: it is not zero).
+pub fn norm_l0<T: Real>(a: &[T]) -> T {
+    T::from_usize(a.iter().filter(|v| **v != T::ZERO).count())
+}
+
+pub fn norm_l1<T: Real>(a: &[T]) -> T {
+    reduce(a, |x| x.abs())
+}
+
+pub fn norm_l2<T: Real>(a: &[T]) -> T {
+    reduce(a, |x| x * x).sqrt()
+}
+
+/// Largest absolute value; 0 for an empty array, NaN if any element is NaN.
+pub fn norm_max<T: Real>(a: &[T]) -> T {
+    let mut m = T::ZERO;
+    for v in a {
+        let v = v.abs();
+        if v > m || v.is_nan() {
+            m = v;
+            if m.is_nan() {
+                return m;
+            }
+        }
+    }
+    m
+}
+
+pub fn distance_l1<T: Real>(a: &[T], b: &[T]) -> T {
+    reduce2(a, b, |x, y| (x - y).abs())
+}
+
+pub fn distance_l2<T: Real>(a: &[T], b: &[T]) -> T {
+    reduce2(a, b, |x, y| (x - y) * (x - y)).sqrt()
+}
+
+/// NaN when either vector is all zeros (the angle is undefined), as pgvector.
+pub fn cosine_similarity<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [[T::ZERO; 3]; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k][0] = acc[k][0] + x[k] * y[k];
+            acc[k][1] = acc[k][1] + x[k] * x[k];
+            acc[k][2] = acc[k][2] + y[k] * y[k];
+        }
+    }
+    let mut s = [T::ZERO; 3];
+    for lane in acc {
+        for i in 0..3 {
+            s[i] = s[i] + lane[i];
+        }
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        s[0] = s[0] + *x * *y;
+        s[1] = s[1] + *x * *x;
+        s[2] = s[2] + *y * *y;
+    }
+    let denominator = (s[1] * s[2]).sqrt();
+    if denominator == T::ZERO {
+        T::NAN
+    } else {
+        s[0] / denominator
+    }
+}
+
+/// Element-wise `f(a[i], b[i])` into a new vector.
+pub fn zip_map<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> Vec<T> {
+    a.iter().zip(b).map(|(x, y)| f(*x, *y)).collect()
+}
+
+pub fn map<T: Real>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
+    a.iter().map(|x| f(*x)).collect()
+}
+
+/// `a` divided by `norm`, or `a` unchanged when the norm is 0 (a zero vector has no
+/// direction; scikit-learn's normalize leaves it as it is).
+pub fn normalize<T: Real>(a: &[T], norm: T) -> Vec<T> {
+    if norm == T::ZERO {
+        a.to_vec()
+    } else {
+        map(a, |x| x / norm)
+    }
+}
+
+/// Element-wise minimum / maximum; NaN wins (as in Postgres, where NaN sorts above every
+/// number, but here for both: an element that is NaN stays visible).
+pub fn minimum<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
+    zip_map(a, b, |x, y| {
+        if x.is_nan() || y.is_nan() {
+            T::NAN
+        } else if y < x {
+            y
+        } else {
+            x
+        }
+    })
+}
+
+pub fn maximum<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
+    zip_map(a, b, |x, y| {
+        if x.is_nan() || y.is_nan() {
+            T::NAN
+        } else if y > x {
+            y
+        } else {
+            x
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn reductions_match_plain_loops() {
+        for n in [0, 1, 7, 8, 9, 128, 1000] {
+            let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos() - 0.5).collect();
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + y.abs());
+            assert!(close(dot(&a, &b), naive_dot(&a, &b)), "dot {n}");
+            assert!(
+                close(norm_l1(&a), a.iter().map(|v| v.abs()).sum()),
+                "l1 {n}"
+            );
+            assert!(close(norm_l2(&a), naive_dot(&a, &a).sqrt()), "l2 {n}");
+            let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+            assert!(
+                close(distance_l2(&a, &b), naive_dot(&d, &d).sqrt()),
+                "dist {n}"
+            );
+            assert!(close(distance_l1(&a, &b), norm_l1(&d)), "dist l1 {n}");
+            let f: Vec<f32> = a.iter().map(|v| *v as f32).collect();
+            let g: Vec<f32> = b.iter().map(|v| *v as f32).collect();
+            assert!(
+                (dot(&f, &g) as f64 - naive_dot(&a, &b)).abs() < 1e-3,
+                "f32 dot {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert_eq!(norm_l0(&[0.0f32, 1.0, -2.0, 0.0, f32::NAN]), 3.0);
+        assert_eq!(norm_max(&[1.0f64, -3.0, 2.0]), 3.0);
+        assert_eq!(norm_max::<f32>(&[]), 0.0);
+        assert!(norm_max(&[1.0f32, f32::NAN, 5.0]).is_nan());
+        assert_eq!(normalize(&[0.0f32, 0.0], 0.0), vec![0.0, 0.0]);
+        assert_eq!(
+            normalize(&[3.0f64, 4.0], norm_l2(&[3.0, 4.0])),
+            vec![0.6, 0.8]
+        );
+        assert!(cosine_similarity(&[0.0f32, 0.0], &[1.0, 2.0]).is_nan());
+        let c = cosine_similarity(&[1.0f64, 2.0, 3.0], &[2.0, 4.0, 6.0]);
+        assert!((c - 1.0).abs() < 1e-15);
+        assert_eq!(minimum(&[1.0f32, 5.0], &[2.0, 3.0]), vec![1.0, 3.0]);
+        assert_eq!(maximum(&[1.0f64, 5.0], &[2.0, 3.0]), vec![2.0, 5.0]);
+        assert!(maximum(&[f64::NAN], &[1.0])[0].is_nan());
+    }
+}
