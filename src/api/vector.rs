@@ -51,7 +51,8 @@ fn divide<T: Real>(x: T, y: T) -> Result<T> {
     }
 }
 
-/// The functions for one element type: `$t` in Rust, `$sql` in SQL.
+/// The functions for one element type `$t`; `$m` (`real` or `double`) suffixes their Rust
+/// names, which pgrx's exported wrappers need distinct.
 macro_rules! vector_functions {
     ($m:ident, $t:ty) => {
         paste::paste! {
@@ -113,6 +114,7 @@ macro_rules! vector_functions {
             #[pg_extern(immutable, strict, parallel_safe, name = "divide")]
             fn [<divide_scalar_ $m>](a: Array<$t>, b: $t) -> Vec<$t> {
                 let a = flat(a);
+                // Zero is refused even for an empty array, as Postgres refuses x / 0.
                 divide(1.0, b)
                     .and_then(|_| values(&a))
                     .map(|x| vector::map(x, |p| p / b))
