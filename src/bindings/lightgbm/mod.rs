@@ -354,6 +354,13 @@ mod tests {
             ),
             (Task::Classification, 2, json!({"n_estimators": 25})),
             (Task::Classification, 4, json!({"n_estimators": 15})),
+            // More trees than one row walks in lockstep (trees::GROUPS groups of LANES):
+            // the packs' boundaries and a partly filled last pack.
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 150, "num_leaves": 8}),
+            ),
         ];
         let probes = parity::probes(11);
         for (n, (task, k, params)) in cases.into_iter().enumerate() {

@@ -197,6 +197,9 @@ const COMPLETE_MAX_DEPTH: u32 = 10;
 /// waits on each level's load.
 const LANES: usize = 8;
 
+/// Groups of LANES trees one row walks level by level together (see each_leaf).
+const GROUPS: usize = 16;
+
 /// Rows a batch walks through each tree before moving to the next (a tree stays in L1 for
 /// the block; XGBoost's own batch predictor does the same with 64).
 const BLOCK_ROWS: usize = 64;
@@ -482,18 +485,32 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
         }
         let group_len = c.inner() * LANES;
         prefetch_trees(&c.splits, group_len, trees.div_ceil(LANES));
-        for (g, splits) in c.splits.chunks_exact(group_len).enumerate() {
-            let mut a = [0usize; LANES];
+        // GROUPS groups at a time, level by level: their walks are independent chains, and
+        // a served model is cold in cache, so one level's loads of every group are in
+        // flight together instead of one group's walk waiting on each of its misses before
+        // the next group's start (the out-of-order window holds about one group's walk).
+        for (h, pack) in c.splits.chunks(group_len * GROUPS).enumerate() {
+            let n = pack.len() / group_len;
+            let mut a = [[0usize; LANES]; GROUPS];
             for _ in 0..c.depth {
-                for (k, a) in a.iter_mut().enumerate() {
-                    // SAFETY: a / LANES stays below `inner` for `depth` steps.
-                    let s = unsafe { *splits.get_unchecked(*a + k) };
-                    *a = child(*a, R::left(s.threshold, s.meta, value(s.meta, row)));
+                for (g, a) in a.iter_mut().enumerate().take(n) {
+                    // SAFETY: g < n, so the group's splits lie in `pack`.
+                    let splits = unsafe { pack.get_unchecked(g * group_len..) };
+                    for (k, a) in a.iter_mut().enumerate() {
+                        // SAFETY: a / LANES stays below `inner` for `depth` steps.
+                        let s = unsafe { *splits.get_unchecked(*a + k) };
+                        *a = child(*a, R::left(s.threshold, s.meta, value(s.meta, row)));
+                    }
                 }
             }
-            for (k, a) in a.iter().enumerate().take(trees - g * LANES) {
-                let t = g * LANES + k;
-                add(t, self.bottom::<R>(c, c.bottom_slot(t, *a), row));
+            for (g, a) in a.iter().enumerate().take(n) {
+                let first = (h * GROUPS + g) * LANES;
+                for (k, a) in a.iter().enumerate().take(trees - first) {
+                    add(
+                        first + k,
+                        self.bottom::<R>(c, c.bottom_slot(first + k, *a), row),
+                    );
+                }
             }
         }
     }

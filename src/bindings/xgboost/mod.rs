@@ -354,6 +354,13 @@ mod tests {
                 0,
                 json!({"n_estimators": 10, "objective": "reg:absoluteerror"}),
             ),
+            // More trees than one row walks in lockstep (trees::GROUPS groups of LANES):
+            // the packs' boundaries and a partly filled last pack.
+            (
+                Task::Regression,
+                0,
+                json!({"n_estimators": 150, "max_depth": 3}),
+            ),
             (
                 Task::Classification,
                 2,
