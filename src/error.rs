@@ -84,6 +84,8 @@ pub enum Error {
     VectorDimensions { left: usize, right: usize },
     #[error("the array has more than one dimension")]
     VectorShape,
+    #[error("expected an array of {expected}, got one of element type OID {oid}")]
+    VectorType { expected: &'static str, oid: u32 },
     #[error("division by zero")]
     DivisionByZero,
     #[error(
@@ -167,9 +169,10 @@ impl Error {
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
-            UnsupportedColumnType { .. } | NotARow(_) | RowColumnType { .. } => {
-                Code::ERRCODE_DATATYPE_MISMATCH
-            }
+            UnsupportedColumnType { .. }
+            | NotARow(_)
+            | RowColumnType { .. }
+            | VectorType { .. } => Code::ERRCODE_DATATYPE_MISMATCH,
             Data {
                 source: DataError::NullLabel { .. },
                 ..
@@ -255,6 +258,7 @@ impl Error {
             NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
             VectorNull { .. } => "Replace NULL elements first, e.g. array_replace(v, NULL, 0).".into(),
             VectorDimensions { .. } => "Both arrays need the same number of elements.".into(),
+            VectorType { .. } => "The function's SQL declaration does not match the library; recreate the extension (DROP EXTENSION pgml CASCADE; CREATE EXTENSION pgml).".into(),
             VectorShape => "Pass a one-dimensional array; a row of a matrix is m[i:i][:] flattened, e.g. ARRAY(SELECT unnest(m[i:i][:])).".into(),
             DivisionByZero => "Divide by a non-zero value; pgml.normalize_l2 and friends leave zero vectors as they are.".into(),
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),

@@ -1039,6 +1039,22 @@ mod tests {
             assert!(one::<bool>(&format!(
                 "SELECT pgml.sum(a) IS NULL FROM (SELECT NULL::{t}[] a) v"
             )));
+            // Empty arrays give Postgres's own empty array (no dimensions).
+            eq("pgml.add('{}'::FLT[], '{}'::FLT[]) = '{}'", "true");
+            eq(
+                "array_ndims(pgml.normalize_l2('{}'::FLT[])) IS NULL",
+                "true",
+            );
+            // The steps update their state in place: a running sum's earlier rows must keep
+            // their own values, and the table's first row must stay as it is.
+            eq(
+                "SELECT string_agg(s::text, ' ' ORDER BY i) FROM (SELECT i, pgml.sum(a) OVER (ORDER BY i) s FROM (VALUES (1, ARRAY[1,10]::FLT[]), (2, ARRAY[3,-2]::FLT[]), (3, ARRAY[2,4]::FLT[])) v(i, a)) w",
+                "{1,10} {4,8} {6,12}",
+            );
+            eq(
+                "SELECT string_agg(m::text, ' ' ORDER BY i) FROM (SELECT i, pgml.avg(a) OVER (ORDER BY i) m FROM (VALUES (1, ARRAY[1,10]::FLT[]), (2, ARRAY[3,-2]::FLT[])) v(i, a)) w",
+                "{1,10} {2,4}",
+            );
             // Wrong input: SQLSTATE, the bad value named, never a crash.
             let bad = [
                 (
@@ -1076,6 +1092,16 @@ mod tests {
                     "22000",
                     "2 and 1",
                 ),
+                (
+                    "SELECT pgml.sum(a) FROM (VALUES (ARRAY[1,2]::FLT[]), (ARRAY[[1,2]]::FLT[])) v(a)",
+                    "2202E",
+                    "more than one dimension",
+                ),
+                (
+                    "SELECT pgml.avg(a) FROM (VALUES (ARRAY[1,2]::FLT[]), (ARRAY[1,NULL]::FLT[])) v(a)",
+                    "22004",
+                    "element 2",
+                ),
             ];
             for (sql, state, names) in bad {
                 assert_error(&sql.replace("FLT", t), state, names);
@@ -1093,6 +1119,16 @@ mod tests {
             one::<String>(
                 "SELECT ARRAY[sum(v[1]), sum(v[2]), sum(v[3])]::real[]::text FROM vec_rows"
             )
+        );
+        let first = one::<String>("SELECT v::text FROM vec_rows LIMIT 1");
+        assert_eq!(
+            one::<String>("SELECT pgml.max(v)::text FROM vec_rows"),
+            "{6,4,1}"
+        );
+        assert_eq!(
+            one::<String>("SELECT v::text FROM vec_rows LIMIT 1"),
+            first,
+            "an aggregate's in-place state must not write into the table's rows"
         );
         assert_eq!(
             one::<String>("SELECT pgml.avg(v)::text FROM vec_rows"),

@@ -144,49 +144,50 @@ pub fn cosine_similarity<T: Real>(a: &[T], b: &[T]) -> T {
     }
 }
 
-/// Element-wise `f(a[i], b[i])` into a new vector.
-pub fn zip_map<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> Vec<T> {
-    a.iter().zip(b).map(|(x, y)| f(*x, *y)).collect()
-}
-
-pub fn map<T: Real>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    a.iter().map(|x| f(*x)).collect()
-}
-
-/// `a` divided by `norm`, or `a` unchanged when the norm is 0 (a zero vector has no
-/// direction; scikit-learn's normalize leaves it as it is).
-pub fn normalize<T: Real>(a: &[T], norm: T) -> Vec<T> {
-    if norm == T::ZERO {
-        a.to_vec()
-    } else {
-        map(a, |x| x / norm)
+/// `a[i] = f(a[i], b[i])`: element-wise, in place (results go straight into the array
+/// being built, or into an aggregate's state).
+pub fn zip_with<T: Real>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+    debug_assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = f(*x, *y);
     }
 }
 
-/// Element-wise minimum / maximum; NaN wins (as in Postgres, where NaN sorts above every
-/// number, but here for both: an element that is NaN stays visible).
-pub fn minimum<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
-    zip_map(a, b, |x, y| {
-        if x.is_nan() || y.is_nan() {
-            T::NAN
-        } else if y < x {
-            y
-        } else {
-            x
-        }
-    })
+/// `a[i] = f(a[i])`, in place.
+pub fn map_with<T: Real>(a: &mut [T], f: impl Fn(T) -> T) {
+    for x in a.iter_mut() {
+        *x = f(*x);
+    }
 }
 
-pub fn maximum<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
-    zip_map(a, b, |x, y| {
-        if x.is_nan() || y.is_nan() {
-            T::NAN
-        } else if y > x {
-            y
-        } else {
-            x
-        }
-    })
+/// `a` divided by `norm` in place, or left as it is when the norm is 0 (a zero vector has
+/// no direction; scikit-learn's normalize leaves it as it is).
+pub fn normalize<T: Real>(a: &mut [T], norm: T) {
+    if norm != T::ZERO {
+        map_with(a, |x| x / norm);
+    }
+}
+
+/// The smaller / larger of two elements; NaN wins (as in Postgres, where NaN sorts above
+/// every number, but here for both: an element that is NaN stays visible).
+pub fn min<T: Real>(x: T, y: T) -> T {
+    if x.is_nan() || y.is_nan() {
+        T::NAN
+    } else if y < x {
+        y
+    } else {
+        x
+    }
+}
+
+pub fn max<T: Real>(x: T, y: T) -> T {
+    if x.is_nan() || y.is_nan() {
+        T::NAN
+    } else if y > x {
+        y
+    } else {
+        x
+    }
 }
 
 #[cfg(test)]
@@ -230,16 +231,24 @@ mod tests {
         assert_eq!(norm_max(&[1.0f64, -3.0, 2.0]), 3.0);
         assert_eq!(norm_max::<f32>(&[]), 0.0);
         assert!(norm_max(&[1.0f32, f32::NAN, 5.0]).is_nan());
-        assert_eq!(normalize(&[0.0f32, 0.0], 0.0), vec![0.0, 0.0]);
-        assert_eq!(
-            normalize(&[3.0f64, 4.0], norm_l2(&[3.0, 4.0])),
-            vec![0.6, 0.8]
-        );
+        let mut zero = [0.0f32, 0.0];
+        normalize(&mut zero, 0.0);
+        assert_eq!(zero, [0.0, 0.0]);
+        let mut v = [3.0f64, 4.0];
+        normalize(&mut v, norm_l2(&[3.0, 4.0]));
+        assert_eq!(v, [0.6, 0.8]);
         assert!(cosine_similarity(&[0.0f32, 0.0], &[1.0, 2.0]).is_nan());
         let c = cosine_similarity(&[1.0f64, 2.0, 3.0], &[2.0, 4.0, 6.0]);
         assert!((c - 1.0).abs() < 1e-15);
-        assert_eq!(minimum(&[1.0f32, 5.0], &[2.0, 3.0]), vec![1.0, 3.0]);
-        assert_eq!(maximum(&[1.0f64, 5.0], &[2.0, 3.0]), vec![2.0, 5.0]);
-        assert!(maximum(&[f64::NAN], &[1.0])[0].is_nan());
+        let mut a = [1.0f32, 5.0];
+        zip_with(&mut a, &[2.0, 3.0], min);
+        assert_eq!(a, [1.0, 3.0]);
+        let mut b = [1.0f64, 5.0];
+        zip_with(&mut b, &[2.0, 3.0], max);
+        assert_eq!(b, [2.0, 5.0]);
+        assert!(max(f64::NAN, 1.0).is_nan() && min(1.0, f32::NAN).is_nan());
+        let mut c = [1.0f32, -2.0];
+        map_with(&mut c, |x| x * 3.0);
+        assert_eq!(c, [3.0, -6.0]);
     }
 }

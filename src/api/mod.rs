@@ -2,6 +2,7 @@
 
 mod datasets;
 mod deploy;
+mod fmgr;
 mod predict;
 mod train;
 mod vector;

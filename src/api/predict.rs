@@ -2,6 +2,7 @@
 //! element type users type (ARRAY[5.1, 3.5] is numeric[], ARRAY[1, 2] integer[]), and
 //! pgml.predict(project, row) for a table row.
 
+use super::fmgr::Refused;
 use crate::cache::Served;
 use crate::data::preprocess::Kind;
 use crate::error::{Error, OrReport, Result};
@@ -55,7 +56,7 @@ convert_features!(AnyNumeric, |x: AnyNumeric| f32::try_from(x)
 
 /// The array and, when it has two or more dimensions, the length of its last one (the
 /// number of features per row).
-pub(crate) fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
+fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
     arr: Array<'a, T>,
 ) -> (Array<'a, T>, Option<usize>) {
     let ptr = arr.into_array_type();
@@ -83,26 +84,11 @@ pub struct RealArray(pub Vec<f32>);
 impl IntoDatum for RealArray {
     fn into_datum(self) -> Option<pg_sys::Datum> {
         let values = &self.0;
-        // A 1-D array without NULLs: the header, dims[1], lbound[1], then the data at the
-        // MAXALIGN of that (ARR_OVERHEAD_NONULLS).
-        let head = std::mem::size_of::<pg_sys::ArrayType>();
-        let data = (head + 2 * std::mem::size_of::<i32>() + 7) & !7;
-        let bytes = data + std::mem::size_of_val(values.as_slice());
-        // SAFETY: palloc0 raises an ERROR (no return) beyond 1 GB, so the count and size fit
-        // an i32; every header field is written and the data fills the rest.
-        unsafe {
-            let p = pg_sys::palloc0(bytes) as *mut u8;
-            pgrx::set_varsize_4b(p as *mut pg_sys::varlena, bytes as i32);
-            let a = p as *mut pg_sys::ArrayType;
-            (*a).ndim = 1;
-            (*a).dataoffset = 0;
-            (*a).elemtype = pg_sys::FLOAT4OID;
-            let dims = p.add(head) as *mut i32;
-            *dims = values.len() as i32;
-            *dims.add(1) = 1;
-            std::ptr::copy_nonoverlapping(values.as_ptr(), p.add(data) as *mut f32, values.len());
-            Some(pg_sys::Datum::from(p))
-        }
+        super::fmgr::build(values.len(), |out| {
+            out.copy_from_slice(values);
+            Ok(())
+        })
+        .ok()
     }
 
     fn type_oid() -> pg_sys::Oid {
@@ -153,88 +139,35 @@ predict_overload!(AnyNumeric, predict_numeric);
 predict_overload!(i32, predict_int);
 predict_overload!(i64, predict_bigint);
 
-/// `pgml.predict(text, real[])`, the serving hot path, called by fmgr directly.
-///
-/// Why not `#[pg_extern]`: its wrapper looks the array's element type up in the syscache on
-/// every call, switches memory contexts and converts arguments generically, which under
-/// pgbench costs a visible share of a whole query; a warm predict should cost little more
-/// than the query that carries it (issue 5). Here: the two arguments read in place (detoast
-/// copies nothing for an inline value), the array's header checked, the model's arithmetic.
-/// Errors and panics still go through pgrx's guard, so they become ERRORs.
-///
-/// # Safety
-/// Called by Postgres's fmgr as the C function declared below, with two non-null
-/// arguments (STRICT) of types text and real[].
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub unsafe extern "C-unwind" fn pgml_predict_real(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    // SAFETY: as the function's contract; every pointer read comes from a detoasted datum.
-    unsafe {
-        pg_sys::submodules::panic::pgrx_extern_c_guard(|| {
-            let args = (*fcinfo).args.as_slice(2);
-            let name = pg_sys::pg_detoast_datum_packed(args[0].value.cast_mut_ptr());
-            let name = std::slice::from_raw_parts(
-                pgrx::varlena::vardata_any(name) as *const u8,
-                pgrx::varlena::varsize_any_exhdr(name),
-            );
-            let array =
-                pg_sys::pg_detoast_datum(args[1].value.cast_mut_ptr()) as *mut pg_sys::ArrayType;
-            let value = std::str::from_utf8(name)
-                .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
-                .and_then(|project| {
-                    let x = real_array(array)?;
-                    serve::predict(project, x)
-                })
-                .or_report();
-            pg_sys::Datum::from(value.to_bits())
-        })
+super::fmgr::fmgr_function!(
+    /// `pgml.predict(text, real[])`, the serving hot path: the two arguments read in place,
+    /// the array's header checked, the model's arithmetic (see api::fmgr for why this is not
+    /// `#[pg_extern]`: a warm predict should cost little more than the query that carries
+    /// it, issue 5).
+    pgml_predict_real(args) {
+        let name = args.text(0);
+        let value = std::str::from_utf8(name)
+            .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+            .and_then(|project| {
+                // SAFETY: a detoasted array that lives as long as the call.
+                let x = unsafe { real_array(args.array(1))? };
+                serve::predict(project, x)
+            })
+            .or_report();
+        pg_sys::Datum::from(value.to_bits())
     }
-}
-
-/// fmgr's version-1 calling convention record for [`pgml_predict_real`]
-/// (PG_FUNCTION_INFO_V1).
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_pgml_predict_real() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+);
 
 /// The values of a detoasted real[] (any number of dimensions, flattened), in place.
 ///
 /// # Safety
 /// `array` points to a detoasted ArrayType that outlives the returned slice.
 unsafe fn real_array<'a>(array: *mut pg_sys::ArrayType) -> Result<&'a [f32]> {
-    // SAFETY: as the contract; RawArray only reads the header and computes the data pointer.
-    unsafe {
-        let mut raw = pgrx::array::RawArray::from_ptr(std::ptr::NonNull::new_unchecked(array));
-        if raw.oid() != pg_sys::FLOAT4OID {
-            return Err(Error::NotARow(format!(
-                "an array of element type OID {}",
-                u32::from(raw.oid())
-            )));
-        }
-        // A null bitmap exists only when dataoffset is set (ARR_HASNULL).
-        let bitmap = if (*array).dataoffset != 0 {
-            raw.nulls()
-        } else {
-            None
-        };
-        if let Some(bitmap) = bitmap {
-            // Postgres's null bitmap: bit i set when element i is present.
-            let bitmap = bitmap.as_ref();
-            if let Some(i) = (0..raw.len()).find(|i| bitmap[i / 8] & (1 << (i % 8)) == 0) {
-                return Err(null_at(i));
-            }
-        }
-        let data = raw.data::<f32>();
-        Ok(std::slice::from_raw_parts(
-            data.as_ptr() as *const f32,
-            raw.len(),
-        ))
-    }
+    // SAFETY: as the contract.
+    unsafe { super::fmgr::elements::<f32>(array) }.map_err(|refused| match refused {
+        Refused::Type(oid) => Error::NotARow(format!("an array of element type OID {oid}")),
+        Refused::Null(i) => null_at(i),
+    })
 }
 
 extension_sql!(

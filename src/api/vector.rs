@@ -1,30 +1,13 @@
 //! Vector functions on `real[]` and `double precision[]`: element-wise arithmetic, norms,
 //! distances, similarity, and element-wise aggregates. The arithmetic is in crate::vector;
-//! here arrays are read in place (no per-element conversion when they have no NULLs).
+//! here arrays are read in place and results built in one allocation (see api::fmgr for
+//! why these are fmgr functions rather than `#[pg_extern]`), and the aggregates' steps
+//! update their state in place.
 
+use super::fmgr::{build, fmgr_function, Args, Element};
 use crate::error::{Error, OrReport, Result};
-use crate::vector::{self, Real};
-use pgrx::array::Scalar;
+use crate::vector;
 use pgrx::prelude::*;
-
-/// `a`, or an ERROR if it has more than one dimension: element-wise results are
-/// one-dimensional, and a matrix read flat would silently lose its shape.
-fn flat<T: pgrx::datum::UnboxDatum>(a: Array<'_, T>) -> Array<'_, T> {
-    match super::predict::with_row_width(a) {
-        (a, None) => a,
-        (_, Some(_)) => Error::VectorShape.report(),
-    }
-}
-
-/// The values of an array without NULLs, in place.
-fn values<'a, T: Scalar + pgrx::datum::UnboxDatum>(a: &'a Array<'_, T>) -> Result<&'a [T]> {
-    a.as_slice().map_err(|_| Error::VectorNull {
-        position: (0..a.len())
-            .find(|i| a.get(*i).flatten().is_none())
-            .unwrap_or(0)
-            + 1,
-    })
-}
 
 fn same_length(a: usize, b: usize) -> Result<()> {
     if a == b {
@@ -34,227 +17,238 @@ fn same_length(a: usize, b: usize) -> Result<()> {
     }
 }
 
-fn pair<'a, T: Scalar + pgrx::datum::UnboxDatum>(
-    a: &'a Array<'_, T>,
-    b: &'a Array<'_, T>,
-) -> Result<(&'a [T], &'a [T])> {
-    let (x, y) = (values(a)?, values(b)?);
+/// The two array arguments, of equal length.
+fn pair<'a, T: Element>(args: &Args) -> Result<(&'a [T], &'a [T])> {
+    let (x, y) = (args.vector::<T>(0)?, args.vector::<T>(1)?);
     same_length(x.len(), y.len())?;
     Ok((x, y))
 }
 
-fn divide<T: Real>(x: T, y: T) -> Result<T> {
-    if y == T::ZERO {
-        Err(Error::DivisionByZero)
-    } else {
-        Ok(x / y)
+/// A new array: `x` copied, then changed in place by `f`.
+fn derived<T: Element>(x: &[T], f: impl FnOnce(&mut [T]) -> Result<()>) -> Result<pg_sys::Datum> {
+    build(x.len(), |out| {
+        out.copy_from_slice(x);
+        f(out)
+    })
+}
+
+/// `f` element-wise over the two array arguments: into the first when it is an
+/// aggregate's state (pgml.sum / min / max and pgml.avg's combine step), else a new array.
+fn zip_args<T: Element>(args: &Args, f: impl Fn(T, T) -> T) -> Result<pg_sys::Datum> {
+    if let Some(state) = args.state_in_place::<T>(0)? {
+        let y = args.vector::<T>(1)?;
+        same_length(state.len(), y.len())?;
+        vector::zip_with(state, y, f);
+        return Ok(args.datum(0));
+    }
+    let (x, y) = pair::<T>(args)?;
+    derived(x, |out| {
+        vector::zip_with(out, y, f);
+        Ok(())
+    })
+}
+
+/// `f` on each element of the array argument with the scalar argument.
+fn scalar_args<T: Element>(args: &Args, f: impl Fn(T, T) -> T) -> Result<pg_sys::Datum> {
+    let (x, b) = (args.vector::<T>(0)?, args.scalar::<T>(1));
+    derived(x, |out| {
+        vector::map_with(out, |p| f(p, b));
+        Ok(())
+    })
+}
+
+/// A number from the array argument.
+fn reduce_arg<T: Element>(args: &Args, f: impl Fn(&[T]) -> T) -> Result<pg_sys::Datum> {
+    args.vector::<T>(0).map(|x| f(x).datum())
+}
+
+/// A number from the two array arguments.
+fn reduce_args<T: Element>(args: &Args, f: impl Fn(&[T], &[T]) -> T) -> Result<pg_sys::Datum> {
+    pair::<T>(args).map(|(x, y)| f(x, y).datum())
+}
+
+/// The array argument divided by its `norm`.
+fn normalized<T: Element>(args: &Args, norm: impl Fn(&[T]) -> T) -> Result<pg_sys::Datum> {
+    let x = args.vector::<T>(0)?;
+    derived(x, |out| {
+        vector::normalize(out, norm(x));
+        Ok(())
+    })
+}
+
+fn divide_arrays<T: Element>(args: &Args) -> Result<pg_sys::Datum> {
+    let (x, y) = pair::<T>(args)?;
+    derived(x, |out| {
+        for (p, q) in out.iter_mut().zip(y) {
+            if *q == T::ZERO {
+                return Err(Error::DivisionByZero);
+            }
+            *p = *p / *q;
+        }
+        Ok(())
+    })
+}
+
+fn divide_scalar<T: Element>(args: &Args) -> Result<pg_sys::Datum> {
+    // Zero is refused even for an empty array, as Postgres refuses x / 0; checked before
+    // the array is read so that this error wins over a NULL element's.
+    if args.scalar::<T>(1) == T::ZERO {
+        return Err(Error::DivisionByZero);
+    }
+    scalar_args::<T>(args, |p, q| p / q)
+}
+
+/// pgml.avg's state is [rows, sum of each element...] in double precision; `s` is a state
+/// and `x` the next value.
+fn avg_fits<T>(s: &[f64], x: &[T]) -> Result<()> {
+    match s.len() {
+        0 => Err(Error::VectorDimensions {
+            left: 0,
+            right: x.len(),
+        }),
+        n => same_length(n - 1, x.len()),
     }
 }
 
-/// The functions for one element type `$t`; `$m` (`real` or `double`) suffixes their Rust
-/// names, which pgrx's exported wrappers need distinct.
+fn avg_add<T: Element>(s: &mut [f64], x: &[T]) {
+    s[0] += 1.0;
+    for (acc, v) in s[1..].iter_mut().zip(x) {
+        *acc += v.to_f64();
+    }
+}
+
+/// pgml.avg's transition (not STRICT: the first row's state is NULL, and a NULL row is
+/// skipped).
+fn avg_accum<T: Element>(args: &Args) -> Result<pg_sys::Datum> {
+    if args.is_null(1) {
+        return Ok(if args.is_null(0) {
+            args.null()
+        } else {
+            args.datum(0)
+        });
+    }
+    let x = args.vector::<T>(1)?;
+    if args.is_null(0) {
+        return build(x.len() + 1, |s| {
+            avg_add(s, x);
+            Ok(())
+        });
+    }
+    if let Some(s) = args.state_in_place::<f64>(0)? {
+        avg_fits(s, x)?;
+        avg_add(s, x);
+        return Ok(args.datum(0));
+    }
+    let s = args.vector::<f64>(0)?;
+    avg_fits(s, x)?;
+    derived(s, |out| {
+        avg_add(out, x);
+        Ok(())
+    })
+}
+
+/// pgml.avg's final step: the sums divided by the rows, in the input's element type; NULL
+/// without rows. Not STRICT: FINALFUNC_EXTRA passes a NULL of the input type as its second
+/// argument (so the result's type follows the input's).
+fn avg_final<T: Element>(args: &Args) -> Result<pg_sys::Datum> {
+    if args.is_null(0) {
+        return Ok(args.null());
+    }
+    let s = args.vector::<f64>(0)?;
+    match s.first() {
+        Some(n) if *n > 0.0 => build(s.len() - 1, |out| {
+            for (o, v) in out.iter_mut().zip(&s[1..]) {
+                *o = T::from_f64(v / n);
+            }
+            Ok(())
+        }),
+        _ => Ok(args.null()),
+    }
+}
+
+/// The functions for one element type `$t`; `$m` (`real` or `double`) suffixes their C
+/// names (`pgml_add_real`, as the SQL below declares them).
 macro_rules! vector_functions {
     ($m:ident, $t:ty) => {
         paste::paste! {
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "add")]
-            fn [<add_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::zip_map(x, y, |p, q| p + q))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "add")]
-            fn [<add_scalar_ $m>](a: Array<$t>, b: $t) -> Vec<$t> {
-                let a = flat(a);
-                values(&a).map(|x| vector::map(x, |p| p + b)).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "subtract")]
-            fn [<subtract_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::zip_map(x, y, |p, q| p - q))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "subtract")]
-            fn [<subtract_scalar_ $m>](a: Array<$t>, b: $t) -> Vec<$t> {
-                let a = flat(a);
-                values(&a).map(|x| vector::map(x, |p| p - b)).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "multiply")]
-            fn [<multiply_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::zip_map(x, y, |p, q| p * q))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "multiply")]
-            fn [<multiply_scalar_ $m>](a: Array<$t>, b: $t) -> Vec<$t> {
-                let a = flat(a);
-                values(&a).map(|x| vector::map(x, |p| p * b)).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "divide")]
-            fn [<divide_arrays_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .and_then(|(x, y)| x.iter().zip(y).map(|(p, q)| divide(*p, *q)).collect())
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "divide")]
-            fn [<divide_scalar_ $m>](a: Array<$t>, b: $t) -> Vec<$t> {
-                let a = flat(a);
-                // Zero is refused even for an empty array, as Postgres refuses x / 0.
-                divide(1.0, b)
-                    .and_then(|_| values(&a))
-                    .map(|x| vector::map(x, |p| p / b))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "norm_l0")]
-            fn [<norm_l0_ $m>](a: Array<$t>) -> $t {
-                let a = flat(a);
-                values(&a).map(vector::norm_l0).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "norm_l1")]
-            fn [<norm_l1_ $m>](a: Array<$t>) -> $t {
-                let a = flat(a);
-                values(&a).map(vector::norm_l1).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "norm_l2")]
-            fn [<norm_l2_ $m>](a: Array<$t>) -> $t {
-                let a = flat(a);
-                values(&a).map(vector::norm_l2).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "norm_max")]
-            fn [<norm_max_ $m>](a: Array<$t>) -> $t {
-                let a = flat(a);
-                values(&a).map(vector::norm_max).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "normalize_l1")]
-            fn [<normalize_l1_ $m>](a: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                values(&a)
-                    .map(|x| vector::normalize(x, vector::norm_l1(x)))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "normalize_l2")]
-            fn [<normalize_l2_ $m>](a: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                values(&a)
-                    .map(|x| vector::normalize(x, vector::norm_l2(x)))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "normalize_max")]
-            fn [<normalize_max_ $m>](a: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                values(&a)
-                    .map(|x| vector::normalize(x, vector::norm_max(x)))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "distance_l1")]
-            fn [<distance_l1_ $m>](a: Array<$t>, b: Array<$t>) -> $t {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::distance_l1(x, y))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "distance_l2")]
-            fn [<distance_l2_ $m>](a: Array<$t>, b: Array<$t>) -> $t {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::distance_l2(x, y))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "dot_product")]
-            fn [<dot_product_ $m>](a: Array<$t>, b: Array<$t>) -> $t {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b).map(|(x, y)| vector::dot(x, y)).or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "cosine_similarity")]
-            fn [<cosine_similarity_ $m>](a: Array<$t>, b: Array<$t>) -> $t {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| vector::cosine_similarity(x, y))
-                    .or_report()
-            }
-
-            #[pg_extern(immutable, strict, parallel_safe, name = "cosine_distance")]
-            fn [<cosine_distance_ $m>](a: Array<$t>, b: Array<$t>) -> $t {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b)
-                    .map(|(x, y)| 1.0 - vector::cosine_similarity(x, y))
-                    .or_report()
-            }
-
-            /// Element-wise minimum: pgml.min's transition function, usable on its own.
-            #[pg_extern(immutable, strict, parallel_safe, name = "minimum")]
-            fn [<minimum_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b).map(|(x, y)| vector::minimum(x, y)).or_report()
-            }
-
-            /// Element-wise maximum: pgml.max's transition function, usable on its own.
-            #[pg_extern(immutable, strict, parallel_safe, name = "maximum")]
-            fn [<maximum_ $m>](a: Array<$t>, b: Array<$t>) -> Vec<$t> {
-                let a = flat(a);
-                let b = flat(b);
-                pair(&a, &b).map(|(x, y)| vector::maximum(x, y)).or_report()
-            }
-
-            /// pgml.avg's state: [rows, sum of each element...] in double precision.
-            #[pg_extern(immutable, parallel_safe, name = "avg_accum")]
-            fn [<avg_accum_ $m>](state: Option<Array<f64>>, value: Option<Array<$t>>) -> Option<Vec<f64>> {
-                let Some(value) = value else {
-                    return state.map(|s| s.iter().map(|v| v.unwrap_or(0.0)).collect());
-                };
-                let x = values(&value).or_report();
-                let mut s: Vec<f64> = match state {
-                    Some(s) => s.iter().map(|v| v.unwrap_or(0.0)).collect(),
-                    None => vec![0.0; x.len() + 1],
-                };
-                same_length(s.len() - 1, x.len()).or_report();
-                s[0] += 1.0;
-                for (acc, v) in s[1..].iter_mut().zip(x) {
-                    *acc += *v as f64;
+            fmgr_function!([<pgml_add_ $m>](args) {
+                zip_args::<$t>(&args, |p, q| p + q).or_report()
+            });
+            fmgr_function!([<pgml_add_scalar_ $m>](args) {
+                scalar_args::<$t>(&args, |p, q| p + q).or_report()
+            });
+            fmgr_function!([<pgml_subtract_ $m>](args) {
+                zip_args::<$t>(&args, |p, q| p - q).or_report()
+            });
+            fmgr_function!([<pgml_subtract_scalar_ $m>](args) {
+                scalar_args::<$t>(&args, |p, q| p - q).or_report()
+            });
+            fmgr_function!([<pgml_multiply_ $m>](args) {
+                zip_args::<$t>(&args, |p, q| p * q).or_report()
+            });
+            fmgr_function!([<pgml_multiply_scalar_ $m>](args) {
+                scalar_args::<$t>(&args, |p, q| p * q).or_report()
+            });
+            fmgr_function!([<pgml_divide_arrays_ $m>](args) {
+                divide_arrays::<$t>(&args).or_report()
+            });
+            fmgr_function!([<pgml_divide_scalar_ $m>](args) {
+                divide_scalar::<$t>(&args).or_report()
+            });
+            fmgr_function!(
+                /// Element-wise minimum: pgml.min's transition and combine step.
+                [<pgml_minimum_ $m>](args) {
+                    zip_args::<$t>(&args, vector::min).or_report()
                 }
-                Some(s)
-            }
-
-            /// Not STRICT: FINALFUNC_EXTRA passes a NULL of the input type as its second
-            /// argument (so the result's type follows the input's).
-            #[pg_extern(immutable, parallel_safe, name = "avg_final")]
-            fn [<avg_final_ $m>](state: Option<Array<f64>>, _type: Option<Array<$t>>) -> Option<Vec<$t>> {
-                let s: Vec<f64> = state?.iter().map(|v| v.unwrap_or(0.0)).collect();
-                let n = s.first().copied().filter(|n| *n > 0.0)?;
-                Some(s[1..].iter().map(|v| (v / n) as $t).collect())
-            }
+            );
+            fmgr_function!(
+                /// Element-wise maximum: pgml.max's transition and combine step.
+                [<pgml_maximum_ $m>](args) {
+                    zip_args::<$t>(&args, vector::max).or_report()
+                }
+            );
+            fmgr_function!([<pgml_norm_l0_ $m>](args) {
+                reduce_arg::<$t>(&args, vector::norm_l0).or_report()
+            });
+            fmgr_function!([<pgml_norm_l1_ $m>](args) {
+                reduce_arg::<$t>(&args, vector::norm_l1).or_report()
+            });
+            fmgr_function!([<pgml_norm_l2_ $m>](args) {
+                reduce_arg::<$t>(&args, vector::norm_l2).or_report()
+            });
+            fmgr_function!([<pgml_norm_max_ $m>](args) {
+                reduce_arg::<$t>(&args, vector::norm_max).or_report()
+            });
+            fmgr_function!([<pgml_normalize_l1_ $m>](args) {
+                normalized::<$t>(&args, vector::norm_l1).or_report()
+            });
+            fmgr_function!([<pgml_normalize_l2_ $m>](args) {
+                normalized::<$t>(&args, vector::norm_l2).or_report()
+            });
+            fmgr_function!([<pgml_normalize_max_ $m>](args) {
+                normalized::<$t>(&args, vector::norm_max).or_report()
+            });
+            fmgr_function!([<pgml_distance_l1_ $m>](args) {
+                reduce_args::<$t>(&args, vector::distance_l1).or_report()
+            });
+            fmgr_function!([<pgml_distance_l2_ $m>](args) {
+                reduce_args::<$t>(&args, vector::distance_l2).or_report()
+            });
+            fmgr_function!([<pgml_dot_product_ $m>](args) {
+                reduce_args::<$t>(&args, vector::dot).or_report()
+            });
+            fmgr_function!([<pgml_cosine_similarity_ $m>](args) {
+                reduce_args::<$t>(&args, vector::cosine_similarity).or_report()
+            });
+            fmgr_function!([<pgml_cosine_distance_ $m>](args) {
+                reduce_args::<$t>(&args, |x, y| 1.0 - vector::cosine_similarity(x, y)).or_report()
+            });
+            fmgr_function!([<pgml_avg_accum_ $m>](args) {
+                avg_accum::<$t>(&args).or_report()
+            });
+            fmgr_function!([<pgml_avg_final_ $m>](args) {
+                avg_final::<$t>(&args).or_report()
+            });
         }
     };
 }
@@ -264,6 +258,102 @@ vector_functions!(double, f64);
 
 extension_sql!(
     r#"
+CREATE FUNCTION pgml.add(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_add_real';
+CREATE FUNCTION pgml.add(a real[], b real) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_add_scalar_real';
+CREATE FUNCTION pgml.subtract(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_subtract_real';
+CREATE FUNCTION pgml.subtract(a real[], b real) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_subtract_scalar_real';
+CREATE FUNCTION pgml.multiply(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_multiply_real';
+CREATE FUNCTION pgml.multiply(a real[], b real) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_multiply_scalar_real';
+CREATE FUNCTION pgml.divide(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_divide_arrays_real';
+CREATE FUNCTION pgml.divide(a real[], b real) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_divide_scalar_real';
+CREATE FUNCTION pgml.minimum(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_minimum_real';
+CREATE FUNCTION pgml.maximum(a real[], b real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_maximum_real';
+CREATE FUNCTION pgml.norm_l0(a real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l0_real';
+CREATE FUNCTION pgml.norm_l1(a real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l1_real';
+CREATE FUNCTION pgml.norm_l2(a real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l2_real';
+CREATE FUNCTION pgml.norm_max(a real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_max_real';
+CREATE FUNCTION pgml.normalize_l1(a real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_l1_real';
+CREATE FUNCTION pgml.normalize_l2(a real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_l2_real';
+CREATE FUNCTION pgml.normalize_max(a real[]) RETURNS real[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_max_real';
+CREATE FUNCTION pgml.distance_l1(a real[], b real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_distance_l1_real';
+CREATE FUNCTION pgml.distance_l2(a real[], b real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_distance_l2_real';
+CREATE FUNCTION pgml.dot_product(a real[], b real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_dot_product_real';
+CREATE FUNCTION pgml.cosine_similarity(a real[], b real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_cosine_similarity_real';
+CREATE FUNCTION pgml.cosine_distance(a real[], b real[]) RETURNS real
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_cosine_distance_real';
+CREATE FUNCTION pgml.avg_accum(state double precision[], value real[]) RETURNS double precision[]
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_avg_accum_real';
+CREATE FUNCTION pgml.avg_final(state double precision[], _type real[]) RETURNS real[]
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_avg_final_real';
+CREATE FUNCTION pgml.add(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_add_double';
+CREATE FUNCTION pgml.add(a double precision[], b double precision) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_add_scalar_double';
+CREATE FUNCTION pgml.subtract(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_subtract_double';
+CREATE FUNCTION pgml.subtract(a double precision[], b double precision) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_subtract_scalar_double';
+CREATE FUNCTION pgml.multiply(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_multiply_double';
+CREATE FUNCTION pgml.multiply(a double precision[], b double precision) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_multiply_scalar_double';
+CREATE FUNCTION pgml.divide(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_divide_arrays_double';
+CREATE FUNCTION pgml.divide(a double precision[], b double precision) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_divide_scalar_double';
+CREATE FUNCTION pgml.minimum(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_minimum_double';
+CREATE FUNCTION pgml.maximum(a double precision[], b double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_maximum_double';
+CREATE FUNCTION pgml.norm_l0(a double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l0_double';
+CREATE FUNCTION pgml.norm_l1(a double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l1_double';
+CREATE FUNCTION pgml.norm_l2(a double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_l2_double';
+CREATE FUNCTION pgml.norm_max(a double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_norm_max_double';
+CREATE FUNCTION pgml.normalize_l1(a double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_l1_double';
+CREATE FUNCTION pgml.normalize_l2(a double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_l2_double';
+CREATE FUNCTION pgml.normalize_max(a double precision[]) RETURNS double precision[]
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_normalize_max_double';
+CREATE FUNCTION pgml.distance_l1(a double precision[], b double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_distance_l1_double';
+CREATE FUNCTION pgml.distance_l2(a double precision[], b double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_distance_l2_double';
+CREATE FUNCTION pgml.dot_product(a double precision[], b double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_dot_product_double';
+CREATE FUNCTION pgml.cosine_similarity(a double precision[], b double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_cosine_similarity_double';
+CREATE FUNCTION pgml.cosine_distance(a double precision[], b double precision[]) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_cosine_distance_double';
+CREATE FUNCTION pgml.avg_accum(state double precision[], value double precision[]) RETURNS double precision[]
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_avg_accum_double';
+CREATE FUNCTION pgml.avg_final(state double precision[], _type double precision[]) RETURNS double precision[]
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'pgml_avg_final_double';
 CREATE AGGREGATE pgml.sum(real[]) (SFUNC = pgml.add, STYPE = real[], COMBINEFUNC = pgml.add, PARALLEL = SAFE);
 CREATE AGGREGATE pgml.sum(double precision[]) (SFUNC = pgml.add, STYPE = double precision[], COMBINEFUNC = pgml.add, PARALLEL = SAFE);
 CREATE AGGREGATE pgml.min(real[]) (SFUNC = pgml.minimum, STYPE = real[], COMBINEFUNC = pgml.minimum, PARALLEL = SAFE);
@@ -273,17 +363,5 @@ CREATE AGGREGATE pgml.max(double precision[]) (SFUNC = pgml.maximum, STYPE = dou
 CREATE AGGREGATE pgml.avg(real[]) (SFUNC = pgml.avg_accum, STYPE = double precision[], FINALFUNC = pgml.avg_final, FINALFUNC_EXTRA, COMBINEFUNC = pgml.add, PARALLEL = SAFE);
 CREATE AGGREGATE pgml.avg(double precision[]) (SFUNC = pgml.avg_accum, STYPE = double precision[], FINALFUNC = pgml.avg_final, FINALFUNC_EXTRA, COMBINEFUNC = pgml.add, PARALLEL = SAFE);
 "#,
-    name = "vector_aggregates",
-    requires = [
-        add_real,
-        add_double,
-        minimum_real,
-        minimum_double,
-        maximum_real,
-        maximum_double,
-        avg_accum_real,
-        avg_accum_double,
-        avg_final_real,
-        avg_final_double,
-    ],
+    name = "vector_functions",
 );
