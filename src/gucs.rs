@@ -1,6 +1,6 @@
 //! Every pgml.* setting, registered in one place.
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 /// Most deployed models one backend keeps deserialized; the least recently loaded goes first.
 pub static CACHE_MAX_MODELS: GucSetting<i32> = GucSetting::<i32>::new(64);
@@ -26,6 +26,22 @@ pub static SHARED_CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// Threads pgml.predict_batch scores a large batch with on a native tree model; 0: all cores.
 pub static PREDICT_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+/// Which implementation runs a vector function that has both a Rust loop and a BLAS form.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VectorKernels {
+    /// The one benches/vectors/KERNELS.md measured faster, per function.
+    #[name = c"auto"]
+    Auto,
+    #[name = c"rust"]
+    Rust,
+    #[name = c"blas"]
+    Blas,
+}
+
+/// `auto`, or one side forced (for the benchmark's Rust-against-BLAS lines).
+pub static VECTOR_KERNELS: GucSetting<VectorKernels> =
+    GucSetting::<VectorKernels>::new(VectorKernels::Auto);
 
 pub fn init() {
     // SAFETY: a flag Postgres sets while it loads shared_preload_libraries. A postmaster-level
@@ -65,6 +81,14 @@ pub fn init() {
         c"Serve XGBoost and LightGBM models with pgml's native tree evaluator.",
         c"Off: every prediction goes through the library's C API. pgml.models.evaluator says which models the evaluator covers.",
         &NATIVE_TREES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"pgml.vector_kernels",
+        c"Run vector functions on pgml's Rust loops, OpenBLAS, or whichever was measured faster (auto).",
+        c"Applies to the functions with a BLAS form: dot_product, norm_l1, norm_l2, cosine_similarity / distance, distance_l2, add and subtract of two arrays, pgml.sum and normalize_l1 / l2.",
+        &VECTOR_KERNELS,
         GucContext::Userset,
         GucFlags::default(),
     );

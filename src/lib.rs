@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 
 mod api;
 pub mod bindings;
+pub mod blas;
 mod cache;
 mod catalog;
 pub mod data;
@@ -20,7 +21,7 @@ mod shared_models;
 mod shmem;
 mod snapshot;
 mod train;
-mod vector;
+pub mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -955,14 +955,19 @@ mod tests {
 
     #[pg_test]
     fn vector_functions_compute_and_refuse_bad_input() {
-        // Every function on both element types, against values worked out by hand.
-        for t in ["real", "double precision"] {
+        // Every function on both element types, against values worked out by hand, on
+        // each side of pgml.vector_kernels.
+        for (kernels, t) in ["auto", "rust", "blas"]
+            .into_iter()
+            .flat_map(|k| [(k, "real"), (k, "double precision")])
+        {
+            run(&format!("SET pgml.vector_kernels = {kernels}"));
             let eq = |sql: &str, want: &str| {
                 let sql = sql.replace("FLT", t);
                 assert_eq!(
                     one::<String>(&format!("SELECT ({sql})::text")),
                     want,
-                    "{sql}"
+                    "{sql} ({kernels})"
                 );
             };
             eq(
@@ -1136,5 +1141,55 @@ mod tests {
                 "SELECT ARRAY[avg(v[1]), avg(v[2]), avg(v[3])]::real[]::text FROM vec_rows"
             )
         );
+    }
+
+    #[pg_test]
+    fn vector_kernels_agree_and_openblas_is_serial() {
+        // The backend runs OpenBLAS's serial build (src/blas.rs: the pthread build would
+        // start a thread per core in every backend).
+        assert_eq!(crate::blas::parallel(), 0, "OpenBLAS build in this backend");
+        // Rust loops and BLAS give the same results to rounding, on embedding-sized vectors.
+        run("CREATE TABLE kv AS SELECT i, (SELECT array_agg(sin(i * 7 + j)::real) FROM generate_series(1, 1536) j) a, (SELECT array_agg(cos(i * 3 + j)::real) FROM generate_series(1, 1536) j) b FROM generate_series(1, 20) i");
+        for (f, t) in [
+            "dot_product(a, b)",
+            "norm_l1(a)",
+            "norm_l2(a)",
+            "cosine_similarity(a, b)",
+            "distance_l2(a, b)",
+            "norm_l2(pgml.add(a, b))",
+            "norm_l2(pgml.subtract(a, b))",
+        ]
+        .into_iter()
+        .flat_map(|f| [(f, "real"), (f, "double precision")])
+        {
+            let sql = format!(
+                "SELECT array_agg(pgml.{f} ORDER BY i)::float8[] FROM (SELECT i, a::{t}[] a, b::{t}[] b FROM kv) v"
+            );
+            run("SET pgml.vector_kernels = rust");
+            let rust = one::<Vec<f64>>(&sql);
+            run("SET pgml.vector_kernels = blas");
+            let blas = one::<Vec<f64>>(&sql);
+            assert_eq!(rust.len(), 20);
+            for (r, b) in rust.iter().zip(&blas) {
+                assert!(
+                    // f32 sums of 1536 terms in another order: a few ulps of the terms' size
+                    (r - b).abs() <= 1e-3 * (1.0 + r.abs()),
+                    "{f} on {t}: rust {r}, blas {b}"
+                );
+            }
+        }
+        // add and subtract give the same bits either way (alpha·y is exact for ±1), the
+        // aggregate's in-place step included.
+        for q in [
+            "SELECT md5(array_agg(pgml.add(a, b))::text) FROM kv",
+            "SELECT md5(array_agg(pgml.subtract(a, b))::text) FROM kv",
+            "SELECT md5(pgml.sum(a)::text) FROM kv",
+        ] {
+            run("SET pgml.vector_kernels = rust");
+            let rust = one::<String>(q);
+            run("SET pgml.vector_kernels = blas");
+            assert_eq!(one::<String>(q), rust, "{q}");
+        }
+        run("RESET pgml.vector_kernels");
     }
 }

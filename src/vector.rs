@@ -3,7 +3,9 @@
 //!
 //! Reductions keep LANES partial sums so the compiler can vectorize them (one running sum
 //! is a dependency chain it may not reorder); the rounding therefore differs from a plain
-//! left-to-right sum in the last bits, as BLAS's does.
+//! left-to-right sum in the last bits, as BLAS's does. LLVM packs these lanes two at a time
+//! (SLP), not four or eight: explicit SIMD could do better, and OpenBLAS's hand-written
+//! kernels do (src/blas.rs; benches/vectors/KERNELS.md measures both).
 
 use std::ops::{Add, Div, Mul, Sub};
 
@@ -65,7 +67,21 @@ fn reduce2<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
     for (x, y) in ra.iter().zip(rb) {
         tail = tail + f(*x, *y);
     }
-    acc.iter().fold(T::ZERO, |s, v| s + *v) + tail
+    fold(acc) + tail
+}
+
+/// The lanes' sum, pairwise: three levels of adds rather than a chain of seven.
+#[inline(always)]
+#[allow(clippy::assertions_on_constants)]
+fn fold<T: Real>(acc: [T; LANES]) -> T {
+    const { assert!(LANES == 8) };
+    let quad = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (quad[0] + quad[2]) + (quad[1] + quad[3])
 }
 
 #[inline(always)]
@@ -115,32 +131,33 @@ pub fn distance_l2<T: Real>(a: &[T], b: &[T]) -> T {
 
 /// NaN when either vector is all zeros (the angle is undefined), as pgvector.
 pub fn cosine_similarity<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [[T::ZERO; 3]; LANES];
+    // Three separate accumulators: the vectorizer packs lanes of one array at a time.
+    let (mut ab, mut aa, mut bb) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for k in 0..LANES {
-            acc[k][0] = acc[k][0] + x[k] * y[k];
-            acc[k][1] = acc[k][1] + x[k] * x[k];
-            acc[k][2] = acc[k][2] + y[k] * y[k];
+            ab[k] = ab[k] + x[k] * y[k];
+            aa[k] = aa[k] + x[k] * x[k];
+            bb[k] = bb[k] + y[k] * y[k];
         }
     }
-    let mut s = [T::ZERO; 3];
-    for lane in acc {
-        for i in 0..3 {
-            s[i] = s[i] + lane[i];
-        }
-    }
+    let (mut s_ab, mut s_aa, mut s_bb) = (fold(ab), fold(aa), fold(bb));
     for (x, y) in ra.iter().zip(rb) {
-        s[0] = s[0] + *x * *y;
-        s[1] = s[1] + *x * *x;
-        s[2] = s[2] + *y * *y;
+        s_ab = s_ab + *x * *y;
+        s_aa = s_aa + *x * *x;
+        s_bb = s_bb + *y * *y;
     }
-    let denominator = (s[1] * s[2]).sqrt();
+    cosine(s_ab, s_aa, s_bb)
+}
+
+/// The cosine from the three dot products a·b, a·a and b·b: NaN when a or b is all zeros.
+pub fn cosine<T: Real>(ab: T, aa: T, bb: T) -> T {
+    let denominator = (aa * bb).sqrt();
     if denominator == T::ZERO {
         T::NAN
     } else {
-        s[0] / denominator
+        ab / denominator
     }
 }
 

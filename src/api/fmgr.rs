@@ -11,8 +11,8 @@
 //! The SQL declarations are written out next to each group of functions
 //! (`extension_sql!`), since pgrx does not generate them for these.
 
+use crate::blas::Blas;
 use crate::error::{Error, Result};
-use crate::vector::Real;
 use pgrx::pg_sys;
 
 /// Defines `$name` as a version-1 C function (PG_FUNCTION_INFO_V1): `$body` runs under
@@ -53,7 +53,7 @@ macro_rules! fmgr_function {
 pub(crate) use fmgr_function;
 
 /// The element types of the arrays read and built here.
-pub trait Element: Real {
+pub trait Element: Blas {
     /// The element type's OID (ArrayType.elemtype).
     const TYPE: pg_sys::Oid;
     const NAME: &'static str;

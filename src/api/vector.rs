@@ -6,8 +6,81 @@
 
 use super::fmgr::{build, fmgr_function, Args, Element};
 use crate::error::{Error, OrReport, Result};
+use crate::gucs::{VectorKernels, VECTOR_KERNELS};
 use crate::vector;
 use pgrx::prelude::*;
+
+/// Whether a function with both a Rust loop and a BLAS form runs on BLAS. `blas_faster`:
+/// what benches/vectors/KERNELS.md measured for it here (cargo bench --bench kernels), at
+/// 128 and 1536 dimensions in f32 and f64; `pgml.vector_kernels` may force either side.
+fn on_blas(blas_faster: bool) -> bool {
+    match VECTOR_KERNELS.get() {
+        VectorKernels::Auto => blas_faster,
+        VectorKernels::Blas => true,
+        VectorKernels::Rust => false,
+    }
+}
+
+/// BLAS won at both sizes and types (0.4-0.8x the Rust loop's time): its hand-written
+/// kernels sum in more lanes and wider registers than LLVM packs our loop into.
+fn dot<T: Element>(x: &[T], y: &[T]) -> T {
+    if on_blas(true) {
+        T::dot(x, y)
+    } else {
+        vector::dot(x, y)
+    }
+}
+
+/// BLAS (asum) won at both sizes and types.
+fn norm_l1<T: Element>(x: &[T]) -> T {
+    if on_blas(true) {
+        T::asum(x)
+    } else {
+        vector::norm_l1(x)
+    }
+}
+
+/// As √(x·x) through BLAS's dot, which won (0.3-0.9x). Not BLAS's nrm2: it rescales
+/// against overflow element by element and took 1.2-4.3x the Rust loop's time.
+fn norm_l2<T: Element>(x: &[T]) -> T {
+    if on_blas(true) {
+        T::dot(x, x).sqrt()
+    } else {
+        vector::norm_l2(x)
+    }
+}
+
+/// As three BLAS dots (0.24-0.65x the fused Rust loop's time; dot and two nrm2s lost for f64).
+fn cosine_similarity<T: Element>(x: &[T], y: &[T]) -> T {
+    if on_blas(true) {
+        vector::cosine(T::dot(x, y), T::dot(x, x), T::dot(y, y))
+    } else {
+        vector::cosine_similarity(x, y)
+    }
+}
+
+/// Rust: BLAS needs the difference in a buffer first (copy, axpy, then dot or nrm2), which
+/// lost everywhere (1.1-4.6x).
+fn distance_l2<T: Element>(x: &[T], y: &[T]) -> T {
+    if on_blas(false) {
+        let mut d = x.to_vec();
+        T::axpy(T::from_f64(-1.0), y, &mut d);
+        T::dot(&d, &d).sqrt()
+    } else {
+        vector::distance_l2(x, y)
+    }
+}
+
+/// `out += alpha·y`, for add (1) and subtract (-1), pgml.sum's step included. BLAS's axpy
+/// tied or won at 128 dimensions (the seed's size) and for f32 at 1536; for f64 at 1536
+/// runs disagreed (0.8-1.4x). Both sides give the same bits: alpha·y is exact for ±1.
+fn axpy<T: Element>(alpha: T, y: &[T], out: &mut [T]) {
+    if on_blas(true) {
+        T::axpy(alpha, y, out)
+    } else {
+        vector::zip_with(out, y, |p, q| p + alpha * q)
+    }
+}
 
 fn same_length(a: usize, b: usize) -> Result<()> {
     if a == b {
@@ -32,20 +105,42 @@ fn derived<T: Element>(x: &[T], f: impl FnOnce(&mut [T]) -> Result<()>) -> Resul
     })
 }
 
-/// `f` element-wise over the two array arguments: into the first when it is an
+/// How a function combines two arrays element by element.
+enum Zip<T, F> {
+    /// `x + alpha·y` (add and subtract): BLAS's axpy or the Rust loop, see `axpy`.
+    Axpy(T),
+    /// Any other `f(x, y)`, in Rust.
+    With(F),
+}
+
+impl<T: Element, F: Fn(T, T) -> T> Zip<T, F> {
+    fn apply(&self, out: &mut [T], y: &[T]) {
+        match self {
+            Zip::Axpy(alpha) => axpy(*alpha, y, out),
+            Zip::With(f) => vector::zip_with(out, y, f),
+        }
+    }
+}
+
+/// `zip` element-wise over the two array arguments: into the first when it is an
 /// aggregate's state (pgml.sum / min / max and pgml.avg's combine step), else a new array.
-fn zip_args<T: Element>(args: &Args, f: impl Fn(T, T) -> T) -> Result<pg_sys::Datum> {
+fn zip_args<T: Element, F: Fn(T, T) -> T>(args: &Args, zip: Zip<T, F>) -> Result<pg_sys::Datum> {
     if let Some(state) = args.state_in_place::<T>(0)? {
         let y = args.vector::<T>(1)?;
         same_length(state.len(), y.len())?;
-        vector::zip_with(state, y, f);
+        zip.apply(state, y);
         return Ok(args.datum(0));
     }
     let (x, y) = pair::<T>(args)?;
     derived(x, |out| {
-        vector::zip_with(out, y, f);
+        zip.apply(out, y);
         Ok(())
     })
+}
+
+/// `Zip::Axpy` with no closure for its other variant's type.
+fn axpy_by<T: Element>(alpha: f64) -> Zip<T, fn(T, T) -> T> {
+    Zip::Axpy(T::from_f64(alpha))
 }
 
 /// `f` on each element of the array argument with the scalar argument.
@@ -172,19 +267,19 @@ macro_rules! vector_functions {
     ($m:ident, $t:ty) => {
         paste::paste! {
             fmgr_function!([<pgml_add_ $m>](args) {
-                zip_args::<$t>(&args, |p, q| p + q).or_report()
+                zip_args::<$t, _>(&args, axpy_by(1.0)).or_report()
             });
             fmgr_function!([<pgml_add_scalar_ $m>](args) {
                 scalar_args::<$t>(&args, |p, q| p + q).or_report()
             });
             fmgr_function!([<pgml_subtract_ $m>](args) {
-                zip_args::<$t>(&args, |p, q| p - q).or_report()
+                zip_args::<$t, _>(&args, axpy_by(-1.0)).or_report()
             });
             fmgr_function!([<pgml_subtract_scalar_ $m>](args) {
                 scalar_args::<$t>(&args, |p, q| p - q).or_report()
             });
             fmgr_function!([<pgml_multiply_ $m>](args) {
-                zip_args::<$t>(&args, |p, q| p * q).or_report()
+                zip_args::<$t, _>(&args, Zip::With(|p, q| p * q)).or_report()
             });
             fmgr_function!([<pgml_multiply_scalar_ $m>](args) {
                 scalar_args::<$t>(&args, |p, q| p * q).or_report()
@@ -198,32 +293,32 @@ macro_rules! vector_functions {
             fmgr_function!(
                 /// Element-wise minimum: pgml.min's transition and combine step.
                 [<pgml_minimum_ $m>](args) {
-                    zip_args::<$t>(&args, vector::min).or_report()
+                    zip_args::<$t, _>(&args, Zip::With(vector::min)).or_report()
                 }
             );
             fmgr_function!(
                 /// Element-wise maximum: pgml.max's transition and combine step.
                 [<pgml_maximum_ $m>](args) {
-                    zip_args::<$t>(&args, vector::max).or_report()
+                    zip_args::<$t, _>(&args, Zip::With(vector::max)).or_report()
                 }
             );
             fmgr_function!([<pgml_norm_l0_ $m>](args) {
                 reduce_arg::<$t>(&args, vector::norm_l0).or_report()
             });
             fmgr_function!([<pgml_norm_l1_ $m>](args) {
-                reduce_arg::<$t>(&args, vector::norm_l1).or_report()
+                reduce_arg::<$t>(&args, norm_l1).or_report()
             });
             fmgr_function!([<pgml_norm_l2_ $m>](args) {
-                reduce_arg::<$t>(&args, vector::norm_l2).or_report()
+                reduce_arg::<$t>(&args, norm_l2).or_report()
             });
             fmgr_function!([<pgml_norm_max_ $m>](args) {
                 reduce_arg::<$t>(&args, vector::norm_max).or_report()
             });
             fmgr_function!([<pgml_normalize_l1_ $m>](args) {
-                normalized::<$t>(&args, vector::norm_l1).or_report()
+                normalized::<$t>(&args, norm_l1).or_report()
             });
             fmgr_function!([<pgml_normalize_l2_ $m>](args) {
-                normalized::<$t>(&args, vector::norm_l2).or_report()
+                normalized::<$t>(&args, norm_l2).or_report()
             });
             fmgr_function!([<pgml_normalize_max_ $m>](args) {
                 normalized::<$t>(&args, vector::norm_max).or_report()
@@ -232,16 +327,16 @@ macro_rules! vector_functions {
                 reduce_args::<$t>(&args, vector::distance_l1).or_report()
             });
             fmgr_function!([<pgml_distance_l2_ $m>](args) {
-                reduce_args::<$t>(&args, vector::distance_l2).or_report()
+                reduce_args::<$t>(&args, distance_l2).or_report()
             });
             fmgr_function!([<pgml_dot_product_ $m>](args) {
-                reduce_args::<$t>(&args, vector::dot).or_report()
+                reduce_args::<$t>(&args, dot).or_report()
             });
             fmgr_function!([<pgml_cosine_similarity_ $m>](args) {
-                reduce_args::<$t>(&args, vector::cosine_similarity).or_report()
+                reduce_args::<$t>(&args, cosine_similarity).or_report()
             });
             fmgr_function!([<pgml_cosine_distance_ $m>](args) {
-                reduce_args::<$t>(&args, |x, y| 1.0 - vector::cosine_similarity(x, y)).or_report()
+                reduce_args::<$t>(&args, |x, y| 1.0 - cosine_similarity(x, y)).or_report()
             });
             fmgr_function!([<pgml_avg_accum_ $m>](args) {
                 avg_accum::<$t>(&args).or_report()
