@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 
 APT_PACKAGES="build-essential pkg-config libssl-dev libclang-dev clang postgresql-15 \
-postgresql-server-dev-15 postgresql-contrib sudo cmake ninja-build libopenblas-dev libopenblas0-serial python3 python3-pip python3-venv pgbouncer"
+postgresql-server-dev-15 postgresql-contrib sudo cmake ninja-build libopenblas-dev python3 python3-pip python3-venv pgbouncer"
 missing=$(for p in $APT_PACKAGES; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then
   log "apt: installing $(echo $missing)"

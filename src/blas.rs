@@ -3,13 +3,15 @@
 //! Which ones do is measured by benches/vectors/kernels.rs; src/api/vector.rs picks per
 //! function (and `pgml.vector_kernels` can force either side, for that benchmark).
 //!
-//! pgml.so runs OpenBLAS's *serial* build (Debian's libopenblas0-serial, found first through
-//! the RUNPATH that .cargo/config.toml sets). The default pthread build starts one thread per
-//! core, minus one, the moment a process loads it: in every backend, and in the postmaster
-//! when pgml is preloaded. A backend is single-threaded by design (Postgres's signal
-//! handlers can run on any thread that does not block them), and a Postgres with hundreds of
-//! connections on a 64-core machine would carry thousands of idle threads. `parallel()` says
-//! which build was loaded; a test asserts it is the serial one.
+//! OpenBLAS runs on the backend's own thread only. The system's default build (Debian's
+//! pthread one) starts a pool of one thread per core, minus one, the moment a process loads
+//! it: in every backend, and in the postmaster when pgml is preloaded. A backend is
+//! single-threaded by design (Postgres's signal handlers run on whichever thread does not
+//! block the signal), and hundreds of connections on a 64-core machine would carry thousands
+//! of idle threads. `single_threaded` (from _PG_init) sets OpenBLAS to one thread and stops
+//! that pool. pgml links the same libopenblas.so.0 as everything else in the process:
+//! loading a private serial build instead broke NumPy in PL/Python in the same backend (its
+//! libblas.so.3 then bound to the serial library and missed the pthread build's symbols).
 
 // The link itself: cblas-sys only declares the functions.
 use blas_src as _;
@@ -18,15 +20,42 @@ use crate::vector::Real;
 use std::os::raw::c_int;
 
 extern "C" {
-    /// OpenBLAS's own (not CBLAS): 0 sequential build, 1 pthreads, 2 OpenMP.
-    fn openblas_get_parallel() -> c_int;
+    // OpenBLAS's own (not CBLAS), in each of its builds (serial, pthreads, OpenMP).
+    fn openblas_set_num_threads(n: c_int);
+    fn openblas_get_num_threads() -> c_int;
 }
 
-/// How the loaded OpenBLAS runs its kernels: 0 on one thread (the serial build), 1 with
-/// pthreads, 2 with OpenMP.
-pub fn parallel() -> i32 {
-    // SAFETY: reads a constant compiled into the library; no arguments, no state.
-    unsafe { openblas_get_parallel() }
+/// One thread for OpenBLAS in this process, and the pthread build's pool stopped.
+pub fn single_threaded() {
+    // SAFETY: sets a counter the library reads before it splits work.
+    unsafe { openblas_set_num_threads(1) };
+    // blas_thread_shutdown_ (what OpenBLAS runs before a fork) joins the pool's threads; the
+    // pool is started again only by a call that wants more than one thread, which no longer
+    // happens. Only the pthread build has it, so it is looked up, not linked: a machine whose
+    // libopenblas.so.0 is the serial or OpenMP build still loads pgml.
+    // SAFETY: dlopen with RTLD_NOLOAD only finds the already loaded library (pgml.so links
+    // it); the symbol, when present, is `int blas_thread_shutdown_(void)`.
+    unsafe {
+        let lib = libc::dlopen(
+            c"libopenblas.so.0".as_ptr(),
+            libc::RTLD_NOW | libc::RTLD_NOLOAD,
+        );
+        if lib.is_null() {
+            return;
+        }
+        let f = libc::dlsym(lib, c"blas_thread_shutdown_".as_ptr());
+        if !f.is_null() {
+            let shutdown: unsafe extern "C" fn() -> c_int = std::mem::transmute(f);
+            shutdown();
+        }
+        libc::dlclose(lib);
+    }
+}
+
+/// The threads OpenBLAS would use for one call (1 after `single_threaded`).
+pub fn threads() -> i32 {
+    // SAFETY: reads a counter.
+    unsafe { openblas_get_num_threads() }
 }
 
 /// CBLAS counts elements in a C int. A Postgres array holds at most 1 GB, so an f32 array

@@ -32,6 +32,7 @@ extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    blas::single_threaded();
     gucs::init();
     shmem::init();
     shared_models::init();

@@ -1144,10 +1144,12 @@ mod tests {
     }
 
     #[pg_test]
-    fn vector_kernels_agree_and_openblas_is_serial() {
-        // The backend runs OpenBLAS's serial build (src/blas.rs: the pthread build would
-        // start a thread per core in every backend).
-        assert_eq!(crate::blas::parallel(), 0, "OpenBLAS build in this backend");
+    fn vector_kernels_agree_and_backend_stays_single_threaded() {
+        // OpenBLAS's pthread build starts a thread per core when loaded; _PG_init stops them
+        // (src/blas.rs). This backend must be back to its one thread.
+        assert_eq!(crate::blas::threads(), 1, "OpenBLAS threads");
+        let tasks = std::fs::read_dir("/proc/self/task").unwrap().count();
+        assert_eq!(tasks, 1, "threads in this backend");
         // Rust loops and BLAS give the same results to rounding, on embedding-sized vectors.
         run("CREATE TABLE kv AS SELECT i, (SELECT array_agg(sin(i * 7 + j)::real) FROM generate_series(1, 1536) j) a, (SELECT array_agg(cos(i * 3 + j)::real) FROM generate_series(1, 1536) j) b FROM generate_series(1, 20) i");
         for (f, t) in [

@@ -209,10 +209,9 @@ fn cases<T: Blas + std::fmt::Debug + From<f32>>(ty: &str, n: usize) {
 }
 
 fn main() {
-    println!(
-        "OpenBLAS build loaded: {} (0 = serial)",
-        pgml::blas::parallel()
-    );
+    // As in a backend (_PG_init): OpenBLAS on this thread only.
+    pgml::blas::single_threaded();
+    println!("OpenBLAS threads: {}", pgml::blas::threads());
     println!();
     println!("| function (BLAS form) | type | dims | Rust ns | BLAS ns | BLAS / Rust | faster |");
     println!("|---|---|---|---|---|---|---|");

@@ -19,5 +19,14 @@ echo "$out"
   echo "a buffer copy is counted where the SQL function would make one."
   echo
   echo "$out"
+  echo
+  echo "What src/api/vector.rs runs under \`pgml.vector_kernels = auto\` (from these runs):"
+  echo "BLAS for dot_product (dot), norm_l1 (asum), norm_l2 and normalize_l2 (√dot, not nrm2,"
+  echo "which rescales element by element), cosine_similarity / distance (3 dots), add and"
+  echo "subtract of two arrays and pgml.sum's step (axpy; the same bits as the Rust loop);"
+  echo "Rust for distance_l2 (BLAS needs a buffer for the difference), multiplying by a scalar"
+  echo "(a tie) and every function without a BLAS form. Both sides run single-threaded, as in a"
+  echo "backend. The Rust reductions are LLVM-vectorized two lanes at a time; OpenBLAS's kernels"
+  echo "are wider (AVX2 on this CPU), which is most of the difference at 1536 dimensions."
 } > benches/vectors/KERNELS.md
 log "wrote benches/vectors/KERNELS.md"

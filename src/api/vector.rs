@@ -72,8 +72,8 @@ fn distance_l2<T: Element>(x: &[T], y: &[T]) -> T {
 }
 
 /// `out += alpha·y`, for add (1) and subtract (-1), pgml.sum's step included. BLAS's axpy
-/// tied or won at 128 dimensions (the seed's size) and for f32 at 1536; for f64 at 1536
-/// runs disagreed (0.8-1.4x). Both sides give the same bits: alpha·y is exact for ±1.
+/// won at 1536 dimensions (0.6-0.85x; one run of f64 add 1.3x) and tied at 128 (0.9-1.1x
+/// across runs). Both sides give the same bits: alpha·y is exact for ±1.
 fn axpy<T: Element>(alpha: T, y: &[T], out: &mut [T]) {
     if on_blas(true) {
         T::axpy(alpha, y, out)
