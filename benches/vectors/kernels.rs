@@ -66,102 +66,67 @@ fn cases<T: Blas + std::fmt::Debug + From<f32>>(ty: &str, n: usize) {
             b / r
         );
     };
-    row(
-        "dot_product (dot)",
-        race(
-            || {
-                black_box(vector::dot(black_box(x), black_box(y)));
-            },
-            || {
-                black_box(T::dot(black_box(x), black_box(y)));
-            },
-        ),
-    );
-    row(
+    // A number from both vectors, each side a plain function of (x, y).
+    let reduction = |name: &str, rust: fn(&[T], &[T]) -> T, blas: fn(&[T], &[T]) -> T| {
+        row(
+            name,
+            race(
+                || {
+                    black_box(rust(black_box(x), black_box(y)));
+                },
+                || {
+                    black_box(blas(black_box(x), black_box(y)));
+                },
+            ),
+        )
+    };
+    reduction("dot_product (dot)", vector::dot, T::dot);
+    reduction(
         "norm_l1 (asum)",
-        race(
-            || {
-                black_box(vector::norm_l1(black_box(x)));
-            },
-            || {
-                black_box(T::asum(black_box(x)));
-            },
-        ),
+        |x, _| vector::norm_l1(x),
+        |x, _| T::asum(x),
     );
-    row(
+    reduction(
         "norm_l2 (nrm2)",
-        race(
-            || {
-                black_box(vector::norm_l2(black_box(x)));
-            },
-            || {
-                black_box(T::nrm2(black_box(x)));
-            },
-        ),
+        |x, _| vector::norm_l2(x),
+        |x, _| T::nrm2(x),
     );
-    row(
-        "cosine_similarity (dot, nrm2, nrm2)",
-        race(
-            || {
-                black_box(vector::cosine_similarity(black_box(x), black_box(y)));
-            },
-            || {
-                let (x, y) = (black_box(x), black_box(y));
-                black_box(T::dot(x, y) / (T::nrm2(x) * T::nrm2(y)));
-            },
-        ),
-    );
-    row(
+    reduction(
         "norm_l2 (√dot)",
-        race(
-            || {
-                black_box(vector::norm_l2(black_box(x)));
-            },
-            || {
-                let x = black_box(x);
-                black_box(T::dot(x, x).sqrt());
-            },
-        ),
+        |x, _| vector::norm_l2(x),
+        |x, _| T::dot(x, x).sqrt(),
     );
-    row(
+    reduction(
+        "cosine_similarity (dot, nrm2, nrm2)",
+        vector::cosine_similarity,
+        |x, y| T::dot(x, y) / (T::nrm2(x) * T::nrm2(y)),
+    );
+    reduction(
         "cosine_similarity (3 dots)",
-        race(
-            || {
-                black_box(vector::cosine_similarity(black_box(x), black_box(y)));
-            },
-            || {
-                let (x, y) = (black_box(x), black_box(y));
-                black_box(T::dot(x, y) / (T::dot(x, x) * T::dot(y, y)).sqrt());
-            },
-        ),
+        vector::cosine_similarity,
+        |x, y| vector::cosine(T::dot(x, y), T::dot(x, x), T::dot(y, y)),
     );
     let mut buf = out.clone();
-    row(
-        "distance_l2 (axpy, √dot)",
-        race(
-            || {
-                black_box(vector::distance_l2(black_box(x), black_box(y)));
-            },
-            || {
-                buf.copy_from_slice(black_box(x));
-                T::axpy(minus_one, black_box(y), &mut buf);
-                black_box(T::dot(&buf, &buf).sqrt());
-            },
-        ),
-    );
-    row(
-        "distance_l2 (axpy, nrm2)",
-        race(
-            || {
-                black_box(vector::distance_l2(black_box(x), black_box(y)));
-            },
-            || {
-                buf.copy_from_slice(black_box(x));
-                T::axpy(minus_one, black_box(y), &mut buf);
-                black_box(T::nrm2(&buf));
-            },
-        ),
-    );
+    // The difference into a buffer, then its length by √dot or by nrm2.
+    let root_dot: fn(&[T]) -> T = |d| T::dot(d, d).sqrt();
+    for (name, length) in [
+        ("distance_l2 (axpy, √dot)", root_dot),
+        ("distance_l2 (axpy, nrm2)", T::nrm2),
+    ] {
+        row(
+            name,
+            race(
+                || {
+                    black_box(vector::distance_l2(black_box(x), black_box(y)));
+                },
+                || {
+                    buf.copy_from_slice(black_box(x));
+                    T::axpy(minus_one, black_box(y), &mut buf);
+                    black_box(length(&buf));
+                },
+            ),
+        );
+    }
     let mut out2 = out.clone();
     row(
         "add / subtract (axpy)",
