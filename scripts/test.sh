@@ -18,7 +18,7 @@ cargo fmt --check
 
 log "cargo clippy -D warnings"
 # --release: share the release build's C++ libraries (build scripts run once per profile).
-cargo clippy --release --locked --features pg_test --tests -- -D warnings
+cargo clippy --release --locked --features pg_test --tests --benches -- -D warnings
 
 log "benchmark scripts parse (they run outside the tests: a syntax error would rot unseen)"
 for f in benches/*/*.sh; do bash -n "$f"; done
