@@ -5,11 +5,12 @@
 # Then the serving topology's tests (scripts/topology.sh: a primary, a streaming replica and
 # PgBouncer): tests/replica.sh and tests/pgbouncer.sh; and tests/compose.sh validates
 # docker-compose.yml, the same topology for Docker.
-# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx topology golden").
+# tests/reliability/run.sh runs the bad-input corpus against a server of its own.
+# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx topology reliability golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-STAGES=${PGML_TEST_STAGES:-lint pgrx topology golden}
+STAGES=${PGML_TEST_STAGES:-lint pgrx topology reliability golden}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage lint; then
@@ -53,6 +54,11 @@ log "PgBouncer: pooled clients predict while deployments change"
 "$ROOT/tests/pgbouncer.sh"
 log "docker-compose.yml: the same topology for Docker, validated"
 "$ROOT/tests/compose.sh"
+fi
+
+if stage reliability; then
+log "reliability: the bad-input corpus (tests/reliability/)"
+"$ROOT/tests/reliability/run.sh"
 fi
 
 stage golden || exit 0

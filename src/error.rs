@@ -10,6 +10,9 @@ use pgrx::{PgLogLevel, PgSqlErrorCode as Code};
 pub enum Error {
     #[error("project \"{0}\" does not exist")]
     UnknownProject(String),
+    /// pgml.train's project_name NULL (true) or empty (false).
+    #[error("project_name is {}", if *.0 { "NULL" } else { "empty" })]
+    NoProjectName(bool),
     #[error("project \"{0}\" has no deployed model")]
     NoDeployment(String),
     #[error("relation \"{0}\" does not exist")]
@@ -178,6 +181,7 @@ impl Error {
                 ..
             }
             | NullFeature { .. }
+            | NoProjectName(true)
             | VectorNull { .. } => Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
             VectorDimensions { .. } => Code::ERRCODE_DATA_EXCEPTION,
             VectorShape => Code::ERRCODE_ARRAY_ELEMENT_ERROR,
@@ -209,6 +213,7 @@ impl Error {
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."
             ),
+            NoProjectName(_) => "Name the project, e.g. SELECT * FROM pgml.train('my_project', 'regression', 'my_table', 'my_label'); the name is how pgml.predict finds its model.".into(),
             NoDeployment(p) => format!("Deploy a model: SELECT * FROM pgml.deploy('{p}', 'most_recent');"),
             UnknownRelation(_) => "Pass a table, view or materialized view on your search_path, optionally schema-qualified ('myschema.mytable'); mixed-case names may be given exactly or double-quoted.".into(),
             WrongRelationKind { .. } => "Train on a table, a view or a materialized view.".into(),

@@ -31,9 +31,12 @@ fn run(
     preprocess: Option<JsonB>,
     materialize_snapshot: Option<bool>,
 ) -> Trained {
-    let project = project_name
-        .ok_or_else(|| Error::UnknownProject("NULL".into()))
-        .or_report();
+    let project = match project_name {
+        None => Err(Error::NoProjectName(true)),
+        Some("") => Err(Error::NoProjectName(false)),
+        Some(p) => Ok(p),
+    }
+    .or_report();
     let t = train_core(TrainArgs {
         project: project.to_string(),
         task: task.map(str::to_string),
