@@ -187,7 +187,9 @@ fn load(project: &str) -> Result<catalog::Deployed> {
         LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
         return catalog::deployed(project);
     };
-    if let Some(d) = shared_models::lookup(project, epoch).and_then(shared_models::decode) {
+    let scope = shared_models::Scope::current();
+    let shared = scope.and_then(|s| shared_models::lookup(s, project, epoch));
+    if let Some(d) = shared.and_then(shared_models::decode) {
         LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
         return Ok(d);
     }
@@ -199,8 +201,13 @@ fn load(project: &str) -> Result<catalog::Deployed> {
     }
     // A snapshot taken after the epoch was read: see shared_models on why that order.
     let d = catalog::with_latest_snapshot(|| catalog::deployed(project))?;
-    if let Some(blob) = shared_models::encode(&d) {
-        shared_models::publish(project, epoch, d.model_id, &blob);
+    // Keyed by the pgml.deployments the catalog was read through, which is the one the
+    // next lookup's Scope::current() finds until the extension is dropped.
+    if let (Some(scope), Some(blob)) = (
+        shared_models::Scope::of(d.deployments_oid),
+        shared_models::encode(&d),
+    ) {
+        shared_models::publish(scope, project, epoch, d.model_id, &blob);
     }
     Ok(d)
 }

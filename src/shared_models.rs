@@ -7,7 +7,11 @@
 //!
 //! so that a new connection's first predict reads no catalog table at all.
 //!
-//! Coherence. A model id's bytes never change, so the ring needs none. The project map does:
+//! Both are keyed by the [`Scope`] too, the database and the OID of its pgml.deployments:
+//! the area is one for the whole cluster, and project names and model ids repeat across
+//! databases and across a `DROP EXTENSION pgml` / `CREATE EXTENSION pgml` (ids restart at 1).
+//!
+//! Coherence. Within a scope a model id's bytes never change, so the ring needs none. The project map does:
 //! the shared `epoch` is bumped after every commit that changed pgml.deployments (the
 //! commit callback below runs once the commit is visible) and by every backend that
 //! processes a relcache invalidation of pgml.deployments (cache.rs; this also covers
@@ -38,9 +42,48 @@ const MODELS: usize = 256;
 /// Longest project name kept (bytes); longer names are read from the catalog.
 const PROJECT_NAME: usize = 64;
 
+/// Where a slot's project name and model id mean something: a database, and the
+/// incarnation of the extension in it (the OID of its pgml.deployments table).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Scope {
+    database: u32,
+    deployments: u32,
+}
+
+impl Scope {
+    /// This backend's database and the pgml.deployments it sees now (None before the
+    /// extension exists). Two syscache lookups: called only when a model is loaded.
+    pub fn current() -> Option<Scope> {
+        // SAFETY: syscache reads in a backend inside a transaction (predict runs in one).
+        let deployments = unsafe {
+            let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), true);
+            if schema == pg_sys::InvalidOid {
+                return None;
+            }
+            pg_sys::get_relname_relid(c"deployments".as_ptr(), schema)
+        };
+        Self::of(deployments)
+    }
+
+    /// The scope of a model read from the catalog through `deployments`.
+    pub fn of(deployments: pg_sys::Oid) -> Option<Scope> {
+        if deployments == pg_sys::InvalidOid {
+            return None;
+        }
+        // SAFETY: a plain read of a backend global.
+        let database = unsafe { pg_sys::MyDatabaseId };
+        Some(Scope {
+            database: u32::from(database),
+            deployments: u32::from(deployments),
+        })
+    }
+}
+
 #[repr(C)]
 struct ProjectSlot {
     used: bool,
+    scope: Scope,
     name_len: u8,
     name: [u8; PROJECT_NAME],
     model_id: i64,
@@ -50,6 +93,7 @@ struct ProjectSlot {
 #[repr(C)]
 struct ModelSlot {
     used: bool,
+    scope: Scope,
     model_id: i64,
     offset: usize,
     len: usize,
@@ -233,22 +277,28 @@ fn ring(h: &mut Header) -> &mut [u8] {
     }
 }
 
-fn project_slot<'a>(h: &'a mut Header, project: &str) -> Option<&'a mut ProjectSlot> {
-    h.projects
-        .iter_mut()
-        .find(|s| s.used && &s.name[..s.name_len as usize] == project.as_bytes())
+fn project_slot<'a>(h: &'a mut Header, scope: Scope, project: &str) -> Option<&'a mut ProjectSlot> {
+    h.projects.iter_mut().find(|s| {
+        s.used && s.scope == scope && &s.name[..s.name_len as usize] == project.as_bytes()
+    })
 }
 
-/// The serialized model deployed for `project`, if the entry is current at `epoch` and the
-/// model is in the ring.
-pub fn lookup(project: &str, epoch: u64) -> Option<Vec<u8>> {
+fn model_slot(h: &Header, scope: Scope, model_id: i64) -> Option<&ModelSlot> {
+    h.models
+        .iter()
+        .find(|m| m.used && m.scope == scope && m.model_id == model_id)
+}
+
+/// The serialized model deployed for `project` in `scope`, if the entry is current at
+/// `epoch` and the model is in the ring.
+pub fn lookup(scope: Scope, project: &str, epoch: u64) -> Option<Vec<u8>> {
     locked(false, |h| {
-        let slot = project_slot(h, project)?;
+        let slot = project_slot(h, scope, project)?;
         if slot.epoch != epoch {
             return None;
         }
         let model_id = slot.model_id;
-        let m = h.models.iter().find(|m| m.used && m.model_id == model_id)?;
+        let m = model_slot(h, scope, model_id)?;
         let (offset, len) = (m.offset, m.len);
         Some(ring(h)[offset..offset + len].to_vec())
     })
@@ -256,7 +306,7 @@ pub fn lookup(project: &str, epoch: u64) -> Option<Vec<u8>> {
 }
 
 /// Publishes what a backend read from the catalog at `epoch` (see the module's comment).
-pub fn publish(project: &str, epoch: u64, model_id: i64, blob: &[u8]) {
+pub fn publish(scope: Scope, project: &str, epoch: u64, model_id: i64, blob: &[u8]) {
     // SAFETY: a plain read of a backend global.
     let read_committed = unsafe { pg_sys::XactIsoLevel } == pg_sys::XACT_READ_COMMITTED as i32;
     if project.len() > PROJECT_NAME || !read_committed {
@@ -266,8 +316,8 @@ pub fn publish(project: &str, epoch: u64, model_id: i64, blob: &[u8]) {
         if h.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        store_model(h, model_id, blob);
-        let slot = match project_slot(h, project) {
+        store_model(h, scope, model_id, blob);
+        let slot = match project_slot(h, scope, project) {
             Some(s) => s,
             None => match h.projects.iter_mut().find(|s| !s.used || s.epoch != epoch) {
                 Some(s) => s,
@@ -275,6 +325,7 @@ pub fn publish(project: &str, epoch: u64, model_id: i64, blob: &[u8]) {
             },
         };
         slot.used = true;
+        slot.scope = scope;
         slot.name_len = project.len() as u8;
         slot.name[..project.len()].copy_from_slice(project.as_bytes());
         slot.model_id = model_id;
@@ -284,9 +335,9 @@ pub fn publish(project: &str, epoch: u64, model_id: i64, blob: &[u8]) {
 
 /// Copies `blob` into the ring unless it is there already, evicting the models it
 /// overwrites (the ring's oldest) and, when every slot is taken, the one stored next.
-fn store_model(h: &mut Header, model_id: i64, blob: &[u8]) {
+fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8]) {
     let len = blob.len();
-    if len == 0 || len > h.capacity || h.models.iter().any(|m| m.used && m.model_id == model_id) {
+    if len == 0 || len > h.capacity || model_slot(h, scope, model_id).is_some() {
         return;
     }
     let start = if h.head + len > h.capacity { 0 } else { h.head };
@@ -306,6 +357,7 @@ fn store_model(h: &mut Header, model_id: i64, blob: &[u8]) {
     ring(h)[start..start + len].copy_from_slice(blob);
     h.models[slot] = ModelSlot {
         used: true,
+        scope,
         model_id,
         offset: start,
         len,
