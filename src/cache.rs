@@ -14,7 +14,7 @@ use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
 use crate::shared_models;
 use pgrx::pg_sys;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::rc::Rc;
@@ -22,6 +22,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 static DEPLOYMENTS_OID: AtomicU32 = AtomicU32::new(0);
+/// Bumped by a relcache invalidation of any table models are served from: a GRANT or REVOKE
+/// on one changes its pg_class row. A cached model is served to a user only after a check
+/// of their privileges at the current value (catalog::check_serving_privileges).
+static PRIVILEGES: AtomicU64 = AtomicU64::new(1);
+static SERVED_FROM_OIDS: [AtomicU32; 5] = [const { AtomicU32::new(0) }; 5];
 static LOADED_FROM_SHARED: AtomicU64 = AtomicU64::new(0);
 static LOADED_FROM_CATALOG: AtomicU64 = AtomicU64::new(0);
 
@@ -41,6 +46,8 @@ pub struct Served {
     pub handles_missing: bool,
     pub model: Box<dyn Model>,
     generation: u64,
+    /// (user, PRIVILEGES) at which that user's SELECT on the catalog tables was last checked.
+    checked: Cell<(pg_sys::Oid, u64)>,
     /// Insertion order, for eviction; unique to this load of a model in this backend.
     stamp: u64,
 }
@@ -104,6 +111,26 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
         GENERATION.fetch_add(1, Ordering::Relaxed);
         shared_models::bump();
     }
+    if relid == pg_sys::InvalidOid
+        || SERVED_FROM_OIDS
+            .iter()
+            .any(|o| o.load(Ordering::Relaxed) == u32::from(relid))
+    {
+        PRIVILEGES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The current user and privilege epoch, checked: serving a cached model (from this
+/// backend's cache or from shared memory) takes the same SELECT privileges as reading it.
+fn check_privileges() -> Result<(pg_sys::Oid, u64)> {
+    // Read before the check, so that a REVOKE processed meanwhile leaves the result stale.
+    let epoch = PRIVILEGES.load(Ordering::Relaxed);
+    let oids = catalog::check_serving_privileges()?;
+    for (watch, oid) in SERVED_FROM_OIDS.iter().zip(oids) {
+        watch.store(u32::from(oid), Ordering::Relaxed);
+    }
+    // SAFETY: a plain read of backend state.
+    Ok((unsafe { pg_sys::GetUserId() }, epoch))
 }
 
 fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
@@ -128,11 +155,20 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
+        // SAFETY: a plain read of backend state.
+        let now = (
+            unsafe { pg_sys::GetUserId() },
+            PRIVILEGES.load(Ordering::Relaxed),
+        );
+        if s.checked.get() != now {
+            s.checked.set(check_privileges()?);
+        }
         return Ok(s);
     }
     if !crate::shmem::enabled() {
         crate::shmem::notice_once();
     }
+    let checked = check_privileges()?;
     let d = load(project)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =
@@ -171,6 +207,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
             handles_missing: backend.handles_missing(),
             model,
             generation,
+            checked: Cell::new(checked),
             stamp,
         });
         map.insert(project.to_string(), served.clone());

@@ -109,7 +109,12 @@ impl Dataset {
 }
 
 /// Creates (or re-creates) `pgml.<name>` and fills it. Returns the table name and rows.
+/// Every statement names only pgml's and pg_catalog's objects: run with a pinned search_path.
 pub fn load(name: &str) -> Result<(String, i64)> {
+    crate::catalog::pinned_search_path(|| load_pinned(name))
+}
+
+fn load_pinned(name: &str) -> Result<(String, i64)> {
     let ds = DATASETS
         .iter()
         .find(|d| d.name == name)

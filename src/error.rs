@@ -15,6 +15,9 @@ pub enum Error {
     NoProjectName(bool),
     #[error("project \"{0}\" has no deployed model")]
     NoDeployment(String),
+    /// The user may not read a table (pgml.<name>) that models are served from.
+    #[error("permission denied for table pgml.{0}")]
+    ServingPrivilege(&'static str),
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
     #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
@@ -203,6 +206,7 @@ impl Error {
             | JointUnsupported(_) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
             JointModel { .. } | NotRegression(_) => Code::ERRCODE_WRONG_OBJECT_TYPE,
             Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
+            ServingPrivilege(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
     }
@@ -210,6 +214,10 @@ impl Error {
     pub fn hint(&self) -> String {
         use Error::*;
         match self {
+            ServingPrivilege(_) => format!(
+                "Predicting reads the tables pgml.{}: GRANT USAGE ON SCHEMA pgml and SELECT ON those tables to this role (README.md, section Privileges).",
+                crate::catalog::SERVED_FROM.map(|t| t.to_str().unwrap_or_default()).join(", pgml.")
+            ),
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."
             ),

@@ -1,5 +1,6 @@
 //! Reads a user's relation into one dense f32 buffer through SPI, in chunks.
 
+use crate::catalog;
 use crate::data::preprocess::{Kind, Pipeline};
 use crate::data::{DataError, Dataset, DenseBuilder};
 use crate::error::{Error, Result};
@@ -72,26 +73,38 @@ pub struct Relation {
 /// Finds a table, view or materialized view by the name a user typed: exactly as written
 /// (any case, dots or spaces) first, then as a possibly qualified SQL name.
 pub fn resolve(name: &str) -> Result<Relation> {
-    let found = Spi::connect(|client| -> Result<Option<(pg_sys::Oid, String, String)>> {
-        let t = client.select(
-            "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-                    c.relkind::pg_catalog.text
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.oid = COALESCE(pg_catalog.to_regclass(pg_catalog.quote_ident($1)),
-                                     pg_catalog.to_regclass($1))",
-            Some(1),
-            &[name.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let (oid, text, kind) = t.first().get_three::<pg_sys::Oid, String, String>()?;
-        Ok(Some((
-            oid.unwrap_or(pg_sys::InvalidOid),
-            text.unwrap_or_default(),
-            kind.unwrap_or_default(),
-        )))
-    })?;
+    // The name resolves through the caller's search_path (it is theirs), in a statement with
+    // no operator or unqualified function a hostile schema could stand in for; the catalog
+    // reads after it run under catalog::pinned_search_path.
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT COALESCE(pg_catalog.to_regclass(pg_catalog.quote_ident($1)),
+                         pg_catalog.to_regclass($1))::pg_catalog.oid",
+        &[name.into()],
+    )?;
+    let found = match oid {
+        None => None,
+        Some(oid) => catalog::pinned_search_path(|| {
+            Spi::connect(|client| -> Result<Option<(pg_sys::Oid, String, String)>> {
+                let t = client.select(
+                    "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+                            c.relkind::pg_catalog.text
+                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.oid = $1",
+                    Some(1),
+                    &[oid.into()],
+                )?;
+                if t.is_empty() {
+                    return Ok(None);
+                }
+                let (oid, text, kind) = t.first().get_three::<pg_sys::Oid, String, String>()?;
+                Ok(Some((
+                    oid.unwrap_or(pg_sys::InvalidOid),
+                    text.unwrap_or_default(),
+                    kind.unwrap_or_default(),
+                )))
+            })
+        })?,
+    };
     let (oid, regclass, kind) = found.ok_or_else(|| Error::UnknownRelation(name.to_string()))?;
     let kind_name = match kind.as_str() {
         "r" | "v" | "m" | "p" | "f" => None,
@@ -107,8 +120,9 @@ pub fn resolve(name: &str) -> Result<Relation> {
             kind: k.into(),
         });
     }
-    let columns = Spi::connect(|client| -> Result<Vec<Column>> {
-        let t = client.select(
+    let columns = catalog::pinned_search_path(|| {
+        Spi::connect(|client| -> Result<Vec<Column>> {
+            let t = client.select(
             "SELECT a.attname::pg_catalog.text, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod),
                     t.typcategory::pg_catalog.text, COALESCE(e.typcategory::pg_catalog.text, '')
                FROM pg_catalog.pg_attribute a
@@ -119,17 +133,18 @@ pub fn resolve(name: &str) -> Result<Relation> {
             None,
             &[oid.into()],
         )?;
-        let mut cols = Vec::new();
-        for row in t {
-            cols.push(Column {
-                name: row.get::<String>(1)?.unwrap_or_default(),
-                type_oid: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::InvalidOid),
-                type_name: row.get::<String>(3)?.unwrap_or_default(),
-                category: row.get::<String>(4)?.unwrap_or_default(),
-                element_category: row.get::<String>(5)?.unwrap_or_default(),
-            });
-        }
-        Ok(cols)
+            let mut cols = Vec::new();
+            for row in t {
+                cols.push(Column {
+                    name: row.get::<String>(1)?.unwrap_or_default(),
+                    type_oid: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::InvalidOid),
+                    type_name: row.get::<String>(3)?.unwrap_or_default(),
+                    category: row.get::<String>(4)?.unwrap_or_default(),
+                    element_category: row.get::<String>(5)?.unwrap_or_default(),
+                });
+            }
+            Ok(cols)
+        })
     })?;
     Ok(Relation {
         name: regclass,

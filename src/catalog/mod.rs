@@ -6,8 +6,10 @@ use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 use serde_json::{Map, Value};
+use std::ffi::CStr;
 
 /// Model bytes are split into parts of this size: bytea values stay far below Postgres's
 /// 1 GB limit and TOAST handles each part separately.
@@ -24,21 +26,97 @@ fn task_of(s: Option<String>) -> Result<Task> {
     Task::parse(&s).ok_or(Error::Spi(format!("unknown task {s} in pgml.projects")))
 }
 
+/// The tables a deployed model is served from (what [`deployed`] reads).
+pub const SERVED_FROM: [&CStr; 5] = [
+    c"projects",
+    c"snapshots",
+    c"models",
+    c"deployments",
+    c"files",
+];
+
+/// The OIDs of the [`SERVED_FROM`] tables, once the current user is known to have SELECT on
+/// each: the check a catalog read makes, for models served from a cache instead (shared
+/// memory, or this backend's after a `SET ROLE`). Syscache lookups only, no SPI.
+pub fn check_serving_privileges() -> Result<[pg_sys::Oid; 5]> {
+    let mut oids = [pg_sys::InvalidOid; 5];
+    // SAFETY: syscache and ACL reads in a backend inside a transaction.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), false);
+        for (oid, table) in oids.iter_mut().zip(SERVED_FROM) {
+            *oid = pg_sys::get_relname_relid(table.as_ptr(), schema);
+            let granted = *oid != pg_sys::InvalidOid
+                && pg_sys::pg_class_aclcheck(*oid, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
+                    == pg_sys::AclResult::ACLCHECK_OK;
+            if !granted {
+                return Err(Error::ServingPrivilege(table.to_str().unwrap_or_default()));
+            }
+        }
+    }
+    Ok(oids)
+}
+
+/// Runs `f` with `search_path` set to `pg_catalog, pg_temp`, as a function's own
+/// `SET search_path` clause would (a GUC nest level, undone on return; on an error the
+/// (sub)transaction's abort undoes it). Every unqualified operator, cast and function in
+/// the statements run meanwhile then resolves in pg_catalog, whatever schemas a caller put
+/// first on their search_path. Not a `SET` clause on the SQL functions themselves: that
+/// costs every call (fmgr_security_definer), predict's included, and would also apply to the
+/// user's relation, whose views may call functions that rely on the caller's search_path.
+pub(crate) fn pinned_search_path<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                // SAFETY: the level opened below, in this backend, still the innermost.
+                unsafe { pg_sys::AtEOXact_GUC(true, self.0) };
+            }
+        }
+    }
+    // SAFETY: inside a transaction (a SQL function is running); search_path is PGC_USERSET,
+    // and elevel 0 makes a bad value an ERROR (it is a constant).
+    let _restore = unsafe {
+        let nest = pg_sys::NewGUCNestLevel();
+        let restore = Restore(nest);
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        restore
+    };
+    f()
+}
+
+/// Reads through SPI under [`pinned_search_path`]: every catalog statement goes through here
+/// or [`returning`].
+fn read<R>(f: impl FnOnce(&SpiClient<'_>) -> Result<R>) -> Result<R> {
+    pinned_search_path(|| Spi::connect(f))
+}
+
 /// A mutating statement whose first column of the first row is returned.
 fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
-    Spi::connect_mut(|client| {
-        // No row limit: with one, the executor stops at the first RETURNING row and never
-        // finishes the INSERT, so AFTER STATEMENT triggers (our cache invalidation) never fire.
-        let table = client.update(sql, None, args)?;
-        if table.is_empty() {
-            return Ok(None);
-        }
-        Ok(table.first().get_one::<T>()?)
+    pinned_search_path(|| {
+        Spi::connect_mut(|client| {
+            // No row limit: with one, the executor stops at the first RETURNING row and never
+            // finishes the INSERT, so AFTER STATEMENT triggers (our cache invalidation) never fire.
+            let table = client.update(sql, None, args)?;
+            if table.is_empty() {
+                return Ok(None);
+            }
+            Ok(table.first().get_one::<T>()?)
+        })
     })
 }
 
 pub fn project(name: &str) -> Result<Option<Project>> {
-    Spi::connect(|client| {
+    read(|client| {
         let table = client.select(
             "SELECT id, task::text FROM pgml.projects WHERE name = $1",
             Some(1),
@@ -103,6 +181,8 @@ pub fn materialize(relation: &str) -> Result<(i64, String)> {
     let id = returning::<i64>("SELECT pg_catalog.nextval('pgml.snapshots_id_seq')", &[])?
         .ok_or_else(|| Error::Spi("nextval returned nothing".into()))?;
     let table = format!("pgml.snapshot_{id}");
+    // Not pinned: it reads the user's relation, and a view may call functions that resolve
+    // names through the caller's search_path. The statement itself names nothing unqualified.
     Spi::run(&format!("CREATE TABLE {table} AS SELECT * FROM {relation}"))?;
     Ok((id, table))
 }
@@ -110,7 +190,7 @@ pub fn materialize(relation: &str) -> Result<(i64, String)> {
 /// (relation, label columns) of the project's most recent training run; a materialized
 /// snapshot's relation is its copy, so a retrain reads the same rows.
 pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>)>> {
-    Spi::connect(|client| {
+    read(|client| {
         let table = client.select(
             "SELECT CASE WHEN s.materialized THEN 'pgml.snapshot_' || s.id ELSE s.relation_name END,
                     s.y_column_name FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
@@ -173,7 +253,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
 
 /// The key metric (r2 or f1, as a number) of the project's deployed model, if any.
 pub fn deployed_key_metric(project_id: i64) -> Result<Option<Option<f64>>> {
-    Spi::connect(|client| {
+    read(|client| {
         let table = client.select(
             "SELECT pgml.key_metric(p.task, m.metrics)
                FROM pgml.deployments d
@@ -234,7 +314,7 @@ pub fn choose_model(
         }
         other => return Err(Error::UnknownStrategy(other.to_string())),
     };
-    Spi::connect(|client| {
+    read(|client| {
         let table = client.select(sql, Some(1), &[project_id.into(), algorithm.into()])?;
         if table.is_empty() {
             return Ok(None);
@@ -246,7 +326,7 @@ pub fn choose_model(
 
 /// (project, algorithm) of a model by id.
 pub fn model_project(model_id: i64) -> Result<Option<(Project, String)>> {
-    let row = Spi::connect(|client| -> Result<Option<(String, String)>> {
+    let row = read(|client| -> Result<Option<(String, String)>> {
         let table = client.select(
             "SELECT p.name, m.algorithm::text FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
             Some(1),
@@ -298,7 +378,7 @@ pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
 }
 
 pub fn deployed(project_name: &str) -> Result<Deployed> {
-    Spi::connect(|client| {
+    read(|client| {
         let table = client.select(
             "SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
                     'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets, m.class_labels
