@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# The reliability suite (issue 8), part 1: the bad-input corpus. Starts its own cluster
-# (pgml preloaded), loads the fixtures of setup.sql, then runs every case of
-# bad_input.cases in a session of its own: the statement must fail with the case's SQLSTATE
-# (or succeed, for "OK"), and the postmaster must not have restarted (a backend crash
-# restarts every connection: pg_postmaster_start_time() changes). At the end, the tables
-# the injection attempts aimed at must be intact. Writes the figures to tests/RELIABILITY.md.
+# The reliability suite (issue 8). Starts its own cluster (pgml preloaded) and runs
+#   1. the bad-input corpus: every case of bad_input.cases in a session of its own; the
+#      statement must fail with the case's SQLSTATE (or succeed, for "OK"), and the postmaster
+#      must not have restarted (a backend crash restarts every connection:
+#      pg_postmaster_start_time() changes); the tables the injection attempts aimed at must
+#      be intact at the end;
+#   2. faults.sh: kill -9 and cancellation during training, concurrent training, deployments
+#      under pgbench, DROP / CREATE EXTENSION, pg_dump / pg_restore;
+#   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path.
+# Writes every figure to tests/RELIABILITY.md (PGML_RELIABILITY_REPORT to write elsewhere).
 #   tests/reliability/run.sh      (run by scripts/test.sh)
 source "$(dirname "$0")/../../scripts/common.sh"
 HERE="$ROOT/tests/reliability"
 PORT=${PGML_RELIABILITY_PORT:-5437}
 DATA=${PGML_RELIABILITY_DIR:-/var/tmp/pgml-reliability}
+WORK=${DATA}-work
+REPORT=${PGML_RELIABILITY_REPORT:-$ROOT/tests/RELIABILITY.md}
 stop() { as_pg "$PGBIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true; }
 stop
-rm -rf "$DATA"
+rm -rf "$DATA" "$WORK"
+mkdir -p "$WORK"
 trap stop EXIT
 "$ROOT/scripts/cluster.sh" start "$PORT" "$DATA" >/dev/null
-PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml)
+# Q plus -d DB: one statement per -c, or a script on stdin.
+Q=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml)
+PSQL=("${Q[@]}" -d pgml)
 "${PSQL[@]}" -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
 started=$("${PSQL[@]}" -c "SELECT pg_postmaster_start_time()")
 
-cases=0 failed=0
+# The report is built in $WORK/figures.md: `section TITLE`, then `figure TEXT` lines.
+# `check NAME GOT WANT` counts a failure when GOT is not WANT.
+failed=0 checks=0
+section() { printf '\n## %s\n\n' "$1" >> "$WORK/figures.md"; log "reliability: $1"; }
+figure() { echo "- $*" >> "$WORK/figures.md"; echo "  $*"; }
+check() {
+  checks=$((checks + 1))
+  if [ "$2" != "$3" ]; then
+    failed=$((failed + 1))
+    echo "FAIL: $1: got '$2', want '$3'" >&2
+  fi
+}
+
+section "Bad input (tests/reliability/bad_input.cases)"
+cases=0 case_failures=0
 declare -A BY_STATE
 while IFS= read -r line; do
   [[ "$line" =~ ^([0-9A-Z]{5}|OK)\ \|\ (.*)$ ]] || continue
@@ -31,7 +54,7 @@ while IFS= read -r line; do
   [ -z "$got" ] && got="none (rc $rc)"
   now=$("${PSQL[@]}" -c "SELECT pg_postmaster_start_time()" 2>&1 || echo "no answer")
   if [ "$got" != "$want" ] || [ "$now" != "$started" ]; then
-    failed=$((failed + 1))
+    case_failures=$((case_failures + 1))
     echo "FAIL: want $want, got $got: $sql" >&2
     [ "$now" != "$started" ] && echo "  the postmaster restarted (or does not answer): $now" >&2
     sed 's/^/  | /' <<< "$out" | head -5 >&2
@@ -41,25 +64,28 @@ done < "$HERE/bad_input.cases"
 
 # The injection attempts named these; they must be untouched.
 intact=$("${PSQL[@]}" -c "SELECT (SELECT count(*) FROM ri_small) || ' ' || (SELECT count(*) FROM pgml.iris)")
-[ "$intact" = "120 150" ] || { echo "FAIL: fixture tables changed: $intact" >&2; failed=$((failed + 1)); }
+check "fixture tables the injection attempts named" "$intact" "120 150"
+check "bad-input cases failing" "$case_failures" "0"
 restarts=$([ "$("${PSQL[@]}" -c "SELECT pg_postmaster_start_time()")" = "$started" ] && echo 0 || echo "at least 1")
-
-echo "bad input: $cases cases, $failed failed, postmaster restarts: $restarts"
+check "postmaster restarts during the bad-input cases" "$restarts" "0"
+figure "cases tried: $cases; failed: $case_failures; postmaster restarts: $restarts (every case in its own session; each must end with its SQLSTATE, or succeed for \"OK\")"
+figure "tables the injection attempts named: intact ($intact rows)"
 {
-  echo "# Reliability figures"
-  echo
-  echo "Rerun: \`tests/reliability/run.sh\` (part of \`make test\`). $(date -u +%F), PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}')."
-  echo
-  echo "## Bad input (tests/reliability/bad_input.cases)"
-  echo
-  echo "Every case in its own session against a server with pgml preloaded; each must end with"
-  echo "its SQLSTATE (or succeed, \"OK\"), and the postmaster must not restart."
-  echo
-  echo "- cases tried: $cases; failed: $failed; postmaster restarts: $restarts"
-  echo "- tables the injection attempts named: intact ($intact rows)"
   echo
   echo "| SQLSTATE | cases |"
   echo "|---|---|"
   for k in $(printf '%s\n' "${!BY_STATE[@]}" | sort); do echo "| $k | ${BY_STATE[$k]} |"; done
-} > "$ROOT/tests/RELIABILITY.md"
+} >> "$WORK/figures.md"
+
+source "$HERE/faults.sh"
+source "$HERE/privileges.sh"
+
+echo "reliability: $checks checks and $cases bad-input cases, $failed failed"
+{
+  echo "# Reliability figures"
+  echo
+  echo "Rerun: \`tests/reliability/run.sh\` (part of \`make test\`). $(date -u +%F), PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), $(nproc) cores."
+  echo "Checks: $checks, bad-input cases: $cases; failed: $failed."
+  cat "$WORK/figures.md"
+} > "$REPORT"
 [ "$failed" = 0 ]
