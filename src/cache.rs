@@ -179,7 +179,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
         num_classes: d.classes.len(),
         num_targets: d.num_targets,
     };
-    let model = backend.load(&d.bytes, shape)?;
+    let model = bindings::load(backend, &d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
         let models = &mut *m.borrow_mut();

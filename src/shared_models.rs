@@ -417,6 +417,7 @@ pub fn decode(mut blob: Vec<u8>) -> Option<Deployed> {
     let len = u64::from_le_bytes(blob.get(..8)?.try_into().ok()?) as usize;
     let header = 8usize.checked_add(len)?;
     let meta: Meta = serde_json::from_slice(blob.get(8..header)?).ok()?;
+    meta.pipeline.check_stored().ok()?;
     blob.drain(..header);
     Some(Deployed {
         model_id: meta.model_id,

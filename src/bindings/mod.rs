@@ -291,6 +291,12 @@ pub trait Backend: Sync {
         false
     }
 
+    /// Whether loading and serving its models cannot panic on bytes from `pgml.files`: true
+    /// where load checks the bytes' structure first (XGBoost, LightGBM: their C++ would
+    /// otherwise crash). Other backends' models are served through [`Guarded`].
+    fn checks_its_bytes(&self) -> bool {
+        false
+    }
     /// Whether it fits one model to several regression targets at once (`pgml.train_joint`).
     fn supports_joint(&self) -> bool {
         false
@@ -311,6 +317,63 @@ pub trait Backend: Sync {
     /// Checks names and types against [`Backend::params`] before any work is done.
     fn validate(&self, params: &Hyperparams) -> Result<()> {
         params.validate(self.name(), self.params())
+    }
+}
+
+/// Restores a model from the bytes of `pgml.files`, which anyone with UPDATE on that table
+/// can change. The pure-Rust libraries deserialize whatever parses and then index with what
+/// they read (smartcore's trees by their stored feature ids; src/fuzz.rs found that panic),
+/// so their models come back wrapped in [`Guarded`]: a panic while loading or serving one
+/// is the error "corrupt model" rather than a panic through the backend.
+pub fn load(
+    backend: &'static dyn Backend,
+    bytes: &[u8],
+    shape: ModelShape,
+) -> Result<Box<dyn Model>> {
+    if backend.checks_its_bytes() {
+        return backend.load(bytes, shape);
+    }
+    let model = guard(backend.name(), || backend.load(bytes, shape))?;
+    Ok(Box::new(Guarded {
+        backend: backend.name(),
+        model,
+    }))
+}
+
+fn guard<R>(backend: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(BindingError::Corrupt {
+            backend,
+            message: "the stored model is inconsistent (the library failed on it)".into(),
+        })
+    })
+}
+
+/// A model whose library may panic on inconsistent stored bytes (see [`load`]). Unwinding
+/// is safe here: the model is immutable while it predicts.
+pub struct Guarded {
+    backend: &'static str,
+    model: Box<dyn Model>,
+}
+
+impl Model for Guarded {
+    fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        guard(self.backend, || self.model.predict(x, out))
+    }
+    fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        guard(self.backend, || self.model.predict_proba(x, out))
+    }
+    fn transform(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        guard(self.backend, || self.model.transform(x, out))
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.model.to_bytes()
+    }
+    fn evaluator(&self) -> Option<String> {
+        self.model.evaluator()
+    }
+    fn shape(&self) -> ModelShape {
+        self.model.shape()
     }
 }
 

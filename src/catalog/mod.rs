@@ -408,12 +408,15 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
         let row = table.first();
         let model_id = row.get::<i64>(1)?.unwrap_or_default();
         let columns = row.get::<JsonB>(6)?.map(|j| j.0).unwrap_or(Value::Null);
-        let pipeline: Pipeline = serde_json::from_value(columns).map_err(|e| {
-            Error::Binding(crate::bindings::BindingError::Corrupt {
-                backend: "snapshot columns",
-                message: e.to_string(),
-            })
-        })?;
+        let pipeline = serde_json::from_value::<Pipeline>(columns)
+            .map_err(|e| e.to_string())
+            .and_then(|p| p.check_stored().map(|()| p))
+            .map_err(|message| {
+                Error::Binding(crate::bindings::BindingError::Corrupt {
+                    backend: "snapshot columns",
+                    message,
+                })
+            })?;
         let mut bytes = Vec::new();
         let parts = client.select(
             "SELECT data FROM pgml.files WHERE model_id = $1 ORDER BY part",

@@ -115,7 +115,13 @@ pub enum PreprocessError {
     BadRule { column: String, problem: String },
     #[error("column \"{column}\" has {count} NULL value(s) and its impute rule is \"error\"")]
     NullNotAllowed { column: String, count: usize },
+    #[error("a row of {got} values, where the preprocessing reads {expected}")]
+    RowWidth { got: usize, expected: usize },
 }
+
+/// Most raw values one column may take: an array column's length (a real[] of 2^28
+/// elements already fills Postgres's 1 GB value limit).
+const MAX_WIDTH: usize = 1 << 28;
 
 impl Column {
     pub fn new(name: &str, type_name: &str, kind: Kind, width: usize) -> Column {
@@ -219,12 +225,13 @@ impl Pipeline {
 
     /// Raw values per row: the length the array forms of predict take.
     pub fn raw_width(&self) -> usize {
-        self.columns.iter().map(|c| c.width).sum()
+        // Saturating: widths come from the catalog, which check_stored bounds only at load.
+        (self.columns.iter()).fold(0, |sum, c| sum.saturating_add(c.width))
     }
 
     /// Features per row the model sees.
     pub fn out_width(&self) -> usize {
-        self.columns.iter().map(Column::out_width).sum()
+        (self.columns.iter()).fold(0, |sum, c| sum.saturating_add(c.out_width()))
     }
 
     pub fn out_names(&self) -> Vec<String> {
@@ -243,8 +250,45 @@ impl Pipeline {
         })
     }
 
+    /// Whether a pipeline read back from the catalog (or the shared cache) is one `fit` can
+    /// have made, so that serving it allocates and indexes only what its widths say: a
+    /// tampered width of 2^40 would otherwise abort the backend in an allocation.
+    pub fn check_stored(&self) -> Result<(), String> {
+        let mut total = 0usize;
+        for c in &self.columns {
+            if c.width == 0 || c.width > MAX_WIDTH {
+                return Err(format!("column \"{}\" has width {}", c.name, c.width));
+            }
+            for (what, v) in [
+                ("fill", &c.fill),
+                ("offset", &c.offset),
+                ("factor", &c.factor),
+            ] {
+                if !v.is_empty() && v.len() != c.width {
+                    return Err(format!(
+                        "column \"{}\" has {} {what} values for width {}",
+                        c.name,
+                        v.len(),
+                        c.width
+                    ));
+                }
+            }
+            total += c.width;
+            if total > MAX_WIDTH {
+                return Err(format!("{total} raw values per row"));
+            }
+        }
+        Ok(())
+    }
+
     /// One raw row into model features, appended to `out`.
     pub fn transform(&self, raw: &[f32], out: &mut Vec<f32>) -> Result<(), PreprocessError> {
+        if raw.len() < self.raw_width() {
+            return Err(PreprocessError::RowWidth {
+                got: raw.len(),
+                expected: self.raw_width(),
+            });
+        }
         let mut at = 0;
         for c in &self.columns {
             for j in 0..c.width {

@@ -172,6 +172,10 @@ impl Backend for LightGBM {
         true
     }
 
+    fn checks_its_bytes(&self) -> bool {
+        true
+    }
+
     fn fit(
         &self,
         data: &TrainData,
@@ -256,6 +260,12 @@ impl Backend for LightGBM {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        // LightGBM's loader trusts the text (see check_structure): bytes from pgml.files are
+        // checked before it sees them.
+        trees::lightgbm::check_structure(bytes).map_err(|message| BindingError::Corrupt {
+            backend: "lightgbm",
+            message,
+        })?;
         let mut booster = Booster::load(bytes)?;
         let stored = booster.num_features()?;
         if stored != shape.num_features {

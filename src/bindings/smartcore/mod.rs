@@ -278,8 +278,45 @@ impl Backend for Smartcore {
     }
 
     fn load(&self, bytes: &[u8], shape: ModelShape) -> Result<Box<dyn Model>> {
+        let json: serde_json::Value = super::from_json("smartcore", bytes)?;
+        check_trees(&json, shape.num_features).map_err(|message| BindingError::Corrupt {
+            backend: "smartcore",
+            message,
+        })?;
         let fitted: Fitted = super::from_json("smartcore", bytes)?;
         Ok(Box::new(SmartcoreModel { fitted, shape }))
+    }
+}
+
+/// smartcore walks a tree from node 0 through the stored child ids, with no bound on the
+/// steps: a child id pointing back at an ancestor (bytes in `pgml.files` changed) made
+/// predict loop forever, out of reach of query cancel (src/fuzz.rs). smartcore appends a
+/// node's children after it, so every tree it writes has children with larger ids than
+/// their parent: required here of every node list in the model, with split features in
+/// range. (Out-of-range ids would only panic, which bindings::Guarded turns into an error.)
+fn check_trees(v: &serde_json::Value, features: usize) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) if items.iter().any(|n| n.get("true_child").is_some()) => {
+            for (i, node) in items.iter().enumerate() {
+                let child = |k: &str| node.get(k).map(Value::as_u64);
+                match (child("true_child"), child("false_child")) {
+                    (Some(None), Some(None)) => {}
+                    (Some(Some(a)), Some(Some(b)))
+                        if [a, b]
+                            .iter()
+                            .all(|c| *c as usize > i && (*c as usize) < items.len())
+                            && node["split_feature"]
+                                .as_u64()
+                                .is_some_and(|f| (f as usize) < features) => {}
+                    _ => return Err(format!("tree node {i} has a child or feature out of order")),
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|x| check_trees(x, features)),
+        Value::Object(m) => m.values().try_for_each(|x| check_trees(x, features)),
+        _ => Ok(()),
     }
 }
 

@@ -174,10 +174,14 @@ impl Booster {
     }
 
     pub fn load(bytes: &[u8]) -> Result<Self> {
+        super::ubjson::check(bytes).map_err(|message| BindingError::Corrupt {
+            backend: "xgboost",
+            message,
+        })?;
         let mut handle = ptr::null_mut();
         check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
         let booster = Booster::from_handle(handle);
-        // SAFETY: XGBoost reads exactly `len` bytes and validates the format itself.
+        // SAFETY: `len` bytes of UBJSON that ubjson::check found the reader stays inside of.
         check(unsafe {
             sys::XGBoosterLoadModelFromBuffer(
                 booster.handle,

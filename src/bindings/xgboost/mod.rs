@@ -4,6 +4,7 @@
 //! `eta`); `n_estimators` is the number of boosting rounds, as in XGBoost's Python API.
 
 mod ffi;
+mod ubjson;
 
 use super::params::{p, ParamKind::*};
 use super::trees::{self, Library, TreeModel};
@@ -155,6 +156,10 @@ impl Backend for XGBoost {
     }
 
     fn handles_missing(&self) -> bool {
+        true
+    }
+
+    fn checks_its_bytes(&self) -> bool {
         true
     }
 
