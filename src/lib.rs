@@ -13,6 +13,8 @@ pub mod data;
 mod datasets;
 mod deploy;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod gucs;
 pub mod metrics;
 pub mod search;

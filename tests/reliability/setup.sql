@@ -35,3 +35,19 @@ UPDATE pgml.files SET data = substring(data from 1 for 40)
 SELECT count(*) FROM pgml.train('ri_bitflip', 'regression', 'ri_small', 'target', 'linear');
 UPDATE pgml.files SET data = set_byte(data, length(data) / 2, 255 - get_byte(data, length(data) / 2))
  WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_bitflip');
+-- Tampering that the libraries' own loaders do not survive (found by src/fuzz.rs): an XGBoost
+-- UBJSON string length of ~2^62 (its reader memcpy'd that much), a LightGBM tree line
+-- without '=' (its parser scanned past the end), a LightGBM tree_sizes off by one, a
+-- random forest (smartcore) split on feature 2^31 - 1 (it panicked indexing the row).
+SELECT count(*) FROM pgml.train('ri_ubj_length', 'regression', 'ri_small', 'target', 'xgboost', '{"n_estimators": 5}');
+UPDATE pgml.files SET data = set_byte(data, 2, 63)
+ WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_ubj_length');
+SELECT count(*) FROM pgml.train('ri_lgbm_line', 'regression', 'ri_small', 'target', 'lightgbm', '{"n_estimators": 5}');
+UPDATE pgml.files SET data = convert_to(replace(convert_from(data, 'UTF8'), 'split_gain=', 'split_gain '), 'UTF8')
+ WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_lgbm_line');
+SELECT count(*) FROM pgml.train('ri_lgbm_sizes', 'regression', 'ri_small', 'target', 'lightgbm', '{"n_estimators": 5}');
+UPDATE pgml.files SET data = convert_to(regexp_replace(convert_from(data, 'UTF8'), 'tree_sizes=([0-9]+)', 'tree_sizes=1\1'), 'UTF8')
+ WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_lgbm_sizes');
+SELECT count(*) FROM pgml.train('ri_forest', 'regression', 'ri_small', 'target', 'random_forest', '{"n_trees": 3}');
+UPDATE pgml.files SET data = convert_to(regexp_replace(convert_from(data, 'UTF8'), '"split_feature":[0-9]+', '"split_feature":2147483647', 'g'), 'UTF8')
+ WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_forest');
