@@ -139,17 +139,28 @@ fn tree(tree: &U, features: usize) -> Result<(), String> {
     let param = tree.at("tree_param")?;
     let n = param.count("num_nodes")?;
     if param.count("size_leaf_vector").unwrap_or(1) > 1 {
-        return Err("vector-leaf trees are not served".into());
-    }
-    for key in [
-        "loss_changes",
-        "sum_hessian",
-        "base_weights",
-        "split_conditions",
-        "default_left",
-    ] {
-        if tree.at(key)?.len() != Some(n) {
-            return Err(format!("{key} has not num_nodes {n} values"));
+        // Vector-leaf trees (multi_strategy = multi_output_tree, pgml.train_joint): their
+        // loader looks each array up without checking it exists, and sizes the float arrays
+        // by their own lengths. Node ids are checked below as for scalar trees.
+        for key in [
+            "base_weights",
+            "leaf_weights",
+            "split_conditions",
+            "default_left",
+        ] {
+            tree.at(key)?;
+        }
+    } else {
+        for key in [
+            "loss_changes",
+            "sum_hessian",
+            "base_weights",
+            "split_conditions",
+            "default_left",
+        ] {
+            if tree.at(key)?.len() != Some(n) {
+                return Err(format!("{key} has not num_nodes {n} values"));
+            }
         }
     }
     let [left, right, parents, features_of] = [
