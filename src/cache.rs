@@ -50,6 +50,15 @@ pub struct Served {
     checked: Cell<(pg_sys::Oid, u64)>,
     /// Insertion order, for eviction; unique to this load of a model in this backend.
     stamp: u64,
+    /// Buffers the per-row paths reuse (see [`Served::scratch`]).
+    scratch: RefCell<Scratch>,
+}
+
+/// A loaded model's per-row buffers: a row's raw values and the model's outputs.
+#[derive(Default)]
+pub struct Scratch {
+    pub raw: Vec<f32>,
+    pub out: Vec<f32>,
 }
 
 impl Served {
@@ -58,6 +67,33 @@ impl Served {
     pub fn stamp(&self) -> u64 {
         self.stamp
     }
+
+    /// Runs `f` on this model's per-row buffers, emptied: a warm predict allocated its
+    /// outputs (and the row form its raw values) on every call, ~1% of a warm predict and
+    /// more per row of a scan. Fresh buffers if they are in use (a nested call).
+    pub fn scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        match self.scratch.try_borrow_mut() {
+            Ok(mut s) => {
+                s.raw.clear();
+                s.out.clear();
+                f(&mut s)
+            }
+            Err(_) => f(&mut Scratch::default()),
+        }
+    }
+}
+
+/// `GetUserId()` called directly: pgrx's binding wraps every Postgres function in a
+/// setjmp-based ERROR guard (with a thread check), which cost more than the call itself on
+/// the warm predict path. GetUserId only returns a backend variable and cannot raise one.
+fn current_user() -> pg_sys::Oid {
+    unsafe extern "C" {
+        #[link_name = "GetUserId"]
+        fn get_user_id() -> pg_sys::Oid;
+    }
+    // SAFETY: a plain read of backend state, in the backend's main thread (the only one
+    // that runs SQL functions); it never raises an ERROR.
+    unsafe { get_user_id() }
 }
 
 struct Models {
@@ -129,8 +165,7 @@ fn check_privileges() -> Result<(pg_sys::Oid, u64)> {
     for (watch, oid) in SERVED_FROM_OIDS.iter().zip(oids) {
         watch.store(u32::from(oid), Ordering::Relaxed);
     }
-    // SAFETY: a plain read of backend state.
-    Ok((unsafe { pg_sys::GetUserId() }, epoch))
+    Ok((current_user(), epoch))
 }
 
 fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
@@ -155,11 +190,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
-        // SAFETY: a plain read of backend state.
-        let now = (
-            unsafe { pg_sys::GetUserId() },
-            PRIVILEGES.load(Ordering::Relaxed),
-        );
+        let now = (current_user(), PRIVILEGES.load(Ordering::Relaxed));
         if s.checked.get() != now {
             s.checked.set(check_privileges()?);
         }
@@ -209,6 +240,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
             generation,
             checked: Cell::new(checked),
             stamp,
+            scratch: RefCell::default(),
         });
         map.insert(project.to_string(), served.clone());
         served

@@ -69,42 +69,48 @@ fn label(s: &Served, v: f32) -> f32 {
 
 pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
     let s = cache::get(project)?;
-    predict_served(project, &s, x)
+    s.scratch(|b| predict_served(project, &s, x, &mut b.out))
 }
 
-fn predict_served(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
+/// One row's prediction; `out` is an empty buffer for the model's outputs.
+fn predict_served(project: &str, s: &Served, x: &[f32], out: &mut Vec<f32>) -> Result<f32> {
     check_single(project, s)?;
     let x = features(project, s, x, false)?;
-    let mut out = Vec::with_capacity(1);
-    s.model.predict(&x, &mut out)?;
+    s.model.predict(&x, out)?;
     Ok(label(s, out[0]))
 }
 
-/// Predicts one row whose raw values `raw_of` reads, given the training columns. One cache
-/// lookup for both steps.
-pub fn predict_row(project: &str, raw_of: impl FnOnce(&Served) -> Result<Vec<f32>>) -> Result<f32> {
+/// Predicts one row whose raw values `raw_of` appends to the (empty) buffer it is given,
+/// knowing the training columns. One cache lookup for both steps.
+pub fn predict_row(
+    project: &str,
+    raw_of: impl FnOnce(&Served, &mut Vec<f32>) -> Result<()>,
+) -> Result<f32> {
     let s = cache::get(project)?;
-    let x = raw_of(&s)?;
-    predict_served(project, &s, &x)
+    s.scratch(|b| {
+        raw_of(&s, &mut b.raw)?;
+        predict_served(project, &s, &b.raw, &mut b.out)
+    })
 }
 
 /// The predicted class's label (the text of a text label) for a raw row.
 pub fn predict_label(
     project: &str,
-    raw_of: impl FnOnce(&Served) -> Result<Vec<f32>>,
+    raw_of: impl FnOnce(&Served, &mut Vec<f32>) -> Result<()>,
 ) -> Result<String> {
     let s = cache::get(project)?;
     if s.task != Task::Classification {
         return Err(Error::NotClassification(project.to_string()));
     }
-    let raw = raw_of(&s)?;
-    let x = features(project, &s, &raw, false)?;
-    let mut out = Vec::with_capacity(1);
-    s.model.predict(&x, &mut out)?;
-    Ok(s.class_labels
-        .get(out[0] as usize)
-        .cloned()
-        .unwrap_or_default())
+    s.scratch(|b| {
+        raw_of(&s, &mut b.raw)?;
+        let x = features(project, &s, &b.raw, false)?;
+        s.model.predict(&x, &mut b.out)?;
+        Ok(s.class_labels
+            .get(b.out[0] as usize)
+            .cloned()
+            .unwrap_or_default())
+    })
 }
 
 pub fn predict_proba(project: &str, x: &[f32]) -> Result<Vec<f32>> {

@@ -952,6 +952,34 @@ mod tests {
             "after a retrain"
         );
         assert_error("SELECT pgml.predict('rowplan', 42)", "42804", "integer");
+        // Catalogs made by earlier builds name the row form's C symbol predict_row_wrapper.
+        run(
+            "CREATE FUNCTION pg_temp.old_predict(text, anyelement) RETURNS real STABLE STRICT
+               LANGUAGE c AS '$libdir/pgml', 'predict_row_wrapper'",
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FILTER (WHERE pg_temp.old_predict('rowplan', r) = pgml.predict('rowplan', r)) FROM rp r"),
+            60
+        );
+        // Project names read from a table (short inline text, read in place) and a name
+        // that is not ASCII.
+        run("CREATE TABLE rp_names AS SELECT 'rowplan'::text AS n");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FILTER (WHERE pgml.predict(n, r) = pgml.predict('rowplan', r)
+                          AND pgml.predict(n, ARRAY[b, a]::real[]) = pgml.predict('rowplan', ARRAY[b, a]::real[]))
+                        FROM rp r, rp_names"),
+            60
+        );
+        assert_error(
+            "SELECT pgml.predict('rowplän', r) FROM rp r",
+            "42704",
+            "rowplän",
+        );
+        assert_error(
+            "SELECT pgml.predict('rowplän', ARRAY[1, 2]::real[])",
+            "42704",
+            "rowplän",
+        );
     }
 
     #[pg_test]

@@ -16,6 +16,11 @@ PORT=${PGML_PORT:-5433}
 PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml -v ON_ERROR_STOP=1)
 log "training the serving models (10 features, 20,000 rows)"
 "${PSQL[@]}" -f "$ROOT/benches/serving/models.sql" >/dev/null
+# Postgres's own cost of calling a C function from a loadable module, with no pgml in it:
+# contrib intarray's icount (the element count of an array) declared STABLE, so that, like
+# pgml.predict and unlike array_length, it is called on every execution, not folded.
+"${PSQL[@]}" -c "CREATE OR REPLACE FUNCTION public.bench_c_function(real[]) RETURNS integer
+  STABLE STRICT PARALLEL SAFE LANGUAGE c AS '\$libdir/_int', 'icount'" >/dev/null
 evaluators=$("${PSQL[@]}" -c "SELECT string_agg(format('%s: %s', name, evaluator), '; ' ORDER BY name)
   FROM pgml.deployed_models WHERE name LIKE 'serving %'")
 ROW="1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 0.5"
@@ -24,6 +29,7 @@ trap 'rm -rf "$tmp"' EXIT
 # name|options|query
 RUNS=(
   "empty||SELECT array_length(ARRAY[$ROW]::real[], 1);"
+  "C function, no pgml||SELECT public.bench_c_function(ARRAY[$ROW]::real[]);"
   "linear (fixed cost)||SELECT pgml.predict('serving linear', ARRAY[$ROW]::real[]);"
   "xgboost 25 native||SELECT pgml.predict('serving xgboost 25', ARRAY[$ROW]::real[]);"
   "lightgbm 25 native||SELECT pgml.predict('serving lightgbm 25', ARRAY[$ROW]::real[]);"
@@ -100,5 +106,6 @@ clients, 0.89 / 0.86; runs differ by about 0.03 on this shared machine):
   native); XGBoost's C API costs ~90 us per call (0.27).
 NOTES
 } > "$report"
-"${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null
+"${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" \
+  -c "DROP FUNCTION public.bench_c_function(real[])" >/dev/null
 cat "$report"

@@ -140,10 +140,18 @@ impl Args {
 
     /// The bytes of a text argument, in place unless it is compressed or stored out of line.
     pub fn text<'a>(&self, i: usize) -> &'a [u8] {
-        // SAFETY: a non-null text datum (the caller's declaration); detoasting returns it
-        // as is when it is inline and uncompressed, else a copy in the call's context.
+        // SAFETY: a non-null text datum (the caller's declaration); an inline uncompressed
+        // one (a constant, a parameter, a short column value) is read in place without the
+        // guarded call, which returns anything else detoasted in the call's context.
         unsafe {
-            let t = pg_sys::pg_detoast_datum_packed(self.datum(i).cast_mut_ptr());
+            let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
+            let inline = pgrx::varlena::varatt_is_4b_u(d)
+                || (pgrx::varlena::varatt_is_1b(d) && !pgrx::varlena::varatt_is_1b_e(d));
+            let t = if inline {
+                d
+            } else {
+                pg_sys::pg_detoast_datum_packed(d)
+            };
             std::slice::from_raw_parts(
                 pgrx::varlena::vardata_any(t) as *const u8,
                 pgrx::varlena::varsize_any_exhdr(t),
@@ -158,16 +166,42 @@ impl Args {
 
     /// Argument `i`, an array, detoasted; `fresh` when that made a copy.
     fn detoasted(&self, i: usize) -> (*mut pg_sys::ArrayType, bool) {
-        let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
-        // SAFETY: a non-null array datum (the caller's declaration). An inline array with
-        // a 4-byte header is used in place without the (guarded, so slower) call.
+        // SAFETY: a non-null array datum (the caller's declaration).
+        let (a, fresh) = unsafe { detoast(self.datum(i)) };
+        (a as *mut pg_sys::ArrayType, fresh)
+    }
+
+    /// The project name of argument `i` (text).
+    pub fn project<'a>(&self, i: usize) -> Result<&'a str> {
+        let name = self.text(i);
+        if name.is_ascii() {
+            // SAFETY: ASCII is UTF-8 (checked a word at a time, where from_utf8 was ~2% of
+            // a row's prediction in a scan).
+            return Ok(unsafe { std::str::from_utf8_unchecked(name) });
+        }
+        std::str::from_utf8(name)
+            .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+    }
+
+    /// The type of argument `i` at this call site (for a polymorphic argument): looked up
+    /// on the site's first call and kept in fn_extra, which lives as long as the site.
+    pub fn arg_type(&self, i: usize) -> pg_sys::Oid {
+        // SAFETY: fcinfo and its flinfo are valid (new's contract); fn_extra is this
+        // function's own (nothing else sets it for a C function of ours), and what it
+        // points to was allocated below in fn_mcxt, which outlives the site's calls.
         unsafe {
-            if pgrx::varlena::varatt_is_4b_u(d) {
-                (d as *mut pg_sys::ArrayType, false)
-            } else {
-                let a = pg_sys::pg_detoast_datum(d) as *mut pg_sys::ArrayType;
-                (a, a as *mut pg_sys::varlena != d)
+            let flinfo = (*self.0).flinfo;
+            let kept = (*flinfo).fn_extra as *mut pg_sys::Oid;
+            if !kept.is_null() {
+                return *kept;
             }
+            let oid = pg_sys::get_fn_expr_argtype(flinfo, i as i32);
+            let kept =
+                pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<pg_sys::Oid>())
+                    as *mut pg_sys::Oid;
+            *kept = oid;
+            (*flinfo).fn_extra = kept.cast();
+            oid
         }
     }
 
@@ -196,6 +230,24 @@ impl Args {
         Ok(Some(unsafe {
             std::slice::from_raw_parts_mut(v.as_ptr() as *mut T, v.len())
         }))
+    }
+}
+
+/// A varlena datum detoasted, and whether that made a copy: an inline one with a 4-byte
+/// header is used in place without the (guarded, so slower) call.
+///
+/// # Safety
+/// `d` is a non-null varlena datum.
+pub unsafe fn detoast(d: pg_sys::Datum) -> (*mut pg_sys::varlena, bool) {
+    let d = d.cast_mut_ptr::<pg_sys::varlena>();
+    // SAFETY: as the contract.
+    unsafe {
+        if pgrx::varlena::varatt_is_4b_u(d) {
+            (d, false)
+        } else {
+            let a = pg_sys::pg_detoast_datum(d);
+            (a, a != d)
+        }
     }
 }
 

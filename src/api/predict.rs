@@ -145,9 +145,8 @@ super::fmgr::fmgr_function!(
     /// `#[pg_extern]`: a warm predict should cost little more than the query that carries
     /// it, issue 5).
     pgml_predict_real(args) {
-        let name = args.text(0);
-        let value = std::str::from_utf8(name)
-            .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+        let value = args
+            .project(0)
             .and_then(|project| {
                 // SAFETY: a detoasted array that lives as long as the call.
                 let x = unsafe { real_array(args.array(1))? };
@@ -187,7 +186,12 @@ macro_rules! array_overloads {
         #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
         fn $label(project_name: &str, features: Array<$t>) -> String {
             features
-                .with_f32(|x| serve::predict_label(project_name, |_| Ok(x.to_vec())))
+                .with_f32(|x| {
+                    serve::predict_label(project_name, |_, raw| {
+                        raw.extend_from_slice(x);
+                        Ok(())
+                    })
+                })
                 .or_report()
         }
 
@@ -282,18 +286,39 @@ enum Attribute {
 /// Seconds since 1970-01-01 of Postgres's date (days) and timestamp (µs) since 2000-01-01.
 const PG_EPOCH_SECONDS: f64 = 946_684_800.0;
 
+/// A non-null value of a type passed by value that reads as one number (the numeric,
+/// boolean, date and timestamp types), decoded in place; None for any other type.
+fn number(d: pg_sys::Datum, oid: pg_sys::Oid) -> Option<f32> {
+    let v = d.value();
+    Some(match oid {
+        pg_sys::FLOAT4OID => f32::from_bits(v as u32),
+        // float8 and int8 are passed by value on 64-bit platforms, the only ones pgrx
+        // supports.
+        pg_sys::FLOAT8OID => f64::from_bits(v as u64) as f32,
+        pg_sys::INT2OID => f32::from(v as i16),
+        pg_sys::INT4OID => v as i32 as f32,
+        pg_sys::INT8OID => v as i64 as f32,
+        pg_sys::BOOLOID => (v != 0) as u8 as f32,
+        pg_sys::DATEOID => match v as i32 {
+            i32::MIN => f32::NEG_INFINITY,
+            i32::MAX => f32::INFINITY,
+            days => (f64::from(days) * 86_400.0 + PG_EPOCH_SECONDS) as f32,
+        },
+        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => match v as i64 {
+            i64::MIN => f32::NEG_INFINITY,
+            i64::MAX => f32::INFINITY,
+            // As Postgres computes date_part('epoch', ...): whole µs first, then seconds.
+            micros => ((micros as f64 + PG_EPOCH_SECONDS * 1e6) / 1e6) as f32,
+        },
+        _ => return None,
+    })
+}
+
 /// A non-null attribute value of type `oid`, decoded; None for a type pgml does not read.
 ///
 /// # Safety
 /// `d` is a valid datum of type `oid`.
 unsafe fn attribute(d: pg_sys::Datum, oid: pg_sys::Oid) -> Option<Attribute> {
-    fn num<T: FromDatum>(
-        d: pg_sys::Datum,
-        oid: pg_sys::Oid,
-        f: impl Fn(T) -> f32,
-    ) -> Option<Attribute> {
-        unsafe { T::from_polymorphic_datum(d, false, oid) }.map(|v| Attribute::Number(f(v)))
-    }
     macro_rules! arr {
         ($t:ty, $f:expr) => {{
             let a = Array::<$t>::from_polymorphic_datum(d, false, pg_sys::InvalidOid)?;
@@ -302,30 +327,13 @@ unsafe fn attribute(d: pg_sys::Datum, oid: pg_sys::Oid) -> Option<Attribute> {
             ))
         }};
     }
+    if let Some(v) = number(d, oid) {
+        return Some(Attribute::Number(v));
+    }
     match oid {
-        pg_sys::FLOAT4OID => num::<f32>(d, oid, |v| v),
-        pg_sys::FLOAT8OID => num::<f64>(d, oid, |v| v as f32),
-        pg_sys::INT2OID => num::<i16>(d, oid, f32::from),
-        pg_sys::INT4OID => num::<i32>(d, oid, |v| v as f32),
-        pg_sys::INT8OID => num::<i64>(d, oid, |v| v as f32),
-        pg_sys::BOOLOID => num::<bool>(d, oid, |v| v as u8 as f32),
-        pg_sys::NUMERICOID => num::<AnyNumeric>(d, oid, |v| f32::try_from(v).unwrap_or(f32::NAN)),
-        pg_sys::DATEOID => {
-            let days = d.value() as i32;
-            Some(Attribute::Number(match days {
-                i32::MIN => f32::NEG_INFINITY,
-                i32::MAX => f32::INFINITY,
-                _ => (f64::from(days) * 86_400.0 + PG_EPOCH_SECONDS) as f32,
-            }))
-        }
-        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => {
-            let micros = d.value() as i64;
-            Some(Attribute::Number(match micros {
-                i64::MIN => f32::NEG_INFINITY,
-                i64::MAX => f32::INFINITY,
-                // As Postgres computes date_part('epoch', ...): whole µs first, then seconds.
-                _ => ((micros as f64 + PG_EPOCH_SECONDS * 1e6) / 1e6) as f32,
-            }))
+        pg_sys::NUMERICOID => {
+            let v = AnyNumeric::from_polymorphic_datum(d, false, oid)?;
+            Some(Attribute::Number(f32::try_from(v).unwrap_or(f32::NAN)))
         }
         pg_sys::FLOAT4ARRAYOID => arr!(f32, |v| v),
         pg_sys::FLOAT8ARRAYOID => arr!(f64, |v| v as f32),
@@ -373,8 +381,12 @@ struct RowPlan {
     stamp: u64,
     /// In TopMemoryContext, freed when the plan is replaced.
     tupdesc: pg_sys::TupleDesc,
-    /// Per pipeline column: the attribute's index, type and name.
-    attributes: Vec<(usize, pg_sys::Oid, String)>,
+    /// Per pipeline column: the attribute's index, type and name, and whether it is read
+    /// as one number in place (see [`number`]).
+    attributes: Vec<(usize, pg_sys::Oid, String, bool)>,
+    /// The deformed row, reused from row to row (natts each).
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
 }
 
 static ROW_PLAN: crate::cache::Backend<std::cell::RefCell<Option<RowPlan>>> =
@@ -432,8 +444,18 @@ fn row_plan(
         tupdesc,
         attributes: order
             .into_iter()
-            .map(|i| (i, attrs[i].1, attrs[i].0.clone()))
+            .zip(&s.pipeline.columns)
+            .map(|(i, column)| {
+                let oid = attrs[i].1;
+                // Categories and arrays take the general path; so does a type read
+                // otherwise (number() decides by the type alone).
+                let in_place = !matches!(column.kind, Kind::Categorical | Kind::Array)
+                    && number(pg_sys::Datum::from(0), oid).is_some();
+                (i, oid, attrs[i].0.clone(), in_place)
+            })
             .collect(),
+        values: vec![pg_sys::Datum::from(0); attrs.len()],
+        nulls: vec![true; attrs.len()],
     });
     if plan.is_err() {
         // SAFETY: our own copy, referenced nowhere else.
@@ -442,10 +464,15 @@ fn row_plan(
     plan
 }
 
-/// The raw values of a row for the model `s`: its columns matched by name (by position for
-/// an anonymous ROW(...)), read as training read them. NULL is NaN (a missing value).
-fn row_raw(row: &AnyElement, s: &Served) -> Result<Vec<f32>> {
-    let arg_type = row.oid();
+/// Appends to `raw` the raw values of a row (a non-null composite datum of `arg_type`, or
+/// of any other type: refused) for the model `s`: its columns matched by name (by position
+/// for an anonymous ROW(...)), read as training read them. NULL is NaN (a missing value).
+fn row_raw(
+    row: pg_sys::Datum,
+    arg_type: pg_sys::Oid,
+    s: &Served,
+    raw: &mut Vec<f32>,
+) -> Result<()> {
     let known = ROW_PLAN.with(|p| p.borrow().as_ref().map(|p| p.arg_type)) == Some(arg_type);
     // SAFETY: reading the type catalog for the argument's own type.
     if !known && !unsafe { pg_sys::type_is_rowtype(arg_type) } {
@@ -453,9 +480,10 @@ fn row_raw(row: &AnyElement, s: &Served) -> Result<Vec<f32>> {
     }
     // SAFETY: the datum is a composite (checked above, or when the plan for this argument
     // type was made); detoasting gives a plain tuple header (a copy if it was toasted).
+    // The identifier is looked up on every row: a row type changes under ALTER TABLE, and a
+    // caller such as PL/pgSQL may pass rows of both layouts through one call site.
     let (header, identifier) = unsafe {
-        let header =
-            pg_sys::pg_detoast_datum(row.datum().cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        let header = super::fmgr::detoast(row).0 as pg_sys::HeapTupleHeader;
         let identifier = pg_sys::assign_record_type_identifier(
             pgrx::heap_tuple_header_get_type_id(header),
             pgrx::heap_tuple_header_get_typmod(header),
@@ -474,18 +502,22 @@ fn row_raw(row: &AnyElement, s: &Served) -> Result<Vec<f32>> {
                 unsafe { pg_sys::FreeTupleDesc(old.tupdesc) };
             }
         }
-        let plan = cell.as_ref().expect("a plan was just made");
-        read_row(plan, header, s)
+        let plan = cell.as_mut().expect("a plan was just made");
+        read_row(plan, header, s, raw)
     })
 }
 
-/// Deforms one row by its plan and converts the training columns.
-fn read_row(plan: &RowPlan, header: pg_sys::HeapTupleHeader, s: &Served) -> Result<Vec<f32>> {
-    // SAFETY: the plan's descriptor is this row's (same typcache identifier).
-    let natts = unsafe { (*plan.tupdesc).natts as usize };
-    let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
-    // SAFETY: a detoasted tuple header of the descriptor's type; heap_deform_tuple reads
-    // at most natts attributes (fewer when the row has fewer: those read as NULL).
+/// Deforms one row by its plan and appends the training columns' raw values to `x`.
+fn read_row(
+    plan: &mut RowPlan,
+    header: pg_sys::HeapTupleHeader,
+    s: &Served,
+    x: &mut Vec<f32>,
+) -> Result<()> {
+    let (values, nulls) = (&mut plan.values, &mut plan.nulls);
+    // SAFETY: the plan's descriptor is this row's (same typcache identifier), and values
+    // and nulls have its natts entries; heap_deform_tuple reads at most natts attributes
+    // (fewer when the row has fewer: those it sets NULL).
     unsafe {
         let mut tuple = pg_sys::HeapTupleData {
             t_len: pgrx::varlena::varsize_any(header as *const pg_sys::varlena) as u32,
@@ -500,18 +532,22 @@ fn read_row(plan: &RowPlan, header: pg_sys::HeapTupleHeader, s: &Served) -> Resu
             nulls.as_mut_ptr(),
         );
     }
-    let mut x = Vec::with_capacity(s.pipeline.raw_width());
-    for (column, (idx, oid, name)) in s.pipeline.columns.iter().zip(&plan.attributes) {
-        let value = if nulls[*idx] {
+    x.reserve(s.pipeline.raw_width());
+    for (column, (idx, oid, name, in_place)) in s.pipeline.columns.iter().zip(&plan.attributes) {
+        let (idx, oid) = (*idx, *oid);
+        if *in_place && !nulls[idx] {
+            // number() reads every type the plan marked in place.
+            x.push(number(values[idx], oid).unwrap_or(f32::NAN));
+            continue;
+        }
+        let value = if nulls[idx] {
             Attribute::Null
         } else {
             // SAFETY: attribute idx of this row has type `oid` (the row's own descriptor).
-            unsafe { attribute(values[*idx], *oid) }.ok_or_else(|| {
-                Error::UnsupportedColumnType {
-                    column: name.clone(),
-                    type_name: type_name(*oid),
-                    role: "feature",
-                }
+            unsafe { attribute(values[idx], oid) }.ok_or_else(|| Error::UnsupportedColumnType {
+                column: name.clone(),
+                type_name: type_name(oid),
+                role: "feature",
             })?
         };
         let mismatch = |got: &str| Error::RowColumnType {
@@ -539,18 +575,54 @@ fn read_row(plan: &RowPlan, header: pg_sys::HeapTupleHeader, s: &Served) -> Resu
             (_, Attribute::Numbers(_)) => return Err(mismatch("an array")),
         }
     }
-    Ok(x)
+    Ok(())
 }
 
 /// The predicted label of a classification project as text (a text label's own value).
 #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
 fn predict_label_row(project_name: &str, row: AnyElement) -> String {
-    serve::predict_label(project_name, |s| row_raw(&row, s)).or_report()
+    serve::predict_label(project_name, |s, raw| {
+        row_raw(row.datum(), row.oid(), s, raw)
+    })
+    .or_report()
 }
 
-/// Predicts from a table row (or any composite): columns are matched to the training
-/// features by name, so `pgml.predict('iris', iris) FROM pgml.iris` ignores the label.
-#[pg_extern(stable, parallel_safe, strict, name = "predict")]
-fn predict_row(project_name: &str, row: AnyElement) -> f32 {
-    serve::predict_row(project_name, |s| row_raw(&row, s)).or_report()
+super::fmgr::fmgr_function!(
+    /// `pgml.predict(text, anyelement)` on a table row, the per-row path of
+    /// `SELECT pgml.predict('p', t) FROM t` (issue 5, item 6): the argument type kept per
+    /// call site, the row deformed into the plan's buffers and read into the model's (see
+    /// api::fmgr for why this is not `#[pg_extern]`).
+    pgml_predict_row(args) {
+        predict_row(&args)
+    }
+);
+
+super::fmgr::fmgr_function!(
+    /// The same, under the symbol that catalogs made by earlier builds (a `#[pg_extern]`)
+    /// name, so that an installed extension keeps working with this library.
+    predict_row_wrapper(args) {
+        predict_row(&args)
+    }
+);
+
+fn predict_row(args: &super::fmgr::Args) -> pg_sys::Datum {
+    let value = args
+        .project(0)
+        .and_then(|project| {
+            let (row, arg_type) = (args.datum(1), args.arg_type(1));
+            serve::predict_row(project, |s, raw| row_raw(row, arg_type, s, raw))
+        })
+        .or_report();
+    pg_sys::Datum::from(value.to_bits())
 }
+
+extension_sql!(
+    r#"
+CREATE FUNCTION pgml."predict"("project_name" TEXT, "row" anyelement) RETURNS real
+    STABLE STRICT PARALLEL SAFE LANGUAGE c
+    AS 'MODULE_PATHNAME', 'pgml_predict_row';
+COMMENT ON FUNCTION pgml."predict"(TEXT, anyelement) IS
+    'Predicts from a table row (or any composite): columns are matched to the training features by name, so pgml.predict(''iris'', iris) FROM pgml.iris ignores the label.';
+"#,
+    name = "predict_row",
+);

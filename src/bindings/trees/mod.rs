@@ -204,24 +204,33 @@ const GROUPS: usize = 16;
 /// the block; XGBoost's own batch predictor does the same with 64).
 const BLOCK_ROWS: usize = 64;
 
-/// Asks for the cache line at `base + i * stride` for each of `count` trees at once: a
-/// served model is cold in cache on each call (the network path runs between calls), and
-/// the walks should not each wait for their first load.
+/// Asks for the first `len` nodes at `base + i * stride` for each of `count` groups of
+/// trees at once: a served model is cold in cache on each call (the network path and the
+/// other processes run between calls), and a walk that fetched each level when it got there
+/// would wait for one memory round trip per level, one after another.
 #[inline(always)]
-fn prefetch_trees<N>(base: &[N], stride: usize, count: usize) {
+fn prefetch_trees<N>(base: &[N], stride: usize, count: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     for i in 0..count {
-        // SAFETY: a prefetch reads nothing architecturally; the address stays within
-        // `base` (wrapping_add: not even computed out of bounds when it would be).
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p = base.as_ptr().wrapping_add(i * stride);
-            _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+        let bytes = len * std::mem::size_of::<N>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch reads nothing architecturally; the address stays within
+            // `base` (wrapping_add: not even computed out of bounds when it would be).
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                let p = (base.as_ptr().wrapping_add(i * stride) as *const i8).wrapping_add(offset);
+                _mm_prefetch::<_MM_HINT_T0>(p);
+            }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (base, stride, count);
+    let _ = (base, stride, count, len);
 }
+
+/// Levels of every tree prefetched before a one-row walk (see prefetch_trees): levels 0-2
+/// are 7 nodes per tree, all of which the walks of a group of LANES trees read in most
+/// rows; deeper, most of a level's nodes would be fetched for nothing.
+const PREFETCH_LEVELS: u32 = 3;
 
 /// One step of a walk by the library's rules: whether feature value `x` goes left at a
 /// split with this threshold and `meta`.
@@ -484,7 +493,8 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
             return (0..trees).for_each(|t| add(t, self.bottom::<R>(c, c.bottom_slot(t, 0), row)));
         }
         let group_len = c.inner() * LANES;
-        prefetch_trees(&c.splits, group_len, trees.div_ceil(LANES));
+        let top = ((1usize << c.depth.min(PREFETCH_LEVELS)) - 1) * LANES;
+        prefetch_trees(&c.splits, group_len, trees.div_ceil(LANES), top);
         // GROUPS groups at a time, level by level: their walks are independent chains, and
         // a served model is cold in cache, so one level's loads of every group are in
         // flight together instead of one group's walk waiting on each of its misses before
