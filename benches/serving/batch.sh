@@ -113,11 +113,22 @@ Reading it:
   the 40 MB array from its TOAST table (~40 ms) and starting the threads.
 - The row and array forms pay Postgres's per-row costs (executor, building the whole-row
   composite or the array, one function call, a float4 result per row). The floor line is
-  the row form's scan alone, with no prediction: at 25 trees it takes most of Python's
-  whole time (the whole-row composite is built per row), so `SELECT pgml.predict('p', t)
-  FROM t` cannot reach ratio 1.0 there on this machine. At 100 trees the trees dominate and
-  the gap is the single-row walk (8 trees in lockstep, ~1 us per row for 100 trees) against
-  XGBoost's batch walk: a per-row function sees one row at a time.
+  the row form's scan alone, with no prediction. Python's own time moves between runs
+  (0.163 s at 25 trees in the previous run, 0.221 s in this one): compare ratios within one
+  run only.
+- This run's change to the row form (predict(text, anyelement) as a fmgr function: argument
+  type kept per call site, the row deformed into kept buffers, numbers read in place, no
+  allocation per row; see REPORT.md for the hot-path changes it shares): 0.584 -> 0.449 s
+  at 25 trees, 0.933 -> 0.789 s at 100; serially (no parallel workers) 1.02 -> 0.80 s at
+  25 trees. The array form at 100 trees now matches Python (0.99).
+- What is left, measured with perf on the serial row form at 25 trees (~0.8 us a row): the
+  one-row walk ~0.29 us, Postgres's scan and whole-row composite ~0.33 us, pgml's reading of
+  the row and call ~0.14 us. A function called once per row sees one row at a time, so it
+  cannot use the batch walk (8 rows per tree, a tree kept in cache) that predict_batch and
+  XGBoost use; at 25 trees the floor alone is 62% of Python's time. Reaching ratio 1.0 in
+  the row form needs rows batched inside the executor: a custom scan node that takes a
+  block of rows from the scan below, scores them with the batch walk, and emits them with
+  their predictions (Postgres 15 has no batched function calls). Not built.
 NOTES
 } > "$report"
 "${PSQL[@]}" -c "DROP TABLE batch_rows, batch_array" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" >/dev/null

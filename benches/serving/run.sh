@@ -83,27 +83,39 @@ report="$ROOT/benches/serving/REPORT.md"
     done
   done
   cat <<'NOTES'
-Reading it (say plainly: the 0.9 target is met at 1 client for the 25-tree models, 0.94
-XGBoost and 0.91 LightGBM, and for XGBoost at 100 trees nearly, 0.89; it is not met at 2
-clients, 0.89 / 0.86; runs differ by about 0.03 on this shared machine):
-- A linear model (ten multiply-adds) measures what pgml adds besides the model: 0.94 at 1
-  client, 0.92 at 2, about 2 us per call. That is Postgres calling a non-builtin function
-  (fmgr lookup, EXECUTE permission check per execution; the empty query's array_length is
-  folded into a constant at plan time) plus pgml's argument reading and cache lookup, with
-  code and data cold after the network path between calls. The 25-tree XGBoost model now
-  costs about what the linear one does (0.94 / 0.94 at 1 client): the remaining gap at 2
-  clients is mostly that fixed cost, not the trees.
-- What moved it: the trees are compiled into a complete layout of their top levels
-  (children by index arithmetic, a fixed number of branch-free steps), 8 trees walked in
-  lockstep for one row, groups of 8 trees interleaved so one base register addresses them,
-  a one-output sum kept in a register (xgboost 100: 0.84 -> 0.89 at 1 client, 0.83 -> 0.83
-  at 2; lightgbm 25: 0.93 -> 0.91, within the noise); earlier: predict(text, real[]) is a
-  hand-written fmgr function, the model cache a plain static, the last project looked up
+Reading it (say plainly: the 0.9 target is met at 1 client by every native model but
+LightGBM at 100 trees: XGBoost 25 0.97, LightGBM 25 0.93, XGBoost 100 0.93, LightGBM 100
+0.84; at 2 clients by the linear model, 0.92, and XGBoost at 25 trees, 0.91, not by LightGBM
+at 25, 0.87, nor by the 100-tree models, 0.85 / 0.82; runs differ by about 0.03 on this
+shared machine):
+- "C function, no pgml" is contrib intarray's icount declared STABLE: what Postgres itself
+  charges for calling a function from a loadable module on every execution (fmgr lookup,
+  EXECUTE check; the empty query's array_length is folded into a constant at plan time).
+  0.97 at 1 and 2 clients, about 1 us per call.
+- The linear model (ten multiply-adds) over that is pgml's own fixed cost: reading the
+  arguments, one hash lookup, the validity and privilege checks, the model call, and the
+  text output of a real result (float4out, ~0.2 us; icount returns an integer). 0.96 at 1
+  client, 0.92 at 2, about 1.7 us per call at 2 clients, with code and data cold after the
+  network path between calls.
+- What moved it this time (perf on the 2-client XGBoost 25 run: pgml's code ~1.6 -> ~1.05
+  us per call): no heap allocation per call (a malloc/free was ~0.3 us), GetUserId called
+  without pgrx's setjmp guard (it cannot raise an ERROR), inline text read in place, and a
+  one-row walk that prefetches the top 3 levels of every tree at once (the walk waited for
+  one memory round trip per level; 0.62 -> 0.46 us; 4 levels was no better). XGBoost 25 at
+  2 clients: 0.89 -> 0.91; at 1 client 0.94 -> 0.97.
+- Earlier: the trees compiled into a complete layout of their top levels (children by index
+  arithmetic, a fixed number of branch-free steps), 8 trees walked in lockstep for one row,
+  groups of 8 trees interleaved so one base register addresses them; predict(text, real[])
+  a hand-written fmgr function; the model cache a plain static; the last project looked up
   compared by name instead of hashed.
+- LightGBM's compiled splits hold f64 thresholds (16 bytes, twice XGBoost's) and its
+  leaf-wise trees go deeper than the laid-out top levels, so a cold walk touches about twice
+  the cache lines. Not done: comparing in f32 (for an f32 feature x, x <= t in f64 exactly
+  when x <= t rounded down to f32), which would halve them.
 - At 2 clients both cores are busy with 2 backends and 2 pgbench threads, so every
   microsecond counts in full; at 1 client part of it overlaps the client's own work.
-- LightGBM's library path (SingleRowFast) is itself fast (0.79 at 100 trees against 0.82
-  native); XGBoost's C API costs ~90 us per call (0.27).
+- LightGBM's library path (SingleRowFast) is itself fast (0.77 at 100 trees against 0.84
+  native); XGBoost's C API costs ~100 us per call (0.27 / 0.25).
 NOTES
 } > "$report"
 "${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" \
