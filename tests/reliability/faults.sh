@@ -173,6 +173,8 @@ fresh_db rf_drop
 "${Q[@]}" -d rf_drop -v ON_ERROR_STOP=1 -c "SELECT count(*) FROM pgml.train('rf_same', 'regression', 'pgml.diabetes', 'target', 'linear')" >/dev/null
 # A session that stays connected throughout, with the model warm in its cache.
 coproc WARM { "${Q[@]}" -d rf_drop 2>&1; }
+# Kept now: bash unsets WARM_PID as soon as the coprocess exits, which can be before the wait.
+warm_pid=$WARM_PID
 ask_warm() { echo "$1" >&"${WARM[1]}"; local line; read -r -t 60 line <&"${WARM[0]}" && echo "$line"; }
 old=$(ask_warm "SELECT pgml.predict('rf_same', $ROW);")
 "${Q[@]}" -d rf_drop -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
@@ -192,7 +194,7 @@ SQL
 new=$("${Q[@]}" -d rf_drop -c "SELECT pgml.predict('rf_same', $ROW)")
 warm=$(ask_warm "SELECT pgml.predict('rf_same', $ROW);")
 exec {WARM[1]}>&-
-wait "$WARM_PID" 2>/dev/null || true
+wait "$warm_pid" 2>/dev/null || true
 check "after DROP and CREATE EXTENSION: a new model predicts otherwise" "$([ "$new" != "$old" ] && echo differs)" "differs"
 check "after DROP and CREATE EXTENSION: the session open throughout sees the new model" "$warm" "$new"
 figure "DROP EXTENSION pgml CASCADE and CREATE EXTENSION pgml with a session connected throughout: the old project is gone (42704), a new one under the same name (model ids restart at 1) predicts $new where the old predicted $old, in the open session too"
