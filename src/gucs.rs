@@ -27,6 +27,10 @@ pub static SHARED_CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Threads pgml.predict_batch scores a large batch with on a native tree model; 0: all cores.
 pub static PREDICT_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// Whether the planner scores `pgml.predict(project, row)` over a table scan in blocks of
+/// rows (src/scan.rs) rather than calling the function row by row.
+pub static PREDICT_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// Which implementation runs a vector function that has both a Rust loop and a BLAS form.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum VectorKernels {
@@ -73,6 +77,14 @@ pub fn init() {
         c"Use the shared model cache (when pgml.shared_cache_size is above 0).",
         c"Off: a backend's first load of a model reads the catalog (pgml.files) even when the model is in shared memory.",
         &SHARED_CACHE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pgml.predict_scan",
+        c"Score pgml.predict(project, row) over a table scan in blocks of rows.",
+        c"A custom scan node (PgmlPredict in EXPLAIN) over a sequential scan reads a block of rows and scores it with the model's batch path. Off: the function is called row by row; the results are the same.",
+        &PREDICT_SCAN,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -17,6 +17,7 @@ mod error;
 mod fuzz;
 mod gucs;
 pub mod metrics;
+mod scan;
 pub mod search;
 mod serve;
 mod shared_models;
@@ -39,6 +40,7 @@ pub extern "C-unwind" fn _PG_init() {
     shmem::init();
     shared_models::init();
     cache::register_invalidation_callback();
+    scan::init();
 }
 
 /// Required by `cargo pgrx test`.

@@ -154,7 +154,6 @@ pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Resu
     // Only batches use threads: set here, off the single-row path.
     crate::bindings::trees::set_threads(crate::gucs::PREDICT_THREADS.get().max(0) as usize);
     let s = cache::get(project)?;
-    check_single(project, &s)?;
     let width = s.pipeline.raw_width();
     if row_width.is_some_and(|w| w != width) {
         return Err(Error::WrongFeatureCount {
@@ -163,13 +162,23 @@ pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Resu
             got: row_width.unwrap_or_default(),
         });
     }
-    let x = features(project, &s, x, true)?;
-    let mut out = Vec::with_capacity(x.len() / s.num_features.max(1));
-    s.model.predict(&x, &mut out)?;
-    for v in &mut out {
-        *v = label(&s, *v);
-    }
+    let mut out = Vec::new();
+    predict_rows(project, &s, x, &mut out)?;
     Ok(out)
+}
+
+/// Predicts raw rows (`raw_width` values each, flattened) on a loaded model into `out`
+/// (emptied first): the batch path, for predict_batch and the predict scan node.
+pub fn predict_rows(project: &str, s: &Served, raw: &[f32], out: &mut Vec<f32>) -> Result<()> {
+    check_single(project, s)?;
+    let x = features(project, s, raw, true)?;
+    out.clear();
+    out.reserve(x.len() / s.num_features.max(1));
+    s.model.predict(&x, out)?;
+    for v in out.iter_mut() {
+        *v = label(s, *v);
+    }
+    Ok(())
 }
 
 /// For a row whose columns are named `row_names`: the index of each training feature in the

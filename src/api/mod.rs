@@ -3,7 +3,7 @@
 mod datasets;
 mod deploy;
 mod fmgr;
-mod predict;
+pub(crate) mod predict;
 mod train;
 mod vector;
 

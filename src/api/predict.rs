@@ -381,9 +381,8 @@ struct RowPlan {
     stamp: u64,
     /// In TopMemoryContext, freed when the plan is replaced.
     tupdesc: pg_sys::TupleDesc,
-    /// Per pipeline column: the attribute's index, type and name, and whether it is read
-    /// as one number in place (see [`number`]).
-    attributes: Vec<(usize, pg_sys::Oid, String, bool)>,
+    /// Where each training column comes from.
+    attributes: Sources,
     /// The deformed row, reused from row to row (natts each).
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
@@ -397,6 +396,58 @@ fn type_name(oid: pg_sys::Oid) -> String {
     unsafe { std::ffi::CStr::from_ptr(pg_sys::format_type_be(oid)) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// The attributes of a row type as (name, type, dropped), in attribute order.
+///
+/// # Safety
+/// `tupdesc` is a valid descriptor.
+pub(crate) unsafe fn tupdesc_attributes(
+    tupdesc: pg_sys::TupleDesc,
+) -> Vec<(String, pg_sys::Oid, bool)> {
+    // SAFETY: a valid descriptor of natts attributes (the contract).
+    unsafe {
+        (0..(*tupdesc).natts as usize)
+            .map(|i| {
+                let a = &*(*tupdesc).attrs.as_ptr().add(i);
+                let name = std::ffi::CStr::from_ptr(a.attname.data.as_ptr());
+                (
+                    name.to_string_lossy().into_owned(),
+                    a.atttypid,
+                    a.attisdropped,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Per training column of a model: the index of the row attribute it comes from, the
+/// attribute's type and name, and whether it is read as one number in place (see
+/// [`number`]).
+pub(crate) type Sources = Vec<(usize, pg_sys::Oid, String, bool)>;
+
+/// How rows with attributes `attrs` (see [`tupdesc_attributes`]) are read for the model `s`:
+/// matched by name, or by position (an anonymous ROW(...)); an error names a missing column.
+pub(crate) fn row_sources(attrs: &[(String, pg_sys::Oid, bool)], s: &Served) -> Result<Sources> {
+    // Dropped columns keep their place in the descriptor but have no name to match.
+    let names: Vec<String> = attrs
+        .iter()
+        .map(|(n, _, dropped)| if *dropped { String::new() } else { n.clone() })
+        .collect();
+    let columns: Vec<String> = s.pipeline.columns.iter().map(|c| c.name.clone()).collect();
+    let order = serve::row_order(&columns, &names)?;
+    Ok(order
+        .into_iter()
+        .zip(&s.pipeline.columns)
+        .map(|(i, column)| {
+            let oid = attrs[i].1;
+            // Categories and arrays take the general path; so does a type read otherwise
+            // (number() decides by the type alone).
+            let in_place = !matches!(column.kind, Kind::Categorical | Kind::Array)
+                && number(pg_sys::Datum::from(0), oid).is_some();
+            (i, oid, attrs[i].0.clone(), in_place)
+        })
+        .collect())
 }
 
 /// A plan for rows of `arg_type` (whose detoasted `header` names its exact row type) and
@@ -417,43 +468,14 @@ fn row_plan(
         pgrx::PgMemoryContexts::TopMemoryContext
             .switch_to(|_| pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod))
     };
-    // SAFETY: a valid descriptor of natts attributes.
-    let attrs: Vec<(String, pg_sys::Oid, bool)> = unsafe {
-        (0..(*tupdesc).natts as usize)
-            .map(|i| {
-                let a = &*(*tupdesc).attrs.as_ptr().add(i);
-                let name = std::ffi::CStr::from_ptr(a.attname.data.as_ptr());
-                (
-                    name.to_string_lossy().into_owned(),
-                    a.atttypid,
-                    a.attisdropped,
-                )
-            })
-            .collect()
-    };
-    // Dropped columns keep their place in the descriptor but have no name to match.
-    let names: Vec<String> = attrs
-        .iter()
-        .map(|(n, _, dropped)| if *dropped { String::new() } else { n.clone() })
-        .collect();
-    let columns: Vec<String> = s.pipeline.columns.iter().map(|c| c.name.clone()).collect();
-    let plan = serve::row_order(&columns, &names).map(|order| RowPlan {
+    // SAFETY: the descriptor just copied.
+    let attrs = unsafe { tupdesc_attributes(tupdesc) };
+    let plan = row_sources(&attrs, s).map(|attributes| RowPlan {
         arg_type,
         identifier,
         stamp: s.stamp(),
         tupdesc,
-        attributes: order
-            .into_iter()
-            .zip(&s.pipeline.columns)
-            .map(|(i, column)| {
-                let oid = attrs[i].1;
-                // Categories and arrays take the general path; so does a type read
-                // otherwise (number() decides by the type alone).
-                let in_place = !matches!(column.kind, Kind::Categorical | Kind::Array)
-                    && number(pg_sys::Datum::from(0), oid).is_some();
-                (i, oid, attrs[i].0.clone(), in_place)
-            })
-            .collect(),
+        attributes,
         values: vec![pg_sys::Datum::from(0); attrs.len()],
         nulls: vec![true; attrs.len()],
     });
@@ -532,8 +554,25 @@ fn read_row(
             nulls.as_mut_ptr(),
         );
     }
+    // SAFETY: the values were just deformed by the row's own descriptor.
+    unsafe { read_values(&plan.attributes, values, nulls, s, x) }
+}
+
+/// Appends to `x` the training columns' raw values of one deformed row (`values` and
+/// `nulls` by attribute, at least up to the highest index in `sources`), read by `sources`.
+///
+/// # Safety
+/// Each non-null `values[i]` named by `sources` is a valid datum of the type recorded there
+/// (the row's own descriptor).
+pub(crate) unsafe fn read_values(
+    sources: &Sources,
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+    s: &Served,
+    x: &mut Vec<f32>,
+) -> Result<()> {
     x.reserve(s.pipeline.raw_width());
-    for (column, (idx, oid, name, in_place)) in s.pipeline.columns.iter().zip(&plan.attributes) {
+    for (column, (idx, oid, name, in_place)) in s.pipeline.columns.iter().zip(sources) {
         let (idx, oid) = (*idx, *oid);
         if *in_place && !nulls[idx] {
             // number() reads every type the plan marked in place.
