@@ -276,10 +276,19 @@ impl Rewriter {
     unsafe fn scan_itself(&mut self, scan: *mut Plan) -> *mut Plan {
         // SAFETY: as the contract; the lists are the node's own.
         unsafe {
+            let (tlist, qual) = ((*scan).targetlist, (*scan).qual);
+            // Every planned query passes here: the relation is looked up only for a scan
+            // that predicts on some whole row of its own.
+            let scanrelid = (*(scan as *mut pg_sys::Scan)).scanrelid as c_int;
+            let any_row = move |v: *mut pg_sys::Var| (*v).varno == scanrelid && (*v).varattno == 0;
+            if !contains_predict(tlist as *mut Node, &any_row)
+                && !contains_predict(qual as *mut Node, &any_row)
+            {
+                return scan;
+            }
             let Some(rel) = self.relation(scan) else {
                 return scan;
             };
-            let (tlist, qual) = ((*scan).targetlist, (*scan).qual);
             let (r, rowtype) = (rel.scanrelid, rel.rowtype);
             let whole_row = move |v: *mut pg_sys::Var| is_whole_row(v, r, rowtype);
             let has = |n: *mut c_void| contains_predict(n as *mut Node, &whole_row);
@@ -325,10 +334,20 @@ impl Rewriter {
             {
                 return;
             }
+            let inputs: Vec<*mut pg_sys::TargetEntry> = nodes((*scan).targetlist).collect();
+            let scanrelid = (*(scan as *mut pg_sys::Scan)).scanrelid as c_int;
+            let any_row = |te: &*mut pg_sys::TargetEntry| {
+                let v = (**te).expr as *mut pg_sys::Var;
+                is(v as *const c_void, NodeTag::T_Var)
+                    && (*v).varno == scanrelid
+                    && (*v).varattno == 0
+            };
+            if !inputs.iter().any(any_row) {
+                return;
+            }
             let Some(rel) = self.relation(scan) else {
                 return;
             };
-            let inputs: Vec<*mut pg_sys::TargetEntry> = nodes((*scan).targetlist).collect();
             let whole: Vec<bool> = inputs
                 .iter()
                 .map(|te| is_whole_row((**te).expr as *mut pg_sys::Var, rel.scanrelid, rel.rowtype))
@@ -510,6 +529,10 @@ unsafe fn predict_call(node: *mut Node) -> Option<*mut Node> {
         let [project, row] = args[..] else {
             return None;
         };
+        // Only a column (a whole row) is batched; checked before the catalog is read.
+        if !is(row as *const c_void, NodeTag::T_Var) {
+            return None;
+        }
         let c = project as *mut pg_sys::Const;
         if !is(c as *const c_void, NodeTag::T_Const)
             || (*c).constisnull
@@ -1093,7 +1116,7 @@ impl Batch {
             let features = p
                 .sources
                 .iter()
-                .flat_map(|(_, src)| src.iter().map(|x| x.0 as c_int + 1));
+                .flat_map(|(_, src)| src.columns.iter().map(|x| x.0 as c_int + 1));
             self.deform = features.fold(self.deform, c_int::max);
             p.served = Some(s);
         }

@@ -424,7 +424,11 @@ pub(crate) unsafe fn tupdesc_attributes(
 /// Per training column of a model: the index of the row attribute it comes from, the
 /// attribute's type and name, and whether it is read as one number in place (see
 /// [`number`]).
-pub(crate) type Sources = Vec<(usize, pg_sys::Oid, String, bool)>;
+pub(crate) struct Sources {
+    pub columns: Vec<(usize, pg_sys::Oid, String, bool)>,
+    /// Every column is read in place: the common all-numeric row takes a tight loop.
+    all_in_place: bool,
+}
 
 /// How rows with attributes `attrs` (see [`tupdesc_attributes`]) are read for the model `s`:
 /// matched by name, or by position (an anonymous ROW(...)); an error names a missing column.
@@ -436,7 +440,7 @@ pub(crate) fn row_sources(attrs: &[(String, pg_sys::Oid, bool)], s: &Served) -> 
         .collect();
     let columns: Vec<String> = s.pipeline.columns.iter().map(|c| c.name.clone()).collect();
     let order = serve::row_order(&columns, &names)?;
-    Ok(order
+    let columns: Vec<_> = order
         .into_iter()
         .zip(&s.pipeline.columns)
         .map(|(i, column)| {
@@ -447,7 +451,11 @@ pub(crate) fn row_sources(attrs: &[(String, pg_sys::Oid, bool)], s: &Served) -> 
                 && number(pg_sys::Datum::from(0), oid).is_some();
             (i, oid, attrs[i].0.clone(), in_place)
         })
-        .collect())
+        .collect();
+    Ok(Sources {
+        all_in_place: columns.iter().all(|c| c.3),
+        columns,
+    })
 }
 
 /// A plan for rows of `arg_type` (whose detoasted `header` names its exact row type) and
@@ -571,8 +579,19 @@ pub(crate) unsafe fn read_values(
     s: &Served,
     x: &mut Vec<f32>,
 ) -> Result<()> {
+    if sources.all_in_place {
+        // One number per column (number() reads every type marked in place).
+        x.extend(sources.columns.iter().map(|&(idx, oid, _, _)| {
+            if nulls[idx] {
+                f32::NAN
+            } else {
+                number(values[idx], oid).unwrap_or(f32::NAN)
+            }
+        }));
+        return Ok(());
+    }
     x.reserve(s.pipeline.raw_width());
-    for (column, (idx, oid, name, in_place)) in s.pipeline.columns.iter().zip(sources) {
+    for (column, (idx, oid, name, in_place)) in s.pipeline.columns.iter().zip(&sources.columns) {
         let (idx, oid) = (*idx, *oid);
         if *in_place && !nulls[idx] {
             // number() reads every type the plan marked in place.
