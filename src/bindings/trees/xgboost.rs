@@ -246,6 +246,7 @@ pub fn compile(json: &[u8]) -> Result<Forest, Unsupported> {
         )?;
     }
     trees.validate(num_features, outputs)?;
+    trees.fold_missing();
     Ok(Forest {
         family: Family::XGBoost(trees),
         num_features,
