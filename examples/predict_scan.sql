@@ -54,6 +54,11 @@ SELECT scan_same($$SELECT count(*), sum(pgml.predict('scan', t)), max(pgml.predi
 SELECT scan_same($$SELECT color, round(avg(pgml.predict('scan', t))::numeric, 3) FROM scan_rows t GROUP BY color$$) AS grouped;
 SELECT scan_same($$SELECT id, pgml.predict('scan', t) FROM scan_rows t ORDER BY 2 DESC, 1 LIMIT 5$$) AS top_five;
 SELECT scan_same($$SELECT g, (SELECT sum(pgml.predict('scan', t)) FROM scan_rows t WHERE t.x2 = g) FROM generate_series(0, 12) g$$) AS rescanned;
+-- The node's row holds only the columns read above it, in the order of first use; these
+-- read a column twice, out of order, next to a NULL, or only in a filter on a prediction.
+SELECT scan_same($$SELECT x2, NULL::int AS nothing, id, pgml.predict('scan', t), x2 FROM scan_rows t$$) AS reordered;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM scan_rows t WHERE pgml.predict('scan', t) > x1 * 3;
+SELECT scan_same($$SELECT id FROM scan_rows t WHERE pgml.predict('scan', t) > x1 * 3$$) AS filter_reads_a_column;
 
 -- Parallel workers run the node too.
 SET parallel_setup_cost = 0;
@@ -61,7 +66,9 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT sum(pgml.predict('scan', t)) FROM scan_rows t;
-SELECT scan_same($$SELECT sum(pgml.predict('scan', t)) FROM scan_rows t$$) AS parallel_sum;
+-- Summed as numeric: a float sum depends on which worker got which rows, with the node or
+-- without it.
+SELECT scan_same($$SELECT sum(pgml.predict('scan', t)::numeric) FROM scan_rows t$$) AS parallel_sum;
 SELECT scan_same($$SELECT id, pgml.predict('scan', t) FROM scan_rows t WHERE pgml.predict('scan', t) > 10$$) AS parallel_rows;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;

@@ -426,8 +426,9 @@ pub(crate) unsafe fn tupdesc_attributes(
 /// [`number`]).
 pub(crate) struct Sources {
     pub columns: Vec<(usize, pg_sys::Oid, String, bool)>,
-    /// Every column is read in place: the common all-numeric row takes a tight loop.
-    all_in_place: bool,
+    /// Every column is read in place: the common all-numeric row takes a tight loop, which
+    /// calls nothing in Postgres.
+    pub all_in_place: bool,
 }
 
 /// How rows with attributes `attrs` (see [`tupdesc_attributes`]) are read for the model `s`:
