@@ -1250,7 +1250,9 @@ impl Batch {
                     if c_int::from((*slot).tts_nvalid) < self.deform {
                         slot_getsomeattrs_int(slot, self.deform);
                     }
-                    self.copy(slot);
+                    if !self.copies.is_empty() {
+                        self.copy(slot);
+                    }
                     if read {
                         if let Err(e) = self.read(slot) {
                             result = Err(e);

@@ -256,8 +256,9 @@ trait Walk<T> {
     const COPIES: usize;
     /// Writes feature value `x`'s COPIES columns.
     fn fill(x: T, columns: &mut [T]);
-    /// The column the split with this `meta` reads.
-    fn column(meta: u32) -> usize;
+    /// Where lane 0's value of the column the split with this `meta` reads is in the block
+    /// (the column times LANES).
+    fn offset(meta: u32) -> usize;
     fn left(threshold: T, meta: u32, x: T) -> bool;
 }
 
@@ -271,8 +272,8 @@ impl<T: Copy, R: Decide<T>> Walk<T> for Plain<R> {
         columns[0] = x;
     }
     #[inline(always)]
-    fn column(meta: u32) -> usize {
-        feature(meta)
+    fn offset(meta: u32) -> usize {
+        feature(meta) * LANES
     }
     #[inline(always)]
     fn left(threshold: T, meta: u32, x: T) -> bool {
@@ -301,7 +302,8 @@ impl Walk<f32> for FoldedMissing {
         columns[1] = left;
     }
     #[inline(always)]
-    fn column(meta: u32) -> usize {
+    fn offset(meta: u32) -> usize {
+        // Scaled by fold_missing: one instruction less per step of the walk.
         meta as usize
     }
     #[inline(always)]
@@ -354,15 +356,24 @@ impl Trees<f32> {
             .splits
             .iter()
             .all(|s| s.meta & DEFAULT_LEFT == 0 || s.threshold > f32::NEG_INFINITY);
+        // Each split's `meta` becomes FoldedMissing::offset: its column, 2f + default_left,
+        // times LANES (a feature index too large for that keeps the plain walk).
+        let offset = |s: &Split<f32>| {
+            let column = 2 * feature(s.meta) + usize::from(s.meta & DEFAULT_LEFT != 0);
+            u32::try_from(column * LANES).ok()
+        };
         if exact {
-            c.folded = c
+            let folded: Option<Vec<_>> = c
                 .splits
                 .iter()
-                .map(|s| Split {
-                    threshold: s.threshold,
-                    meta: 2 * (s.meta & FEATURE_MASK) + u32::from(s.meta & DEFAULT_LEFT != 0),
+                .map(|s| {
+                    offset(s).map(|meta| Split {
+                        threshold: s.threshold,
+                        meta,
+                    })
                 })
                 .collect();
+            c.folded = folded.unwrap_or_default();
         }
     }
 }
@@ -683,7 +694,7 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
                         // the index is in cols8.
                         let (s, x) = unsafe {
                             let s = *splits.get_unchecked(*a);
-                            (s, *cols8.get_unchecked(W::column(s.meta) * LANES + k))
+                            (s, *cols8.get_unchecked(W::offset(s.meta) + k))
                         };
                         *a = child(*a, W::left(s.threshold, s.meta, x));
                     }
