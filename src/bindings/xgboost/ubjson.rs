@@ -78,11 +78,31 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
     structure(&parse(bytes)?)
 }
 
+/// A tree's per-node statistics, which the compiled trees do not read: left out of
+/// [`to_json`]'s text (they were 3 of its 4 float arrays, most of its cost).
+const NOT_COMPILED: [&str; 4] = ["loss_changes", "sum_hessian", "base_weights", "parents"];
+
+/// The model in `bytes` as JSON text, the document XGBoost's own JSON writer would give
+/// less the fields in NOT_COMPILED (numbers as Rust's shortest round-trip decimals, so every f32 reads back exactly; a NaN
+/// or an infinity is written as `NaN` / `inf`, which a JSON parser refuses). Why: the
+/// compiled trees are read from this, so that a backend (or a parallel worker) serving a
+/// covered model never loads it into XGBoost, whose load and JSON dump took most of a first
+/// predict (~20 ms for 100 trees).
+pub fn to_json(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut json = String::with_capacity(2 * bytes.len());
+    walk(bytes, Some(&mut json))?;
+    Ok(json.into_bytes())
+}
+
 fn parse(bytes: &[u8]) -> Result<U, String> {
+    walk(bytes, None)
+}
+
+fn walk(bytes: &[u8], json: Option<&mut String>) -> Result<U, String> {
     if bytes.first() != Some(&b'{') {
         return Err("not an XGBoost UBJSON model (it starts with '{')".into());
     }
-    let mut walk = Walk { bytes, at: 0 };
+    let mut walk = Walk { bytes, at: 0, json };
     let model = walk.value(0)?;
     if walk.at != bytes.len() {
         return Err(format!(
@@ -235,9 +255,50 @@ fn tree(tree: &U, features: usize) -> Result<(), String> {
 struct Walk<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Where the values walked are written as JSON, when they are.
+    json: Option<&'a mut String>,
 }
 
 impl Walk<'_> {
+    fn emit(&mut self, text: &str) {
+        if let Some(j) = self.json.as_deref_mut() {
+            j.push_str(text);
+        }
+    }
+
+    fn emit_with(&mut self, write: impl FnOnce(&mut String)) {
+        if let Some(j) = self.json.as_deref_mut() {
+            write(j);
+        }
+    }
+
+    /// A JSON string (serde_json escapes it).
+    fn emit_string(&mut self, s: &str) {
+        self.emit_with(|j| j.push_str(&serde_json::Value::from(s).to_string()));
+    }
+
+    fn emit_int(&mut self, v: i64) {
+        self.emit_with(|j| {
+            use std::fmt::Write;
+            let _ = write!(j, "{v}");
+        });
+    }
+
+    /// A float in the shortest form that reads back as the same value.
+    fn emit_float(&mut self, b: &[u8]) {
+        self.emit_with(|j| {
+            use std::fmt::Write;
+            let _ = match b.len() {
+                4 => write!(j, "{:e}", f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                _ => write!(
+                    j,
+                    "{:e}",
+                    f64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
+                ),
+            };
+        });
+    }
+
     fn left(&self) -> usize {
         self.bytes.len() - self.at
     }
@@ -324,32 +385,74 @@ impl Walk<'_> {
             return Err(format!("nested more than {MAX_DEPTH} deep"));
         }
         let at = self.at;
+        let int = |walk: &mut Self, size, unsigned| {
+            let v = walk.int(size, unsigned)?;
+            walk.emit_int(v);
+            Ok::<_, String>(U::Int(v))
+        };
+        let float = |walk: &mut Self, size| {
+            let b = walk.take(size)?.to_vec();
+            walk.emit_float(&b);
+            Ok::<_, String>(U::Float)
+        };
         Ok(match self.next()? {
             b'{' => {
+                self.emit("{");
                 let mut fields = vec![];
+                let mut written = 0;
                 while self.peek()? != b'}' {
                     let key = self.string()?;
+                    if self.json.is_some() && NOT_COMPILED.contains(&key.as_str()) {
+                        // Walked (and checked) without being written.
+                        let json = self.json.take();
+                        let value = self.value(depth + 1);
+                        self.json = json;
+                        fields.push((key, value?));
+                        continue;
+                    }
+                    self.emit(if written == 0 { "" } else { "," });
+                    written += 1;
+                    self.emit_string(&key);
+                    self.emit(":");
                     fields.push((key, self.value(depth + 1)?));
                 }
                 self.at += 1;
+                self.emit("}");
                 U::Object(fields)
             }
             b'[' => self.array(depth)?,
-            b'Z' | b'T' | b'F' => U::Other,
-            b'i' | b'C' => U::Int(self.int(1, false)?),
-            b'U' => U::Int(self.int(1, true)?),
-            b'I' => U::Int(self.int(2, false)?),
-            b'l' => U::Int(self.int(4, false)?),
-            b'L' => U::Int(self.int(8, false)?),
-            b'd' => self.take(4).map(|_| U::Float)?,
-            b'D' => self.take(8).map(|_| U::Float)?,
-            b'S' => U::Text(self.string()?),
+            b'Z' => {
+                self.emit("null");
+                U::Other
+            }
+            b'T' => {
+                self.emit("true");
+                U::Other
+            }
+            b'F' => {
+                self.emit("false");
+                U::Other
+            }
+            b'i' | b'C' => int(self, 1, false)?,
+            b'U' => int(self, 1, true)?,
+            b'I' => int(self, 2, false)?,
+            b'l' => int(self, 4, false)?,
+            b'L' => int(self, 8, false)?,
+            b'd' => float(self, 4)?,
+            b'D' => float(self, 8)?,
+            b'S' => {
+                let text = self.string()?;
+                self.emit_string(&text);
+                U::Text(text)
+            }
             b => return Err(format!("byte {at} is {b:#04x}, not a UBJSON value")),
         })
     }
 
     fn array(&mut self, depth: usize) -> Result<U, String> {
-        match self.peek()? {
+        self.emit("[");
+        let comma = |walk: &mut Self, i: usize| walk.emit(if i == 0 { "" } else { "," });
+        let array = match self.peek()? {
             b'$' => {
                 self.at += 1;
                 let at = self.at;
@@ -366,44 +469,115 @@ impl Walk<'_> {
                 self.expect(b'#')?;
                 let n = self.length(size)?;
                 if float {
-                    self.take(n * size)?;
-                    return Ok(U::Floats(n));
+                    let emitting = self.json.is_some();
+                    let values = self.take(n * size)?;
+                    if emitting {
+                        for (i, b) in values.to_vec().chunks_exact(size).enumerate() {
+                            comma(self, i);
+                            self.emit_float(b);
+                        }
+                    }
+                    U::Floats(n)
+                } else {
+                    let mut ints = Vec::with_capacity(n);
+                    for i in 0..n {
+                        let v = self.int(size, unsigned)?;
+                        comma(self, i);
+                        self.emit_int(v);
+                        ints.push(v);
+                    }
+                    U::Ints(ints)
                 }
-                (0..n)
-                    .map(|_| self.int(size, unsigned))
-                    .collect::<Result<_, _>>()
-                    .map(U::Ints)
             }
             b'#' => {
                 self.at += 1;
                 // Every element takes at least one byte.
                 let n = self.length(1)?;
-                (0..n)
-                    .map(|_| self.value(depth + 1))
-                    .collect::<Result<_, _>>()
-                    .map(U::Array)
+                let mut items = Vec::with_capacity(n);
+                for i in 0..n {
+                    comma(self, i);
+                    items.push(self.value(depth + 1)?);
+                }
+                U::Array(items)
             }
             _ => {
                 let mut items = vec![];
                 while self.peek()? != b']' {
+                    comma(self, items.len());
                     items.push(self.value(depth + 1)?);
                 }
                 self.at += 1;
-                Ok(U::Array(items))
+                U::Array(items)
             }
-        }
+        };
+        self.emit("]");
+        Ok(array)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, to_json};
 
     fn key(s: &str) -> Vec<u8> {
         let mut v = vec![b'L'];
         v.extend_from_slice(&(s.len() as i64).to_be_bytes());
         v.extend_from_slice(s.as_bytes());
         v
+    }
+
+    #[test]
+    fn transcodes_to_the_json_document_with_exact_floats() {
+        let mut doc = vec![b'{'];
+        doc.extend(key("f"));
+        doc.extend([b'[', b'$', b'd', b'#', b'L']);
+        doc.extend(3i64.to_be_bytes());
+        for v in [0.1f32, -3.5e-30, f32::MAX] {
+            doc.extend(v.to_be_bytes());
+        }
+        doc.extend(key("u"));
+        doc.extend([b'[', b'$', b'U', b'#', b'L']);
+        doc.extend(2i64.to_be_bytes());
+        doc.extend([0u8, 255]);
+        doc.extend(key("m\"ixed"));
+        doc.extend([b'[', b'i', 0xff, b'l']);
+        doc.extend((-70000i32).to_be_bytes());
+        doc.extend([b'S']);
+        doc.extend(key("12"));
+        doc.extend([b'D']);
+        doc.extend(0.1f64.to_be_bytes());
+        // A per-node statistic the compiler does not read is left out.
+        doc.extend([b'T', b'F', b'Z', b'{']);
+        doc.extend(key("parents"));
+        doc.extend([b'i', 5, b'}', b']', b'}']);
+        let json = String::from_utf8(to_json(&doc).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"f":[1e-1,-3.5e-30,3.4028235e38],"u":[0,255],"m\"ixed":[-1,-70000,"12",1e-1,true,false,null,{}]}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let floats: Vec<f32> = v["f"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_string().parse().unwrap())
+            .collect();
+        assert_eq!(
+            floats,
+            [0.1f32, -3.5e-30, f32::MAX],
+            "every f32 reads back exactly"
+        );
+        // NaN is not JSON: a model holding one is refused by the compiler (and served by
+        // the library), not misread.
+        let mut nan = vec![b'{'];
+        nan.extend(key("x"));
+        nan.push(b'd');
+        nan.extend(f32::NAN.to_be_bytes());
+        nan.push(b'}');
+        let text = to_json(&nan).unwrap();
+        assert!(serde_json::from_slice::<serde_json::Value>(&text).is_err());
+        // Truncated bytes are refused as by the check.
+        assert!(to_json(&doc[..doc.len() - 1]).is_err());
     }
 
     #[test]
