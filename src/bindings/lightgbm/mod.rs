@@ -14,6 +14,7 @@ use super::{
 };
 use ffi::{Booster, Dataset};
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 pub struct LightGBM;
 
@@ -266,41 +267,64 @@ impl Backend for LightGBM {
             backend: "lightgbm",
             message,
         })?;
-        let mut booster = Booster::load(bytes)?;
-        let stored = booster.num_features()?;
-        if stored != shape.num_features {
-            return Err(BindingError::Corrupt {
-                backend: "lightgbm",
-                message: format!(
-                    "model has {stored} features, catalog says {}",
-                    shape.num_features
-                ),
-            });
-        }
-        booster.init_single_row(shape.num_features)?;
+        let compiled = trees::lightgbm::compile(bytes);
         let library = LightGBMLibrary {
-            booster,
+            booster: OnceCell::new(),
             text: bytes.to_vec(),
+            num_features: shape.num_features,
         };
-        Ok(Box::new(TreeModel::new(
-            library,
-            trees::lightgbm::compile(bytes),
-            shape,
-        )))
+        match &compiled {
+            // The compiled forest serves: LightGBM parses the text only if it is asked to
+            // (pgml.native_trees = off). Its loader runs OpenMP loops whose threads then
+            // spin on the other core; a new backend's first predict of 100 trees took
+            // ~20 ms with it.
+            Ok(forest) if forest.num_features() == shape.num_features => {}
+            Ok(forest) => return Err(corrupt_features(forest.num_features(), shape.num_features)),
+            Err(_) => {
+                library.booster()?;
+            }
+        }
+        Ok(Box::new(TreeModel::new(library, compiled, shape)))
+    }
+}
+
+fn corrupt_features(stored: usize, catalog: usize) -> BindingError {
+    BindingError::Corrupt {
+        backend: "lightgbm",
+        message: format!("model has {stored} features, catalog says {catalog}"),
     }
 }
 
 struct LightGBMLibrary {
-    booster: Booster,
-    /// The model text, kept for to_bytes (LightGBM's writer is not const).
+    /// Loaded from `text` the first time the library serves.
+    booster: OnceCell<Booster>,
+    /// The model text (checked by check_structure), kept for to_bytes (LightGBM's writer is
+    /// not const) and the booster.
     text: Vec<u8>,
+    /// The catalog's.
+    num_features: usize,
+}
+
+impl LightGBMLibrary {
+    fn booster(&self) -> Result<&Booster> {
+        if let Some(b) = self.booster.get() {
+            return Ok(b);
+        }
+        let mut booster = Booster::load(&self.text)?;
+        let stored = booster.num_features()?;
+        if stored != self.num_features {
+            return Err(corrupt_features(stored, self.num_features));
+        }
+        booster.init_single_row(self.num_features)?;
+        Ok(self.booster.get_or_init(|| booster))
+    }
 }
 
 impl Library for LightGBMLibrary {
     const NAME: &'static str = "lightgbm";
 
     fn predict(&self, x: &[f32], shape: ModelShape, out: &mut Vec<f32>) -> Result<()> {
-        self.booster
+        self.booster()?
             .predict(x, shape.num_features, outputs_per_row(shape), out)
     }
 
@@ -397,6 +421,23 @@ mod tests {
             parity::compare(&params.to_string(), &forest, &probes, |x, _, out| {
                 booster.predict(x, parity::FEATURES, outputs, out).unwrap()
             });
+            // The library of a loaded model parses the text only when it first serves.
+            let lazy = LightGBMLibrary {
+                booster: OnceCell::new(),
+                text: text.clone(),
+                num_features: parity::FEATURES,
+            };
+            let (mut got, mut want) = (vec![], vec![]);
+            lazy.predict(&probes, m.shape(), &mut got).unwrap();
+            booster
+                .predict(&probes, parity::FEATURES, outputs, &mut want)
+                .unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{params}: the lazily loaded library"
+            );
             assert!(
                 m.evaluator().unwrap().starts_with("native"),
                 "{:?}",
