@@ -432,12 +432,7 @@ mod tests {
             booster
                 .predict(&probes, parity::FEATURES, outputs, &mut want)
                 .unwrap();
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&got),
-                bits(&want),
-                "{params}: the lazily loaded library"
-            );
+            parity::assert_identical(&format!("{params}: the lazily loaded library"), &got, &want);
             assert!(
                 m.evaluator().unwrap().starts_with("native"),
                 "{:?}",

@@ -457,12 +457,7 @@ mod tests {
             booster
                 .predict_dense(&probes, rows, parity::FEATURES, &mut want)
                 .unwrap();
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&got),
-                bits(&want),
-                "{params}: the lazily loaded library"
-            );
+            parity::assert_identical(&format!("{params}: the lazily loaded library"), &got, &want);
             assert_eq!(loaded.to_bytes().unwrap(), bytes, "the stored bytes, kept");
             assert!(
                 m.evaluator().unwrap().starts_with("native"),
