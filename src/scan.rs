@@ -1239,7 +1239,12 @@ impl Batch {
                     if !(*child).chgParam.is_null() {
                         pg_sys::ExecReScan(child);
                     }
-                    let exec = (*child).ExecProcNode.expect("an initialized plan state");
+                    // Read per row (the first call replaces it); no panic inside the guard,
+                    // whose jump buffer would outlive an unwinding: a missing one ends the scan.
+                    let Some(exec) = (*child).ExecProcNode else {
+                        self.done = true;
+                        return;
+                    };
                     let slot = exec(child);
                     if slot.is_null() || u32::from((*slot).tts_flags) & pg_sys::TTS_FLAG_EMPTY != 0
                     {
