@@ -347,6 +347,7 @@ pub fn compile(text: &[u8]) -> Result<Forest, Unsupported> {
         ));
     }
     trees.validate(num_features, per_iteration)?;
+    trees.lay_out_one_row::<super::LightGBMRule>(num_features);
     let iterations = (trees.roots.len() / per_iteration) as f64;
     Ok(Forest {
         family: Family::LightGBM {

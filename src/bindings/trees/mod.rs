@@ -19,6 +19,7 @@
 //! why, and the backend serves it through the library (`pgml.models.evaluator` shows which).
 
 pub mod lightgbm;
+mod one_row;
 pub mod xgboost;
 
 use super::{outputs_per_row, raw_to_predictions, raw_to_proba, BindingError, Model, ModelShape};
@@ -133,6 +134,8 @@ struct Trees<T> {
     groups: Vec<u32>,
     /// The same trees in the complete layout, when they are shallow enough.
     complete: Option<Complete<T>>,
+    /// The same trees as one row walks them, where that layout applies (see one_row).
+    one_row: Option<one_row::OneRow<T>>,
 }
 
 /// A split of the complete layout: the threshold and `meta` of its [`Node`].
@@ -847,7 +850,9 @@ impl Forest {
                     for a in acc.chunks_exact_mut(o) {
                         a.copy_from_slice(&self.base_margin);
                     }
-                    trees.accumulate_rows::<XGBoostRule>(b, d, acc, o);
+                    if !trees.accumulate_few::<XGBoostRule>(b, d, acc) {
+                        trees.accumulate_rows::<XGBoostRule>(b, d, acc, o);
+                    }
                     for a in acc.chunks_exact_mut(o) {
                         self.link_f32(a);
                     }
@@ -865,12 +870,14 @@ impl Forest {
                 for b in x.chunks(BLOCK_ROWS * d) {
                     let n = b.len() / d;
                     let (acc, wide) = (&mut acc[..n * o], &mut wide[..n * d]);
-                    for (w, v) in wide.iter_mut().zip(b) {
-                        let v = f64::from(*v);
-                        *w = if is_zero(v) { 0.0 } else { v };
-                    }
                     acc.iter_mut().for_each(|a| *a = 0.0);
-                    trees.accumulate_rows::<LightGBMRule>(wide, d, acc, o);
+                    if !trees.accumulate_few::<LightGBMRule>(b, d, acc) {
+                        for (w, v) in wide.iter_mut().zip(b) {
+                            let v = f64::from(*v);
+                            *w = if is_zero(v) { 0.0 } else { v };
+                        }
+                        trees.accumulate_rows::<LightGBMRule>(wide, d, acc, o);
+                    }
                     for a in acc.chunks_exact_mut(o) {
                         if let Some(n) = average_over {
                             a.iter_mut().for_each(|a| *a /= n);
@@ -929,6 +936,15 @@ impl Forest {
                 }
             }
             Link::Exp => acc.iter_mut().for_each(|v| *v = v.exp()),
+        }
+    }
+
+    /// Whether one row walks the one-row layout (see one_row).
+    #[cfg(test)]
+    fn one_row_layout(&self) -> bool {
+        match &self.family {
+            Family::XGBoost(t) => t.one_row.is_some(),
+            Family::LightGBM { trees, .. } => trees.one_row.is_some(),
         }
     }
 
@@ -1149,6 +1165,14 @@ pub(crate) mod parity {
             &native[..2000 * outputs],
             &single,
         );
+        // Every probe row alone through the native one-row layout (the serving path), which
+        // these models, histogram-trained on few features, all have.
+        assert!(forest.one_row_layout(), "{what}: laid out for one row");
+        let mut one = vec![];
+        for row in probes.chunks_exact(FEATURES) {
+            forest.predict(row, &mut one);
+        }
+        assert_identical(&format!("{what} one row natively"), &native, &one);
     }
 
     /// Values that differ bit for bit, with the first few shown.
@@ -1212,6 +1236,7 @@ mod tests {
             depths: t.depths.clone(),
             groups: (0..t.roots.len() as u32).collect(),
             complete: None,
+            one_row: None,
         };
         let mut acc = vec![T::default(); t.roots.len()];
         per_tree.accumulate::<R>(row, &mut acc);
@@ -1237,6 +1262,7 @@ mod tests {
             depths: t.depths.clone(),
             groups: t.groups.clone(),
             complete: None,
+            one_row: None,
         };
         let n = rows.len() / d;
         let mut want = vec![0f32; n];
@@ -1250,6 +1276,148 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&block), bits(&want), "blocks");
         assert_eq!(bits(&single), bits(&want), "one row at a time");
+        // A NaN threshold has no cut: such a forest keeps the complete layout for one row.
+        let nan = t.nodes.iter().any(|n| !n.is_leaf() && n.threshold.is_nan());
+        match one_row_sums::<f32, XGBoostRule>(t, rows, d) {
+            Some(sums) => assert_eq!(bits(&sums), bits(&want), "the one-row layout"),
+            None => assert!(nan, "not laid out for one row"),
+        }
+    }
+
+    /// Sums for `rows` (one output) through the one-row layout, laid out here for rule `R`;
+    /// None where that layout does not apply.
+    fn one_row_sums<T, R>(t: &Trees<T>, rows: &[f32], d: usize) -> Option<Vec<T>>
+    where
+        T: Copy + Default + std::ops::AddAssign,
+        R: one_row::Cuts<T>,
+    {
+        let mut laid = Trees {
+            nodes: t.nodes.clone(),
+            roots: t.roots.clone(),
+            depths: t.depths.clone(),
+            groups: t.groups.clone(),
+            complete: None,
+            one_row: None,
+        };
+        laid.lay_out_one_row::<R>(d);
+        laid.one_row.as_ref()?;
+        let mut sums = vec![T::default(); rows.len() / d];
+        for (row, a) in rows.chunks_exact(d).zip(sums.chunks_exact_mut(1)) {
+            assert!(laid.accumulate_few::<R>(row, d, a), "laid out");
+        }
+        Some(sums)
+    }
+
+    /// A chain on two features: split 2j (on feature j % 2, at `thresholds[j]`, default
+    /// left for odd j) sends the row left to leaf 2j + 1, else on to split 2j + 2.
+    fn chain<T: Copy + Default + std::ops::AddAssign + From<f32>>(
+        thresholds: &[T],
+        missing: Missing,
+    ) -> Trees<T> {
+        let mut t = Trees::default();
+        let n = 2 * thresholds.len() + 1;
+        for shift in 0..3 {
+            t.push_tree(
+                0,
+                n,
+                |i| (i % 2 == 0 && i + 2 < n).then_some((i + 1, i + 2)),
+                |i| {
+                    let j = (i / 2 + shift) % thresholds.len();
+                    (thresholds[j], (j % 2) as u32, j % 2 == 1, missing)
+                },
+                |i| T::from((i + 100 * shift) as f32),
+            )
+            .unwrap();
+        }
+        t.validate(2, 1).unwrap();
+        t
+    }
+
+    /// Both features over every value of `values`.
+    fn grid(values: &[f32]) -> Vec<f32> {
+        (0..values.len() * values.len())
+            .flat_map(|i| [values[i % values.len()], values[i / values.len()]])
+            .collect()
+    }
+
+    /// LightGBM's f64 thresholds, compared against f32 cuts rounded down, and its three
+    /// missing-value modes: the one-row layout agrees with the f64 walk on the widened row
+    /// at values either side of every threshold.
+    #[test]
+    fn one_row_layout_walks_lightgbm_thresholds_and_missing_modes_exactly() {
+        let thresholds = [0.1, 1.0, -0.1, 1e-36, 0.0, -1e300, 1e300, 1e-30, -7.25];
+        let mut values = vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, 0.0, -0.0];
+        for t in thresholds {
+            let near = t as f32;
+            values.extend([near, near.next_up(), near.next_down(), -near]);
+        }
+        values.extend([1e-35, -1e-35, 1e-35f32.next_up(), f32::MAX, f32::MIN]);
+        let rows = grid(&values);
+        for missing in [Missing::None, Missing::Zero, Missing::Nan] {
+            let t = chain::<f64>(&thresholds, missing);
+            let mut want = vec![];
+            for row in rows.chunks_exact(2) {
+                let wide: Vec<f64> = row
+                    .iter()
+                    .map(|v| {
+                        if is_zero(f64::from(*v)) {
+                            0.0
+                        } else {
+                            f64::from(*v)
+                        }
+                    })
+                    .collect();
+                let mut a = [0f64];
+                t.accumulate::<LightGBMRule>(&wide, &mut a);
+                want.push(a[0]);
+            }
+            let got = one_row_sums::<f64, LightGBMRule>(&t, &rows, 2).expect("laid out");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.to_bits(),
+                    w.to_bits(),
+                    "{missing:?}: row {:?}",
+                    &rows[2 * i..][..2]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_row_layout_declines_what_it_cannot_hold() {
+        let rows = grid(&[0.0, 1.0]);
+        // A feature split under two missing modes.
+        let mut mixed = chain::<f64>(&[0.5, 1.5], Missing::Zero);
+        mixed.nodes[0].meta = (mixed.nodes[0].meta & !(3 << MISSING_SHIFT))
+            | ((Missing::Nan as u32) << MISSING_SHIFT);
+        assert!(one_row_sums::<f64, LightGBMRule>(&mixed, &rows, 2).is_none());
+        // More than 256 distinct cuts on one feature; 256 fit, and are searched exactly
+        // across all their blocks. (Features alternate along the chain: half the thresholds
+        // are feature 0's.)
+        let mut values = vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0];
+        values.extend((0..1040).map(|i| i as f32 * 0.5 - 0.5));
+        let pairs: Vec<f32> = values
+            .iter()
+            .zip(values.iter().rev())
+            .flat_map(|(a, b)| [*a, *b])
+            .collect();
+        for (cuts, fits) in [(512, true), (514, false)] {
+            let thresholds: Vec<f32> = (0..cuts).map(|i| i as f32).collect();
+            let mut t = chain::<f32>(&thresholds, Missing::Nan);
+            assert_eq!(
+                one_row_sums::<f32, XGBoostRule>(&t, &pairs, 2).is_some(),
+                fits,
+                "{cuts} cuts on two features"
+            );
+            if fits {
+                assert_layouts_agree(&mut t, &pairs, 2);
+            }
+        }
+        // 128 features do not fit a one-byte column.
+        let t = chain::<f32>(&[0.5], Missing::Nan);
+        let wide = vec![0f32; 128];
+        assert!(one_row_sums::<f32, XGBoostRule>(&t, &wide, 128).is_none());
+        assert!(one_row_sums::<f32, XGBoostRule>(&t, &wide[..127], 127).is_some());
     }
 
     #[test]

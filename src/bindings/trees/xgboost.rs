@@ -247,6 +247,7 @@ pub fn compile(json: &[u8]) -> Result<Forest, Unsupported> {
     }
     trees.validate(num_features, outputs)?;
     trees.fold_missing();
+    trees.lay_out_one_row::<super::XGBoostRule>(num_features);
     Ok(Forest {
         family: Family::XGBoost(trees),
         num_features,
