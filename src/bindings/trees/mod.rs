@@ -1225,18 +1225,26 @@ mod tests {
         t
     }
 
+    /// The same trees with no layout but the preorder nodes.
+    fn bare<T: Copy>(t: &Trees<T>) -> Trees<T> {
+        Trees {
+            nodes: t.nodes.clone(),
+            roots: t.roots.clone(),
+            depths: t.depths.clone(),
+            groups: t.groups.clone(),
+            complete: None,
+            one_row: None,
+        }
+    }
+
     /// Each tree's leaf for `row`: one output per tree.
     fn leaves<T: Copy + Default + std::ops::AddAssign, R: Decide<T>>(
         t: &Trees<T>,
         row: &[T],
     ) -> Vec<T> {
         let per_tree = Trees {
-            nodes: t.nodes.clone(),
-            roots: t.roots.clone(),
-            depths: t.depths.clone(),
             groups: (0..t.roots.len() as u32).collect(),
-            complete: None,
-            one_row: None,
+            ..bare(t)
         };
         let mut acc = vec![T::default(); t.roots.len()];
         per_tree.accumulate::<R>(row, &mut acc);
@@ -1256,14 +1264,7 @@ mod tests {
 
     fn assert_layouts_agree_as_laid_out(t: &Trees<f32>, rows: &[f32], d: usize) {
         assert!(t.complete.is_some(), "laid out");
-        let preorder = Trees {
-            nodes: t.nodes.clone(),
-            roots: t.roots.clone(),
-            depths: t.depths.clone(),
-            groups: t.groups.clone(),
-            complete: None,
-            one_row: None,
-        };
+        let preorder = bare(t);
         let n = rows.len() / d;
         let mut want = vec![0f32; n];
         preorder.accumulate_rows::<XGBoostRule>(rows, d, &mut want, 1);
@@ -1291,14 +1292,7 @@ mod tests {
         T: Copy + Default + std::ops::AddAssign,
         R: one_row::Cuts<T>,
     {
-        let mut laid = Trees {
-            nodes: t.nodes.clone(),
-            roots: t.roots.clone(),
-            depths: t.depths.clone(),
-            groups: t.groups.clone(),
-            complete: None,
-            one_row: None,
-        };
+        let mut laid = bare(t);
         laid.lay_out_one_row::<R>(d);
         laid.one_row.as_ref()?;
         let mut sums = vec![T::default(); rows.len() / d];
