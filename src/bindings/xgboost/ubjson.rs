@@ -526,18 +526,23 @@ mod tests {
         v
     }
 
+    /// The header of a typed array of `n` values of type `tag` (`[$<tag>#L<n>`).
+    fn typed(tag: u8, n: i64) -> Vec<u8> {
+        let mut v = vec![b'[', b'$', tag, b'#', b'L'];
+        v.extend(n.to_be_bytes());
+        v
+    }
+
     #[test]
     fn transcodes_to_the_json_document_with_exact_floats() {
         let mut doc = vec![b'{'];
         doc.extend(key("f"));
-        doc.extend([b'[', b'$', b'd', b'#', b'L']);
-        doc.extend(3i64.to_be_bytes());
+        doc.extend(typed(b'd', 3));
         for v in [0.1f32, -3.5e-30, f32::MAX] {
             doc.extend(v.to_be_bytes());
         }
         doc.extend(key("u"));
-        doc.extend([b'[', b'$', b'U', b'#', b'L']);
-        doc.extend(2i64.to_be_bytes());
+        doc.extend(typed(b'U', 2));
         doc.extend([0u8, 255]);
         doc.extend(key("m\"ixed"));
         doc.extend([b'[', b'i', 0xff, b'l']);
@@ -584,8 +589,7 @@ mod tests {
     fn accepts_the_grammar_and_refuses_what_would_read_past_the_end() {
         let mut ok = vec![b'{'];
         ok.extend(key("a"));
-        ok.extend([b'[', b'$', b'd', b'#', b'L']);
-        ok.extend(2i64.to_be_bytes());
+        ok.extend(typed(b'd', 2));
         ok.extend([0u8; 8]);
         ok.extend(key("b"));
         ok.extend([b'[', b'i', 1, b'S']);
