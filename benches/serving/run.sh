@@ -118,8 +118,22 @@ ratio here is good to about +-0.03):
   report, 2 clients: LightGBM 25 0.87 -> 0.92, LightGBM 100 0.82 -> 0.87, XGBoost 100 0.85 ->
   0.89 (XGBoost 25 0.91 -> 0.91).
 - Still: perf on the 2-client runs puts the walk at ~2 us of CPU per call for the 100-tree
-  models (and under 1 us at 25 trees), waiting on its step loads, not computing: the model
-  is evicted between calls, beyond L2 (the machine's L3 is shared with other tenants).
+  models (and under 1 us at 25 trees); in a loop of 200,000 calls in one statement (the
+  model hot in cache) it is still 1.3-2.3 us: the walk is as much arithmetic (a step per
+  level of every tree) as waiting on memory.
+- Tried after this report and dropped (measured as the walk's samples over Postgres's own in
+  the same run, which holds steady where tps does not: during the 2-client pgbench, and in
+  a loop of 2,000,000 calls in one backend):
+  - a heap layout for depth-wise trees (two-byte splits; the bottom split on one line with
+    its two leaves; a 100-tree XGBoost walk reads 2 lines per tree instead of ~5): no
+    change under pgbench (0.16-0.20 of Postgres's samples either way), and more arithmetic
+    in the loop (1.32-1.37 against 1.14-1.18);
+  - splits only, with one-byte links and a separate leaf array (3 lines instead of ~5 for a
+    31-leaf tree): slower in the loop (the walk must test for a leaf at every step);
+  - an AVX2 walk, eight trees a step by gathers: 1.73-1.89 against 1.41 for XGBoost 100 and
+    2.1-2.4 against 1.75 for LightGBM 100 (a target_feature function is not inlined into
+    the walk, and Zen 3's gathers are slow).
+  So the lines a cold walk reads are not its cost: fewer of them did not show.
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
   plain static; the last project looked up compared by name instead of hashed.
