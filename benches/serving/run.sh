@@ -130,9 +130,9 @@ ratio here is good to about +-0.03):
     in the loop (1.32-1.37 against 1.14-1.18);
   - splits only, with one-byte links and a separate leaf array (3 lines instead of ~5 for a
     31-leaf tree): slower in the loop (the walk must test for a leaf at every step);
-  - an AVX2 walk, eight trees a step by gathers: 1.73-1.89 against 1.41 for XGBoost 100 and
-    2.1-2.4 against 1.75 for LightGBM 100 (a target_feature function is not inlined into
-    the walk, and Zen 3's gathers are slow).
+  - an AVX2 walk, eight trees a step by gathers: 1.73-1.89 for XGBoost 100 and 2.1-2.4 for
+    LightGBM 100, against 1.41 and 1.75 for the same build's scalar walk (a target_feature
+    function is not inlined into the walk, and Zen 3's gathers are slow).
   So the lines a cold walk reads are not its cost: fewer of them did not show.
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
