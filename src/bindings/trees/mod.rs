@@ -203,7 +203,8 @@ const COMPLETE_MAX_DEPTH: u32 = 10;
 /// waits on each level's load.
 const LANES: usize = 8;
 
-/// Groups of LANES trees one row walks level by level together (see each_leaf).
+/// Groups of LANES trees one row walks level by level together in the complete layout
+/// (by_trees), and whose top lines the one-row layout asks for together (OneRow::each_leaf).
 const GROUPS: usize = 16;
 
 /// Rows a batch walks through each tree before moving to the next (a tree stays in L1 for

@@ -268,47 +268,45 @@ impl<T: Copy + Default> OneRow<T> {
             q[2 * f] = right;
             q[2 * f + 1] = left;
         }
-        // GROUPS groups of LANES trees at a time, level by level: a served model is cold in
-        // cache, and the walks of all those trees are independent chains, so one level's
-        // misses of every tree are in flight together (the out-of-order window holds about
-        // one group's level; group after group, each level of each group would wait for its
-        // own round trip).
+        // Group by group: each group of LANES trees walks all its levels before the next
+        // starts, so its LANES positions stay in registers and its walks are LANES
+        // independent chains; the out-of-order window runs the next group's first levels
+        // under this group's last. (Walking every group level by level together, as before,
+        // kept 128 positions in memory: a load and a store on every step, and 10-15% slower
+        // in a loop of one-row predicts; benches/serving/REPORT.md.) The top lines of every
+        // tree in a pack are asked for first, as a served model is cold in cache.
         let packs = self
             .roots
             .chunks(LANES * GROUPS)
             .zip(self.depths.chunks(GROUPS));
-        for (p, (roots, depths)) in packs.enumerate() {
-            // The top levels of every tree: their lines are known before the walk starts.
+        let mut t = 0;
+        for (roots, depths) in packs {
             for root in roots {
                 super::prefetch_trees(&self.steps[*root as usize..], 0, 1, TOP_STEPS);
             }
-            let mut a = [[0usize; LANES]; GROUPS];
-            for (a, root) in a.as_flattened_mut().iter_mut().zip(roots) {
-                *a = *root as usize;
-            }
-            let deepest = depths.iter().copied().max().unwrap_or(0);
-            for level in 0..deepest {
-                for (a, depth) in a.iter_mut().zip(depths) {
-                    if level >= *depth {
-                        continue;
-                    }
+            for (roots, depth) in roots.chunks(LANES).zip(depths) {
+                // Filler lanes stay on node 0, a leaf.
+                let mut a = [0u32; LANES];
+                for (a, root) in a.iter_mut().zip(roots) {
+                    *a = *root;
+                }
+                for _ in 0..*depth {
                     for a in a.iter_mut() {
                         // SAFETY: new() gives every split two children within the steps
-                        // and leaves a delta of 0, and its columns are below 2d + 1 <=
-                        // q.len().
+                        // (whose length fits a u32) and leaves a delta of 0, and its columns
+                        // are below 2d + 1 <= q.len().
                         unsafe {
-                            let s = *self.steps.get_unchecked(*a);
+                            let s = *self.steps.get_unchecked(*a as usize);
                             let right = *q.get_unchecked(s.col as usize) > u16::from(s.bin);
-                            *a += usize::from(s.delta) + usize::from(right);
+                            *a += u32::from(s.delta) + u32::from(right);
                         }
                     }
                 }
-            }
-            for (k, a) in a.as_flattened().iter().enumerate().take(roots.len()) {
-                // SAFETY: a walk ends on a node of the steps; values is as long.
-                add(p * LANES * GROUPS + k, unsafe {
-                    *self.values.get_unchecked(*a)
-                });
+                for a in a.iter().take(roots.len()) {
+                    // SAFETY: a walk ends on a node of the steps; values is as long.
+                    add(t, unsafe { *self.values.get_unchecked(*a as usize) });
+                    t += 1;
+                }
             }
         }
     }
