@@ -93,37 +93,41 @@ report="$ROOT/benches/serving/REPORT.md"
     done
   done
   cat <<'NOTES'
-Reading it (say plainly: by the ratio of mean tps, the 0.9 target is met at 1 and 2 clients
-by the 25-tree models, XGBoost 0.93 / 0.91 and LightGBM 0.96 / 0.92, and at 1 client by the
-100-tree ones, 0.90 / 0.90; not at 2 clients by the 100-tree ones, XGBoost 0.89 and LightGBM
-0.87. The machine was noisy on the day: the empty query ran at 22,700 tps at 1 client, 27,600
-a session earlier; single 2 s rounds of one query range over +-10% of their neighbours, so a
-ratio here is good to about +-0.03):
+Reading it (say plainly: by the ratio of mean tps, the 0.9 target is met at 1 client by every
+native model, 0.90-0.97, and at 2 clients only by XGBoost 25, 0.90; LightGBM 25 0.88, XGBoost
+100 0.88 and LightGBM 100 0.86 miss it. The previous report, same day, previous walk, had 2
+clients at 0.91 / 0.92 / 0.89 / 0.87. LightGBM 25 falling from 0.92 to 0.88 with a walk that is
+faster in a loop and no slower under pgbench (below) is this machine's noise: single 2 s rounds
+of one query range over +-10% of their neighbours, and a ratio here is good to about +-0.04.
+The empty query ran at 21,200 tps at 1 client and 50,100 at 2):
 - "C function, no pgml" is contrib intarray's icount declared STABLE: what Postgres itself
   charges for calling a function from a loadable module on every execution (fmgr lookup,
   EXECUTE check; the empty query's array_length is folded into a constant at plan time).
-  0.97-0.99, about 1 us per call.
+  0.96-1.07 across reports, about 1 us per call.
 - The linear model (ten multiply-adds) over that is pgml's own fixed cost: reading the
   arguments, one hash lookup, the validity and privilege checks, the model call, and the
-  text output of a real result (float4out, ~0.2 us; icount returns an integer). 0.93-0.96.
-- What moved it this time: one row walks a layout of its own
-  (`src/bindings/trees/one_row.rs`). The row is quantized first (each value becomes its
-  position among the distinct thresholds the forest compares that feature with: two
-  vectorized counts over 16-cut blocks per feature), so a split is 4 bytes (column, bin,
-  offset to its two adjacent children), trees breadth first one after another, and all trees
-  walk level by level together so their cache misses overlap. The batch layout it replaces
-  for one row interleaved trees by 8 and padded every tree to the deepest: for LightGBM's
-  100 leaf-wise trees with f64 thresholds that was 850 KB, more than L2, and every level of
-  every tree's path on its own line; now 24 KB (XGBoost 100: 47 KB). Against the previous
-  report, 2 clients: LightGBM 25 0.87 -> 0.92, LightGBM 100 0.82 -> 0.87, XGBoost 100 0.85 ->
-  0.89 (XGBoost 25 0.91 -> 0.91).
-- Still: perf on the 2-client runs puts the walk at ~2 us of CPU per call for the 100-tree
-  models (and under 1 us at 25 trees); in a loop of 200,000 calls in one statement (the
-  model hot in cache) it is still 1.3-2.3 us: the walk is as much arithmetic (a step per
-  level of every tree) as waiting on memory.
-- Tried after this report and dropped (measured as the walk's samples over Postgres's own in
-  the same run, which holds steady where tps does not: during the 2-client pgbench, and in
-  a loop of 2,000,000 calls in one backend):
+  text output of a real result (float4out, ~0.2 us; icount returns an integer). 0.93-1.00.
+- Where a 2-client transaction's CPU goes (perf record -a over 10 s of pgbench, samples per
+  transaction): ~65% kernel (loopback TCP, wakeups), ~20% postgres, ~6% libc, ~4% libpq and
+  pgbench; pgml.so 1.5% for the linear model and 7% for LightGBM 100. A transaction is
+  40-48 us of CPU, so each microsecond pgml spends is about 2% of tps: the walk of LightGBM
+  100 is ~2.7 us there (~1.2 us with the model hot in cache), XGBoost 100 ~1.8 us.
+- The one-row layout (`src/bindings/trees/one_row.rs`): the row is quantized first (each
+  value becomes its position among the distinct thresholds the forest compares that feature
+  with: two vectorized counts over 16-cut blocks per feature), so a split is 4 bytes
+  (column, bin, offset to its two adjacent children), trees breadth first one after another:
+  24 KB of splits for LightGBM 100, 47 KB for XGBoost 100 (the batch layout was 850 KB for
+  LightGBM 100). Trees walk in groups of 8, each group all its levels before the next.
+- This report's change: the groups walked level by level all together before, which kept
+  128 tree positions in a stack array (a load and a store on every step); a group walking
+  alone keeps its 8 in registers. In a loop of 300,000 one-row predicts in one backend (min
+  of 7 interleaved rounds, over the linear model's time): XGBoost 25 0.35 -> 0.27 us,
+  LightGBM 25 0.42 -> 0.36, XGBoost 100 0.93 -> 0.79, LightGBM 100 1.39 -> 1.18. Under
+  2-client pgbench the walk's perf samples over Postgres's: XGBoost 100 0.17-0.21 either way,
+  LightGBM 100 0.24-0.25 -> 0.20-0.23.
+- Tried and dropped (measured as the walk's samples over Postgres's own in the same run,
+  which holds steady where tps does not: during the 2-client pgbench, and in a loop of
+  one-row predicts in one backend):
   - a heap layout for depth-wise trees (two-byte splits; the bottom split on one line with
     its two leaves; a 100-tree XGBoost walk reads 2 lines per tree instead of ~5): no
     change under pgbench (0.16-0.20 of Postgres's samples either way), and more arithmetic
@@ -132,15 +136,23 @@ ratio here is good to about +-0.03):
     31-leaf tree): slower in the loop (the walk must test for a leaf at every step);
   - an AVX2 walk, eight trees a step by gathers: 1.73-1.89 for XGBoost 100 and 2.1-2.4 for
     LightGBM 100, against 1.41 and 1.75 for the same build's scalar walk (a target_feature
-    function is not inlined into the walk, and Zen 3's gathers are slow).
-  So the lines a cold walk reads are not its cost: fewer of them did not show.
+    function is not inlined into the walk, and Zen 3's gathers are slow);
+  - with the group walk: LightGBM's trees sorted by depth within a pack (16% fewer steps,
+    the leaves summed in tree order from a buffer): nothing measurable; groups of 16 in
+    registers: slower (spills); every group walking the deepest group's depth (no
+    data-dependent loop exits): no change; prefetching the whole layout before the walk:
+    no change for the splits, worse with the leaf values too;
+  - the splits and leaf values in one /dev/shm mapping shared by both backends (so the two
+    backends taking turns on a core read the same lines): no change under pgbench.
+  So neither the lines a cold walk reads nor a second backend's copy of them is its cost;
+  what is left is steps (one dependent load and compare per level of every tree).
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
   plain static; the last project looked up compared by name instead of hashed.
 - At 2 clients both cores are busy with 2 backends and 2 pgbench threads, so every
   microsecond counts in full; at 1 client part of it overlaps the client's own work.
-- LightGBM's library path (SingleRowFast) is itself fast (0.76 / 0.76 at 100 trees against
-  0.90 / 0.87 native); XGBoost's C API costs ~110 us per call (0.27 / 0.26).
+- LightGBM's library path (SingleRowFast) is itself fast (0.78 / 0.76 at 100 trees against
+  0.93 / 0.86 native); XGBoost's C API costs ~120 us per call (0.28 / 0.25).
 NOTES
 } > "$report"
 "${PSQL[@]}" -c "DELETE FROM pgml.projects WHERE name LIKE 'serving %'" -c "DROP TABLE serving_rows" \
