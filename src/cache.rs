@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 static DEPLOYMENTS_OID: AtomicU32 = AtomicU32::new(0);
-/// Bumped by a relcache invalidation of any table models are served from: a GRANT or REVOKE
-/// on one changes its pg_class row. A cached model is served to a user only after a check
+/// Bumped by a relcache invalidation of any table models are served from (a GRANT or REVOKE
+/// on one changes its pg_class row) and by any change of a role or a role membership
+/// (roles_callback). A cached model is served to a user only after a check
 /// of their privileges at the current value (catalog::check_serving_privileges).
 static PRIVILEGES: AtomicU64 = AtomicU64::new(1);
 static SERVED_FROM_OIDS: [AtomicU32; 5] = [const { AtomicU32::new(0) }; 5];
@@ -133,10 +134,32 @@ static MODELS: Backend<RefCell<Models>> = Backend(RefCell::new(Models {
 
 /// Registered once per process in `_PG_init`.
 pub fn register_invalidation_callback() {
-    // SAFETY: called from _PG_init in a backend; the callback only touches atomics.
+    // SAFETY: called from _PG_init in a backend; the callbacks only touch atomics.
     unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0))
+        pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0));
+        // The SELECT check also rests on role membership (a grant held through a role) and
+        // role attributes (superuser), whose changes touch no relation: they invalidate these
+        // two syscaches, which Postgres's own cache of memberships listens to as well.
+        for cache in [
+            pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM,
+            pg_sys::SysCacheIdentifier::AUTHOID,
+        ] {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as std::ffi::c_int,
+                Some(roles_callback),
+                pg_sys::Datum::from(0),
+            );
+        }
     };
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn roles_callback(
+    _arg: pg_sys::Datum,
+    _cache: std::ffi::c_int,
+    _hash: u32,
+) {
+    PRIVILEGES.fetch_add(1, Ordering::Relaxed);
 }
 
 #[pgrx::pg_guard]

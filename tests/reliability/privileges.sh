@@ -18,7 +18,7 @@ value_as() {
 }
 
 fresh_db rf_priv
-for role in rf_app rf_trainer rf_nobody; do
+for role in rf_app rf_trainer rf_nobody rf_member; do
   "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP OWNED BY $role" -c "DROP ROLE IF EXISTS $role" 2>/dev/null ||
     "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $role"
   "${Q[@]}" -d pgml -c "CREATE ROLE $role LOGIN"
@@ -61,6 +61,25 @@ check "the predict grant: train refused" \
   "$(as_role rf_app -c "SELECT * FROM pgml.train('rf_nope', 'regression', 'pgml.diabetes', 'target')")" "42501"
 check "the predict grant: deploy refused" "$(as_role rf_app -c "SELECT * FROM pgml.deploy('rf_owned', 'most_recent')")" "42501"
 figure "the documented predict grant (USAGE on schema pgml, SELECT on its five tables): predict gives the owner's answer ($owner); train and deploy refused (42501)"
+
+# A grant held through a role, and superuser, change no table: a warm session that loses
+# either is refused on its next predict, not served from its cache (src/cache.rs bumps the
+# privilege check on the role and membership syscaches), and served again once given back.
+# rf_member has USAGE on the schema itself, so the refusal is pgml's, not the parser's.
+"${Q[@]}" -d rf_priv -c "GRANT USAGE ON SCHEMA pgml TO rf_member" -c "GRANT rf_app TO rf_member" >/dev/null
+as_pgml() { echo "\\! $PGBIN/psql -X -q -h 127.0.0.1 -p $PORT -U pgml -d rf_priv -c '$1'"; }
+DENIED='permission denied for table pgml.projects'
+# || true: psql's status is that of its last statement; the checks read its output.
+warm=$(value_as rf_member -c "$PREDICT" -c "$(as_pgml 'REVOKE rf_app FROM rf_member')" -c "$PREDICT" \
+  -c "$(as_pgml 'GRANT rf_app TO rf_member')" -c "$PREDICT" || true)
+check "a warm session that loses the role holding its grant: predicted before" "$(sed -n 1p <<< "$warm")" "$owner"
+check "a warm session that loses the role holding its grant: the next predict refused" "$(grep -c "$DENIED" <<< "$warm")" "1"
+check "a warm session given the role back: predicts again" "$(tail -n 1 <<< "$warm")" "$owner"
+"${Q[@]}" -d rf_priv -c "REVOKE rf_app FROM rf_member" -c "ALTER ROLE rf_member SUPERUSER" >/dev/null
+demoted=$(value_as rf_member -c "$PREDICT" -c "$(as_pgml 'ALTER ROLE rf_member NOSUPERUSER')" -c "$PREDICT" || true)
+check "a warm superuser session without grants: predicted before" "$(sed -n 1p <<< "$demoted")" "$owner"
+check "a warm session whose superuser is taken away: the next predict refused" "$(grep -c "$DENIED" <<< "$demoted")" "1"
+figure "in a warm session (model cached): REVOKE of the role holding the grant, or ALTER ROLE ... NOSUPERUSER, from another session refuses the next predict (42501); GRANT of the role back serves it again"
 
 # The documented training grant: train and predict on its own tables, not on others'.
 check "the training grant: load a dataset" "$(as_role rf_trainer -c "SELECT pgml.load_dataset('wine')")" "OK"
