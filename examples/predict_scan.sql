@@ -50,6 +50,14 @@ SELECT scan_same($$SELECT id, pgml.predict('scan linear', t) FROM scan_rows t$$)
 SELECT scan_same($$SELECT id, x4, color FROM scan_rows t WHERE id % 2 = 0 AND pgml.predict('scan', t) > 15$$) AS filter;
 SELECT scan_same($$SELECT id, pgml.predict('scan', t) - pgml.predict('scan linear', t) AS d FROM scan_rows t$$) AS two_models;
 SELECT scan_same($$SELECT t.ctid, t, pgml.predict('scan', t) FROM scan_rows t WHERE id < 50$$) AS whole_row_too;
+-- Two row types at two call sites of one query: row by row, each site keeps its own plan
+-- (and both give the same predictions: columns are matched by name).
+CREATE TABLE scan_reordered AS SELECT y, color, x4, x3, x2, x1, id FROM scan_rows;
+SELECT scan_same($$SELECT id, pgml.predict('scan', t), pgml.predict('scan', r) FROM scan_rows t JOIN scan_reordered r USING (id)$$) AS two_row_types;
+SET pgml.predict_scan = off;
+SELECT count(*) AS rows, count(*) FILTER (WHERE pgml.predict('scan', t) <> pgml.predict('scan', r)) AS differ
+  FROM scan_rows t JOIN scan_reordered r USING (id);
+RESET pgml.predict_scan;
 SELECT scan_same($$SELECT count(*), sum(pgml.predict('scan', t)), max(pgml.predict('scan', t)) FROM scan_rows t$$) AS aggregate;
 SELECT scan_same($$SELECT color, round(avg(pgml.predict('scan', t))::numeric, 3) FROM scan_rows t GROUP BY color$$) AS grouped;
 SELECT scan_same($$SELECT id, pgml.predict('scan', t) FROM scan_rows t ORDER BY 2 DESC, 1 LIMIT 5$$) AS top_five;

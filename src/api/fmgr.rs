@@ -183,25 +183,62 @@ impl Args {
             .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
     }
 
-    /// The type of argument `i` at this call site (for a polymorphic argument): looked up
-    /// on the site's first call and kept in fn_extra, which lives as long as the site.
+    /// The type of argument `i` at this call site (for a polymorphic argument).
     pub fn arg_type(&self, i: usize) -> pg_sys::Oid {
-        // SAFETY: fcinfo and its flinfo are valid (new's contract); fn_extra is this
-        // function's own (nothing else sets it for a C function of ours), and what it
-        // points to was allocated below in fn_mcxt, which outlives the site's calls.
+        // SAFETY: fcinfo and its flinfo are valid (new's contract).
+        unsafe { pg_sys::get_fn_expr_argtype((*self.0).flinfo, i as i32) }
+    }
+
+    /// This call site's own state, kept in fn_extra between its calls: made by `init` on
+    /// the site's first call, and dropped when fn_mcxt (which outlives the site's calls) is
+    /// reset or deleted, so that a value with heap parts of its own is neither leaked nor
+    /// dropped while the site may still call. Per site, not per backend: two calls of one
+    /// function in a query (two projects, two row types) keep a state each.
+    ///
+    /// # Safety
+    /// One `T` per function: fn_extra is this function's own (nothing else sets it for a C
+    /// function of ours), and every call of it asks for the same `T`. The reference is not
+    /// held across a call that may re-enter the same site.
+    pub unsafe fn site<'a, T>(&self, init: impl FnOnce(&Self) -> T) -> &'a mut T {
+        #[repr(C)]
+        struct Kept<T> {
+            callback: pg_sys::MemoryContextCallback,
+            value: T,
+        }
+        unsafe extern "C-unwind" fn drop_kept<T>(kept: *mut std::ffi::c_void) {
+            // SAFETY: registered below with its own Kept<T>, which is dropped once here,
+            // before its context frees the memory.
+            unsafe { std::ptr::drop_in_place(&mut (*kept.cast::<Kept<T>>()).value) };
+        }
+        const {
+            // palloc aligns to MAXALIGN (8 on every platform Postgres builds for pgml).
+            assert!(std::mem::align_of::<Kept<T>>() <= 8);
+        }
+        // SAFETY: fcinfo and its flinfo are valid (new's contract); fn_extra is set only
+        // here, to a Kept<T> (the contract), allocated in fn_mcxt.
         unsafe {
             let flinfo = (*self.0).flinfo;
-            let kept = (*flinfo).fn_extra as *mut pg_sys::Oid;
-            if !kept.is_null() {
-                return *kept;
+            let mut kept = (*flinfo).fn_extra.cast::<Kept<T>>();
+            if kept.is_null() {
+                let value = init(self);
+                kept =
+                    pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<Kept<T>>())
+                        .cast();
+                kept.write(Kept {
+                    callback: pg_sys::MemoryContextCallback {
+                        func: Some(drop_kept::<T>),
+                        arg: kept.cast(),
+                        next: std::ptr::null_mut(),
+                    },
+                    value,
+                });
+                pg_sys::MemoryContextRegisterResetCallback(
+                    (*flinfo).fn_mcxt,
+                    &mut (*kept).callback,
+                );
+                (*flinfo).fn_extra = kept.cast();
             }
-            let oid = pg_sys::get_fn_expr_argtype(flinfo, i as i32);
-            let kept =
-                pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<pg_sys::Oid>())
-                    as *mut pg_sys::Oid;
-            *kept = oid;
-            (*flinfo).fn_extra = kept.cast();
-            oid
+            &mut (*kept).value
         }
     }
 

@@ -375,8 +375,6 @@ unsafe fn attribute(d: pg_sys::Datum, oid: pg_sys::Oid) -> Option<Attribute> {
 /// and the model stay the same, so a row costs one deform and the conversions: looking each
 /// attribute up by number (the descriptor found again for each) cost ~2.6 µs a row.
 struct RowPlan {
-    /// The argument's type OID, checked to be a row type when the plan was made.
-    arg_type: pg_sys::Oid,
     identifier: u64,
     stamp: u64,
     /// In TopMemoryContext, freed when the plan is replaced.
@@ -388,8 +386,36 @@ struct RowPlan {
     nulls: Vec<bool>,
 }
 
-static ROW_PLAN: crate::cache::Backend<std::cell::RefCell<Option<RowPlan>>> =
-    crate::cache::Backend(std::cell::RefCell::new(None));
+impl Drop for RowPlan {
+    fn drop(&mut self) {
+        // SAFETY: the plan's own copy, referenced nowhere else.
+        unsafe { pg_sys::FreeTupleDesc(self.tupdesc) };
+    }
+}
+
+/// What a call site of a row predict keeps between rows (api::fmgr::Args::site): its
+/// argument's type and the plan for the rows it last read. Per site, so that a query with
+/// two such calls (two projects, two row types) does not rebuild a plan on every row.
+struct RowSite {
+    arg_type: pg_sys::Oid,
+    plan: Option<RowPlan>,
+}
+
+impl RowSite {
+    /// This call's site, for a row argument at position 1.
+    ///
+    /// # Safety
+    /// As Args::site: only the row predicts ask for a RowSite.
+    unsafe fn of<'a>(args: &super::fmgr::Args) -> &'a mut RowSite {
+        // SAFETY: the contract.
+        unsafe {
+            args.site(|a| RowSite {
+                arg_type: a.arg_type(1),
+                plan: None,
+            })
+        }
+    }
+}
 
 fn type_name(oid: pg_sys::Oid) -> String {
     // SAFETY: format_type_be accepts any OID (it names unknown ones "???").
@@ -465,14 +491,8 @@ pub(crate) fn row_sources(attrs: &[(String, pg_sys::Oid, bool)], s: &Served) -> 
     })
 }
 
-/// A plan for rows of `arg_type` (whose detoasted `header` names its exact row type) and
-/// the loaded model `s`.
-fn row_plan(
-    arg_type: pg_sys::Oid,
-    identifier: u64,
-    header: pg_sys::HeapTupleHeader,
-    s: &Served,
-) -> Result<RowPlan> {
+/// A plan for rows of the type that the detoasted `header` names, and the loaded model `s`.
+fn row_plan(identifier: u64, header: pg_sys::HeapTupleHeader, s: &Served) -> Result<RowPlan> {
     // SAFETY: the header is a detoasted composite datum; its type and typmod name a
     // registered row type, whose descriptor is copied into TopMemoryContext.
     let tupdesc = unsafe {
@@ -486,7 +506,6 @@ fn row_plan(
     // SAFETY: the descriptor just copied.
     let attrs = unsafe { tupdesc_attributes(tupdesc) };
     let plan = row_sources(&attrs, s).map(|attributes| RowPlan {
-        arg_type,
         identifier,
         stamp: s.stamp(),
         tupdesc,
@@ -501,24 +520,20 @@ fn row_plan(
     plan
 }
 
-/// Appends to `raw` the raw values of a row (a non-null composite datum of `arg_type`, or
-/// of any other type: refused) for the model `s`: its columns matched by name (by position
-/// for an anonymous ROW(...)), read as training read them. NULL is NaN (a missing value).
-fn row_raw(
-    row: pg_sys::Datum,
-    arg_type: pg_sys::Oid,
-    s: &Served,
-    raw: &mut Vec<f32>,
-) -> Result<()> {
-    let known = ROW_PLAN.with(|p| p.borrow().as_ref().map(|p| p.arg_type)) == Some(arg_type);
+/// Appends to `raw` the raw values of a row (a non-null composite datum of the site's
+/// argument type, or of any other type: refused) for the model `s`: its columns matched by
+/// name (by position for an anonymous ROW(...)), read as training read them. NULL is NaN (a
+/// missing value).
+fn row_raw(row: pg_sys::Datum, site: &mut RowSite, s: &Served, raw: &mut Vec<f32>) -> Result<()> {
+    let arg_type = site.arg_type;
     // SAFETY: reading the type catalog for the argument's own type.
-    if !known && !unsafe { pg_sys::type_is_rowtype(arg_type) } {
+    if site.plan.is_none() && !unsafe { pg_sys::type_is_rowtype(arg_type) } {
         return Err(Error::NotARow(type_name(arg_type)));
     }
-    // SAFETY: the datum is a composite (checked above, or when the plan for this argument
-    // type was made); detoasting gives a plain tuple header (a copy if it was toasted).
-    // The identifier is looked up on every row: a row type changes under ALTER TABLE, and a
-    // caller such as PL/pgSQL may pass rows of both layouts through one call site.
+    // SAFETY: the datum is a composite (checked above, or when the site's plan was made);
+    // detoasting gives a plain tuple header (a copy if it was toasted). The identifier is
+    // looked up on every row: a row type changes under ALTER TABLE, and a caller such as
+    // PL/pgSQL may pass rows of both layouts through one call site.
     let (header, identifier) = unsafe {
         let header = super::fmgr::detoast(row).0 as pg_sys::HeapTupleHeader;
         let identifier = pg_sys::assign_record_type_identifier(
@@ -527,21 +542,15 @@ fn row_raw(
         );
         (header, identifier)
     };
-    ROW_PLAN.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let current = cell.as_ref().is_some_and(|p| {
-            p.arg_type == arg_type && p.identifier == identifier && p.stamp == s.stamp()
-        });
-        if !current {
-            let plan = row_plan(arg_type, identifier, header, s)?;
-            if let Some(old) = cell.replace(plan) {
-                // SAFETY: the replaced plan's own copy.
-                unsafe { pg_sys::FreeTupleDesc(old.tupdesc) };
-            }
-        }
-        let plan = cell.as_mut().expect("a plan was just made");
-        read_row(plan, header, s, raw)
-    })
+    let current =
+        (site.plan.as_ref()).is_some_and(|p| p.identifier == identifier && p.stamp == s.stamp());
+    if !current {
+        // The old plan (and its descriptor) goes first: a failed new one leaves none.
+        site.plan = None;
+        site.plan = Some(row_plan(identifier, header, s)?);
+    }
+    let plan = site.plan.as_mut().expect("a plan was just made");
+    read_row(plan, header, s, raw)
 }
 
 /// Deforms one row by its plan and appends the training columns' raw values to `x`.
@@ -655,11 +664,14 @@ pub(crate) unsafe fn read_values(
 
 /// The predicted label of a classification project as text (a text label's own value).
 #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
-fn predict_label_row(project_name: &str, row: AnyElement) -> String {
-    serve::predict_label(project_name, |s, raw| {
-        row_raw(row.datum(), row.oid(), s, raw)
-    })
-    .or_report()
+fn predict_label_row(
+    project_name: &str,
+    row: AnyElement,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> String {
+    // SAFETY: this call's fcinfo; only the row predicts ask for a RowSite.
+    let site = unsafe { RowSite::of(&super::fmgr::Args::new(fcinfo)) };
+    serve::predict_label(project_name, |s, raw| row_raw(row.datum(), site, s, raw)).or_report()
 }
 
 super::fmgr::fmgr_function!(
@@ -684,8 +696,10 @@ fn predict_row(args: &super::fmgr::Args) -> pg_sys::Datum {
     let value = args
         .project(0)
         .and_then(|project| {
-            let (row, arg_type) = (args.datum(1), args.arg_type(1));
-            serve::predict_row(project, |s, raw| row_raw(row, arg_type, s, raw))
+            let row = args.datum(1);
+            // SAFETY: only the row predicts ask for a RowSite.
+            let site = unsafe { RowSite::of(args) };
+            serve::predict_row(project, |s, raw| row_raw(row, site, s, raw))
         })
         .or_report();
     pg_sys::Datum::from(value.to_bits())
