@@ -377,7 +377,7 @@ unsafe fn attribute(d: pg_sys::Datum, oid: pg_sys::Oid) -> Option<Attribute> {
 struct RowPlan {
     identifier: u64,
     stamp: u64,
-    /// In TopMemoryContext, freed when the plan is replaced.
+    /// In TopMemoryContext, freed when the plan is dropped (replaced, or its site goes).
     tupdesc: pg_sys::TupleDesc,
     /// Where each training column comes from.
     attributes: Sources,
