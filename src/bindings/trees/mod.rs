@@ -20,6 +20,7 @@
 
 pub mod lightgbm;
 mod one_row;
+mod quick;
 pub mod xgboost;
 
 use super::{outputs_per_row, raw_to_predictions, raw_to_proba, BindingError, Model, ModelShape};
@@ -1174,6 +1175,26 @@ pub(crate) mod parity {
             forest.predict(row, &mut one);
         }
         assert_identical(&format!("{what} one row natively"), &native, &one);
+        // Both forms of the one-row layout, whichever the forest chose, on the raw sums.
+        let d = forest.num_features;
+        match &forest.family {
+            super::Family::XGBoost(t) => {
+                super::tests::one_row_forms_agree::<f32, super::XGBoostRule>(
+                    t,
+                    probes,
+                    d,
+                    forest.outputs(),
+                );
+            }
+            super::Family::LightGBM { trees, .. } => {
+                super::tests::one_row_forms_agree::<f64, super::LightGBMRule>(
+                    trees,
+                    probes,
+                    d,
+                    forest.outputs(),
+                );
+            }
+        }
     }
 
     /// Values that differ bit for bit, with the first few shown.
@@ -1290,17 +1311,67 @@ mod tests {
     /// None where that layout does not apply.
     fn one_row_sums<T, R>(t: &Trees<T>, rows: &[f32], d: usize) -> Option<Vec<T>>
     where
-        T: Copy + Default + std::ops::AddAssign,
+        T: Copy + Default + std::ops::AddAssign + Into<f64>,
         R: one_row::Cuts<T>,
     {
         let mut laid = bare(t);
         laid.lay_out_one_row::<R>(d);
         laid.one_row.as_ref()?;
-        let mut sums = vec![T::default(); rows.len() / d];
-        for (row, a) in rows.chunks_exact(d).zip(sums.chunks_exact_mut(1)) {
+        let sums = one_row_forms_agree::<T, R>(t, rows, d, 1);
+        let mut chosen = vec![T::default(); rows.len() / d];
+        for (row, a) in rows.chunks_exact(d).zip(chosen.chunks_exact_mut(1)) {
             assert!(laid.accumulate_few::<R>(row, d, a), "laid out");
         }
+        assert_eq!(bits_of(&chosen), bits_of(&sums), "the form chosen");
         Some(sums)
+    }
+
+    fn bits_of<T: Copy + Into<f64>>(v: &[T]) -> Vec<u64> {
+        v.iter().map(|x| (*x).into().to_bits()).collect()
+    }
+
+    /// `outputs` sums per row of `rows` through the one-row layout's walk and its quick form
+    /// (laid out here for rule `R`), which must agree bit for bit; the walk's sums. The quick
+    /// form must apply wherever every tree has at most 64 leaves.
+    pub(super) fn one_row_forms_agree<T, R>(
+        t: &Trees<T>,
+        rows: &[f32],
+        d: usize,
+        outputs: usize,
+    ) -> Vec<T>
+    where
+        T: Copy + Default + std::ops::AddAssign + Into<f64>,
+        R: one_row::Cuts<T>,
+    {
+        let n = rows.len() / d;
+        let mut sums = vec![];
+        for quick in [false, true] {
+            let mut laid = bare(t);
+            laid.one_row = one_row::OneRow::new::<R>(&laid, d, Some(quick));
+            let layout = laid.one_row.as_ref().expect("laid out");
+            let leaves = |root: &u32| {
+                let mut stack = vec![*root as usize];
+                let mut count = 0;
+                while let Some(at) = stack.pop() {
+                    if t.nodes[at].is_leaf() {
+                        count += 1;
+                    } else {
+                        stack.extend([at + 1, t.nodes[at].right as usize]);
+                    }
+                }
+                count
+            };
+            let fits = t.roots.iter().all(|r| leaves(r) <= 64);
+            assert_eq!(layout.is_quick(), quick && fits, "the form asked for");
+            let mut acc = vec![T::default(); n * outputs];
+            // Row by row: accumulate_few takes fewer rows than LANES.
+            for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(outputs)) {
+                assert!(laid.accumulate_few::<R>(row, d, a), "laid out");
+            }
+            sums.push(acc);
+        }
+        assert_eq!(bits_of(&sums[1]), bits_of(&sums[0]), "quick against walk");
+        sums.swap_remove(0)
     }
 
     /// A chain on two features: split 2j (on feature j % 2, at `thresholds[j]`, default
@@ -1375,6 +1446,28 @@ mod tests {
                     &rows[2 * i..][..2]
                 );
             }
+        }
+    }
+
+    /// The quick form's leaf masks at their widths: 32 leaves in a u32, 33 and 64 in a u64;
+    /// 65 leaves fit neither and walk. Values either side of every threshold, and NaN.
+    #[test]
+    fn one_row_quick_form_holds_up_to_64_leaves() {
+        for splits in [31, 32, 63, 64] {
+            let thresholds: Vec<f32> = (0..splits).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let mut values = vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY];
+            for t in &thresholds {
+                values.extend([*t, t.next_up(), t.next_down()]);
+            }
+            let rows = grid(&values);
+            let t = chain::<f32>(&thresholds, Missing::Nan);
+            // one_row_forms_agree asserts the quick form applies exactly up to 64 leaves.
+            let sums = one_row_forms_agree::<f32, XGBoostRule>(&t, &rows, 2, 1);
+            let mut want = vec![0f32; rows.len() / 2];
+            for (row, a) in rows.chunks_exact(2).zip(want.chunks_exact_mut(1)) {
+                t.accumulate::<XGBoostRule>(row, a);
+            }
+            assert_eq!(bits_of(&sums), bits_of(&want), "{splits} splits");
         }
     }
 
