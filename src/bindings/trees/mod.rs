@@ -867,13 +867,16 @@ impl Forest {
             } => {
                 let (mut stack, mut heap) = ([0f64; STACK_OUTPUTS], vec![]);
                 let acc = scratch(&mut stack, &mut heap, block * o);
-                let (mut stack_rows, mut heap_rows) = ([0f64; STACK_FEATURES], vec![]);
-                let wide = scratch(&mut stack_rows, &mut heap_rows, block * d);
+                let mut heap_rows = vec![];
                 for b in x.chunks(BLOCK_ROWS * d) {
                     let n = b.len() / d;
-                    let (acc, wide) = (&mut acc[..n * o], &mut wide[..n * d]);
+                    let acc = &mut acc[..n * o];
                     acc.iter_mut().for_each(|a| *a = 0.0);
                     if !trees.accumulate_few::<LightGBMRule>(b, d, acc) {
+                        // The rows widened to f64, for this walk only: the one-row layout
+                        // reads the f32 row, so a one-row predict does not zero this buffer.
+                        let mut stack_rows = [0f64; STACK_FEATURES];
+                        let wide = scratch(&mut stack_rows, &mut heap_rows, n * d);
                         for (w, v) in wide.iter_mut().zip(b) {
                             let v = f64::from(*v);
                             *w = if is_zero(v) { 0.0 } else { v };
