@@ -13,13 +13,25 @@ fn check(ret: i32) -> Result<()> {
         return Ok(());
     }
     // SAFETY: LightGBM returns a thread-local, NUL-terminated message.
-    let message = unsafe { CStr::from_ptr(sys::LGBM_GetLastError()) }
-        .to_string_lossy()
-        .into_owned();
+    let message = unsafe { CStr::from_ptr(sys::LGBM_GetLastError()) }.to_string_lossy();
     Err(BindingError::Library {
         backend: "lightgbm",
-        message,
+        message: without_build_path(message.trim_end()),
     })
+}
+
+/// LightGBM's failed checks end "at /where/pgml/was/built/.../config_auto.cpp, line 345 .":
+/// the directory tells a user nothing (and shows the build machine's), the file name and
+/// line still point into LightGBM's source.
+fn without_build_path(message: &str) -> String {
+    match (message.find(" at /"), message.rfind(", line ")) {
+        (Some(at), Some(line)) if at < line => {
+            let path = &message[at + " at ".len()..line];
+            let file = path.rsplit('/').next().unwrap_or(path);
+            format!("{} at {file}{}", &message[..at], &message[line..])
+        }
+        _ => message.to_string(),
+    }
 }
 
 pub struct Dataset(sys::DatasetHandle);
@@ -278,4 +290,19 @@ pub extern "C" fn ArrowSchemaViewInit(
     _error: *mut c_void,
 ) -> i32 {
     22
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_keep_the_file_but_not_the_build_directory() {
+        let m = "Check failed: (num_leaves) > (1) at /root/.cache/pgml/target/release/build/\
+                 lightgbm3-sys-0/out/lightgbm/src/io/config_auto.cpp, line 345 .";
+        assert_eq!(
+            super::without_build_path(m),
+            "Check failed: (num_leaves) > (1) at config_auto.cpp, line 345 ."
+        );
+        let plain = "Unknown parameter: bogus";
+        assert_eq!(super::without_build_path(plain), plain);
+    }
 }
