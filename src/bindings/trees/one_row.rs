@@ -28,7 +28,7 @@
 //! when `x <= t` rounded down to f32.
 
 use super::quick::Quick;
-use super::{feature, is_zero, Missing, Trees, DEFAULT_LEFT, GROUPS, LANES, MISSING_SHIFT};
+use super::{feature, is_zero, Missing, Node, Trees, DEFAULT_LEFT, GROUPS, LANES, MISSING_SHIFT};
 
 /// Steps prefetched from each tree's root before a walk: levels 0-4 when the root is at the
 /// start of a line (two lines; at most three levels' worth is lost to where the tree starts).
@@ -224,70 +224,26 @@ impl<T: Copy + Default> OneRow<T> {
             }
             searches.push(search);
         }
-        let leaf = Step {
-            col: (2 * num_features) as u8,
-            bin: u8::MAX,
-            delta: 0,
+        // A split's column in the quantized row and its bin; None never, as every threshold
+        // has a cut (above) and a feature at most MAX_CUTS of them.
+        let place = |n: &Node<T>| {
+            let f = feature(n.meta);
+            let c = R::cut(n.threshold)?;
+            let bin = u8::try_from(per_feature[f].partition_point(|x| *x < c)).ok()?;
+            Some((2 * f + usize::from(n.meta & DEFAULT_LEFT != 0), bin))
         };
-        let mut layout = Walk {
-            steps: vec![leaf],
-            values: vec![T::default()],
-            roots: vec![],
-            depths: trees
-                .depths
-                .chunks(LANES)
-                .map(|d| d.iter().copied().max().unwrap_or(0))
-                .collect(),
-        };
-        let mut queue = std::collections::VecDeque::new();
-        for root in &trees.roots {
-            let base = layout.steps.len();
-            layout.roots.push(u32::try_from(base).ok()?);
-            // Breadth first: a node's place is base + the order it was queued in.
-            queue.push_back(*root as usize);
-            let mut queued = 1;
-            while let Some(at) = queue.pop_front() {
-                let n = trees.nodes[at];
-                let here = layout.steps.len() - base;
-                if n.is_leaf() {
-                    layout.steps.push(leaf);
-                    layout.values.push(n.threshold);
-                    continue;
-                }
-                let f = feature(n.meta);
-                let c = R::cut(n.threshold)?;
-                let bin = per_feature[f].partition_point(|x| *x < c);
-                let col = 2 * f + usize::from(n.meta & DEFAULT_LEFT != 0);
-                layout.steps.push(Step {
-                    col: col as u8,
-                    bin: u8::try_from(bin).ok()?,
-                    delta: u16::try_from(queued - here).ok()?,
-                });
-                layout.values.push(T::default());
-                // Validated: the left child is the next preorder node.
-                queue.push_back(at + 1);
-                queue.push_back(n.right as usize);
-                queued += 2;
-            }
-        }
-        u32::try_from(layout.steps.len()).ok()?;
+        let depths: Vec<u32> = trees
+            .depths
+            .chunks(LANES)
+            .map(|d| d.iter().copied().max().unwrap_or(0))
+            .collect();
         let splits = trees.nodes.iter().filter(|n| !n.is_leaf()).count();
-        let steps: usize = layout.depths.iter().map(|d| *d as usize * LANES).sum();
-        let form = if quick.unwrap_or(splits <= QUICK_SPLITS_PER_STEP * steps) {
+        let steps: usize = depths.iter().map(|d| *d as usize * LANES).sum();
+        let quick_form = if quick.unwrap_or(splits <= QUICK_SPLITS_PER_STEP * steps) {
             let right = |i: usize| trees.nodes[i].right as usize;
             let split = |i: usize| {
-                let n = trees.nodes[i];
-                if n.is_leaf() {
-                    return None;
-                }
-                let f = feature(n.meta);
-                // Every threshold has a cut (checked above), and every cut a bin below 256.
-                let c = R::cut(n.threshold).unwrap_or(0.0);
-                let bin = per_feature[f].partition_point(|x| *x < c) as u8;
-                Some((
-                    (2 * f + usize::from(n.meta & DEFAULT_LEFT != 0)) as u16,
-                    bin,
-                ))
+                let n = &trees.nodes[i];
+                (!n.is_leaf()).then(|| place(n).map_or((0, 0), |(col, bin)| (col as u16, bin)))
             };
             let value = |i: usize| trees.nodes[i].threshold;
             Quick::new(&trees.roots, right, split, value)
@@ -296,6 +252,10 @@ impl<T: Copy + Default> OneRow<T> {
         } else {
             None
         };
+        let form = match quick_form {
+            Some(form) => form,
+            None => Form::Walk(Walk::new(trees, num_features, depths, place)?),
+        };
         Some(OneRow {
             searches,
             blocks,
@@ -303,7 +263,7 @@ impl<T: Copy + Default> OneRow<T> {
                 .into_iter()
                 .map(|m| m.unwrap_or(Missing::Nan as u32))
                 .collect(),
-            form: form.unwrap_or(Form::Walk(layout)),
+            form,
         })
     }
 
@@ -344,6 +304,59 @@ impl<T> OneRow<T> {
     #[cfg(test)]
     pub(super) fn is_quick(&self) -> bool {
         !matches!(self.form, Form::Walk(_))
+    }
+}
+
+impl<T: Copy + Default> Walk<T> {
+    /// The walk of `trees`, `depths` per group of LANES, each split at `place(node)`; None
+    /// where a tree is too wide for a two-byte delta.
+    fn new(
+        trees: &Trees<T>,
+        num_features: usize,
+        depths: Vec<u32>,
+        place: impl Fn(&Node<T>) -> Option<(usize, u8)>,
+    ) -> Option<Self> {
+        let leaf = Step {
+            col: (2 * num_features) as u8,
+            bin: u8::MAX,
+            delta: 0,
+        };
+        let mut layout = Walk {
+            steps: vec![leaf],
+            values: vec![T::default()],
+            roots: vec![],
+            depths,
+        };
+        let mut queue = std::collections::VecDeque::new();
+        for root in &trees.roots {
+            let base = layout.steps.len();
+            layout.roots.push(u32::try_from(base).ok()?);
+            // Breadth first: a node's place is base + the order it was queued in.
+            queue.push_back(*root as usize);
+            let mut queued = 1;
+            while let Some(at) = queue.pop_front() {
+                let n = trees.nodes[at];
+                let here = layout.steps.len() - base;
+                if n.is_leaf() {
+                    layout.steps.push(leaf);
+                    layout.values.push(n.threshold);
+                    continue;
+                }
+                let (col, bin) = place(&n)?;
+                layout.steps.push(Step {
+                    col: col as u8,
+                    bin,
+                    delta: u16::try_from(queued - here).ok()?,
+                });
+                layout.values.push(T::default());
+                // Validated: the left child is the next preorder node.
+                queue.push_back(at + 1);
+                queue.push_back(n.right as usize);
+                queued += 2;
+            }
+        }
+        u32::try_from(layout.steps.len()).ok()?;
+        Some(layout)
     }
 }
 
