@@ -253,6 +253,7 @@ impl Error {
             Binding(b) => match b {
                 BindingError::UnknownHyperparam { valid, .. } => format!("Valid hyperparameters: {}.", join(valid)),
                 BindingError::InvalidHyperparam { .. } => "See the library's documentation of this parameter.".into(),
+                BindingError::RejectedHyperparam { name, .. } => format!("Pass a value the library accepts for \"{name}\" (its message says which), or leave it out for the default."),
                 BindingError::MissingValues { .. } => "Filter or fill the NULLs in a view (e.g. COALESCE(col, 0)), or use algorithm => 'xgboost', which treats NULL as missing.".into(),
                 BindingError::Library { .. } => "The library rejected the data or the parameters; its message says why.".into(),
                 BindingError::Corrupt { .. } => "The stored model bytes in pgml.files do not load: retrain, or deploy another model with pgml.deploy.".into(),

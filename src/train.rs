@@ -246,7 +246,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
                     column: feature_names.get(column).cloned().unwrap_or_default(),
                     count,
                 },
-                other => Error::Binding(other),
+                other => Error::Binding(other.blaming(&params, backend.params())),
             })?;
     let fit_time = started.elapsed().as_secs_f64();
 

@@ -74,6 +74,15 @@ pub enum BindingError {
         expected: &'static str,
         got: String,
     },
+    /// A library's own check refused a hyperparameter the user gave (its message names it):
+    /// the user's value to change, not a failure of the library.
+    #[error("{backend} rejected hyperparameter \"{name}\" = {got}: {message}")]
+    RejectedHyperparam {
+        backend: &'static str,
+        name: String,
+        got: String,
+        message: String,
+    },
     #[error("{algorithm} cannot be trained on a feature with missing values: column {column} has {count} NULL value(s)")]
     MissingValues {
         algorithm: &'static str,
@@ -108,6 +117,25 @@ impl BindingError {
         BindingError::Library {
             backend,
             message: e.to_string(),
+        }
+    }
+
+    /// The error as the user's to mend where it is a library's refusal naming one of the
+    /// hyperparameters `params` gave (`specs`: the backend's, for its aliases): XGBoost checks values only when training starts and
+    /// LightGBM when it builds its Dataset or Booster, where data errors surface too, so
+    /// the message is what tells the two apart.
+    pub fn blaming(self, params: &Hyperparams, specs: &[ParamSpec]) -> Self {
+        match self {
+            BindingError::Library { backend, message } => match params.named_in(&message, specs) {
+                Some((name, value)) => BindingError::RejectedHyperparam {
+                    backend,
+                    name: name.to_string(),
+                    got: value.to_string(),
+                    message,
+                },
+                None => BindingError::Library { backend, message },
+            },
+            other => other,
         }
     }
 }
@@ -572,18 +600,28 @@ mod tests {
         assert!(find("nope").is_none());
     }
 
-    /// A boosting backend asked for a billion rounds stops when its progress hook errs.
-    pub fn assert_interruptible(backend: &dyn Backend, rounds_param: &str) {
-        let x = ndarray::Array2::from_shape_fn((50, 1), |(i, _)| i as f32);
+    /// `rows` rows of one feature counting up, labelled with its value.
+    fn ramp(rows: usize) -> (ndarray::Array2<f32>, ndarray::Array1<f32>) {
+        let x = ndarray::Array2::from_shape_fn((rows, 1), |(i, _)| i as f32);
         let y = x.column(0).to_owned();
-        let data = TrainData {
+        (x, y)
+    }
+
+    fn regression<'a>(x: &'a ndarray::Array2<f32>, y: &'a ndarray::Array1<f32>) -> TrainData<'a> {
+        TrainData {
             x: x.view(),
             y: y.view(),
             task: Task::Regression,
             num_classes: 0,
             num_targets: 1,
             threads: None,
-        };
+        }
+    }
+
+    /// A boosting backend asked for a billion rounds stops when its progress hook errs.
+    pub fn assert_interruptible(backend: &dyn Backend, rounds_param: &str) {
+        let (x, y) = ramp(50);
+        let data = regression(&x, &y);
         let mut m = serde_json::Map::new();
         m.insert(rounds_param.into(), serde_json::json!(1_000_000_000));
         let mut calls = 0;
@@ -598,6 +636,46 @@ mod tests {
         assert!(matches!(
             backend.fit(&data, &Hyperparams::new(m), &mut stop).err(),
             Some(BindingError::Interrupted)
+        ));
+    }
+
+    /// A value the library itself refuses comes back as that hyperparameter's error, under
+    /// the name the user gave (an alias here), where the library's message names it.
+    #[test]
+    fn library_refusals_name_the_hyperparameter() {
+        let (x, y) = ramp(50);
+        let data = regression(&x, &y);
+        let cases: [(&dyn Backend, &str, serde_json::Value); 3] = [
+            (&xgboost::XGBOOST, "eta", serde_json::json!(-0.5)),
+            (&lightgbm::LightGBM, "max_leaves", serde_json::json!(1)),
+            (
+                &xgboost::XGBOOST,
+                "tree_method",
+                serde_json::json!("sideways"),
+            ),
+        ];
+        for (backend, name, value) in cases {
+            let mut m = serde_json::Map::new();
+            m.insert(name.into(), value.clone());
+            let params = Hyperparams::new(m);
+            let err = backend
+                .fit(&data, &params, &mut |_, _| Ok(()))
+                .err()
+                .expect("the library refuses the value");
+            assert!(matches!(err, BindingError::Library { .. }), "{err:?}");
+            match err.blaming(&params, backend.params()) {
+                BindingError::RejectedHyperparam { name: n, got, .. } => {
+                    assert_eq!((n.as_str(), got), (name, value.to_string()))
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // A library error about something else stays the library's.
+        let other = BindingError::library("xgboost", "Check failed: labels are not finite");
+        let params = Hyperparams::new(serde_json::json!({"eta": 0.1}).as_object().unwrap().clone());
+        assert!(matches!(
+            other.blaming(&params, xgboost::XGBOOST.params()),
+            BindingError::Library { .. }
         ));
     }
 
@@ -625,16 +703,8 @@ mod tests {
 
     #[test]
     fn boosting_reports_its_training_metric() {
-        let x = ndarray::Array2::from_shape_fn((100, 1), |(i, _)| i as f32);
-        let y = x.column(0).to_owned();
-        let data = TrainData {
-            x: x.view(),
-            y: y.view(),
-            task: Task::Regression,
-            num_classes: 0,
-            num_targets: 1,
-            threads: None,
-        };
+        let (x, y) = ramp(100);
+        let data = regression(&x, &y);
         for (backend, rounds, name) in [
             (
                 &xgboost::XGBOOST as &dyn Backend,

@@ -39,10 +39,37 @@ impl ParamKind {
 pub struct ParamSpec {
     pub name: &'static str,
     pub kind: ParamKind,
+    /// The name the library's own messages use where `name` is an alias of it (XGBoost
+    /// says "learning_rate" of an `eta`, LightGBM "num_leaves" of a `max_leaves`).
+    pub canonical: Option<&'static str>,
 }
 
 pub const fn p(name: &'static str, kind: ParamKind) -> ParamSpec {
-    ParamSpec { name, kind }
+    ParamSpec {
+        name,
+        kind,
+        canonical: None,
+    }
+}
+
+impl ParamSpec {
+    /// This name as an alias of the library's `canonical` one.
+    pub const fn alias_of(self, canonical: &'static str) -> ParamSpec {
+        ParamSpec {
+            canonical: Some(canonical),
+            ..self
+        }
+    }
+}
+
+/// Whether `message` has `word` with no letter, digit or underscore on either side.
+fn has_word(message: &str, word: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '_';
+    !word.is_empty()
+        && message.match_indices(word).any(|(at, _)| {
+            !message[..at].chars().next_back().is_some_and(part)
+                && !message[at + word.len()..].chars().next().is_some_and(part)
+        })
 }
 
 /// A validated-on-demand JSON object of hyperparameters.
@@ -126,6 +153,24 @@ impl Hyperparams {
         }
     }
 
+    /// The first given hyperparameter (in the order given) that a library's `message` is
+    /// about, with its value: one it names as a whole word ("max_depth" in "value -1 for
+    /// Parameter max_depth should be ...", not "depth"), by the user's name or the
+    /// library's own for that alias in `specs`, or one whose text value it names ("Invalid
+    /// Input: 'bogus', valid values are ...").
+    pub fn named_in(&self, message: &str, specs: &[ParamSpec]) -> Option<(&str, &Value)> {
+        self.0.iter().find_map(|(name, value)| {
+            let canonical = specs
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.canonical);
+            let about = has_word(message, name)
+                || canonical.is_some_and(|c| has_word(message, c))
+                || value.as_str().is_some_and(|v| has_word(message, v));
+            about.then_some((name.as_str(), value))
+        })
+    }
+
     /// The value as the text a C library's string-keyed parameter API expects.
     pub fn as_library_text(v: &Value) -> String {
         match v {
@@ -202,6 +247,39 @@ mod tests {
         assert!(
             matches!(e, BindingError::InvalidHyperparam { got, .. } if got == "c (valid: a, b)")
         );
+    }
+
+    #[test]
+    fn names_a_given_hyperparameter_as_a_whole_word() {
+        let specs = &[
+            p("max_depth", ParamKind::Int),
+            p("eta", ParamKind::Float).alias_of("learning_rate"),
+            p("tree_method", ParamKind::Text),
+        ];
+        let h = hp(json!({"depth": 3, "max_depth": -1}));
+        let m = "value -1 for Parameter max_depth should be greater equal to 0";
+        assert_eq!(h.named_in(m, specs), Some(("max_depth", &json!(-1))));
+        assert_eq!(hp(json!({"depth": 3})).named_in(m, specs), None);
+        assert_eq!(hp(json!({"max": 3})).named_in(m, specs), None);
+        assert_eq!(hp(json!({})).named_in(m, specs), None);
+        assert_eq!(
+            hp(json!({"num_leaves": 1})).named_in("Check failed: (num_leaves) > (1) at x.cpp", &[]),
+            Some(("num_leaves", &json!(1)))
+        );
+        // By the library's name for the alias given.
+        let m = "value -0.5 for Parameter learning_rate should be greater equal to 0";
+        assert_eq!(
+            hp(json!({"eta": -0.5})).named_in(m, specs),
+            Some(("eta", &json!(-0.5)))
+        );
+        assert_eq!(hp(json!({"eta": -0.5})).named_in(m, &[]), None);
+        // By a text value, but not by a number in the message.
+        let m = "Invalid Input: 'bogus', valid values are: {'approx', 'hist'}";
+        assert_eq!(
+            hp(json!({"max_depth": 1, "tree_method": "bogus"})).named_in(m, specs),
+            Some(("tree_method", &json!("bogus")))
+        );
+        assert_eq!(hp(json!({"tree_method": "bog"})).named_in(m, specs), None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ const RANDOM_FOREST_DEFAULTS: [(&str, &str); 4] = [
 /// Rounds when `n_estimators` is not given (XGBoost's Python API default).
 const DEFAULT_ROUNDS: i64 = 100;
 
+/// XGBoost's names; an alias (DMLC_DECLARE_ALIAS in its param.h files) says which field it
+/// sets, the name XGBoost's messages use.
 static PARAMS: &[ParamSpec] = &[
     p("n_estimators", Int),
     // general
@@ -49,9 +51,9 @@ static PARAMS: &[ParamSpec] = &[
     p("seed", Int),
     p("seed_per_iteration", Bool),
     // tree booster
-    p("eta", Float),
+    p("eta", Float).alias_of("learning_rate"),
     p("learning_rate", Float),
-    p("gamma", Float),
+    p("gamma", Float).alias_of("min_split_loss"),
     p("min_split_loss", Float),
     p("max_depth", Int),
     p("min_child_weight", Float),
@@ -61,9 +63,9 @@ static PARAMS: &[ParamSpec] = &[
     p("colsample_bytree", Float),
     p("colsample_bylevel", Float),
     p("colsample_bynode", Float),
-    p("lambda", Float),
+    p("lambda", Float).alias_of("reg_lambda"),
     p("reg_lambda", Float),
-    p("alpha", Float),
+    p("alpha", Float).alias_of("reg_alpha"),
     p("reg_alpha", Float),
     p("tree_method", Text),
     p("scale_pos_weight", Float),
