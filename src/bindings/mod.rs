@@ -121,9 +121,9 @@ impl BindingError {
     }
 
     /// The error as the user's to mend where it is a library's refusal naming one of the
-    /// hyperparameters `params` gave (`specs`: the backend's, for its aliases): XGBoost checks values only when training starts and
-    /// LightGBM when it builds its Dataset or Booster, where data errors surface too, so
-    /// the message is what tells the two apart.
+    /// hyperparameters `params` gave (`specs`: the backend's, for its aliases). XGBoost
+    /// checks values only when training starts and LightGBM when it builds its Dataset or
+    /// Booster, where data errors surface too, so the message is what tells the two apart.
     pub fn blaming(self, params: &Hyperparams, specs: &[ParamSpec]) -> Self {
         match self {
             BindingError::Library { backend, message } => match params.named_in(&message, specs) {
