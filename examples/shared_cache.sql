@@ -48,4 +48,25 @@ SELECT prediction = :'linear'::real AS new_model, from_shared, from_catalog
   FROM pg_temp.in_new_connection($$SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02])$$);
 SELECT prediction = :'linear'::real AS new_model, from_shared, from_catalog
   FROM pg_temp.in_new_connection($$SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02])$$);
+
+-- A served model's rows edited by hand (here another model's bytes written over its
+-- pgml.files row; likewise an UPDATE or DELETE on pgml.models, pgml.snapshots or
+-- pgml.projects) make every copy stale at commit, as a deployment does: the first new
+-- connection reads the catalog and replaces the shared copy, the next takes the edited
+-- model from shared memory, and this session reloads it too.
+CREATE TABLE shared_flipped AS SELECT * FROM pgml.diabetes;
+UPDATE shared_flipped SET target = -target;
+SELECT project, algorithm FROM pgml.train('shared flipped', 'regression', 'shared_flipped', 'target', 'linear');
+SELECT pgml.predict('shared flipped', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02]) AS flipped \gset
+UPDATE pgml.files f SET data = o.data
+  FROM pgml.files o
+ WHERE f.model_id = (SELECT model_id FROM pgml.deployed_models WHERE name = 'shared demo')
+   AND o.model_id = (SELECT model_id FROM pgml.deployed_models WHERE name = 'shared flipped')
+   AND o.path = f.path AND o.part = f.part;
+SELECT prediction = :'flipped'::real AS edited, from_shared, from_catalog
+  FROM pg_temp.in_new_connection($$SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02])$$);
+SELECT prediction = :'flipped'::real AS edited, from_shared, from_catalog
+  FROM pg_temp.in_new_connection($$SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02])$$);
+SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02]) = :'flipped'::real AS edited_here;
+DROP TABLE shared_flipped;
 DROP EXTENSION dblink;

@@ -831,6 +831,41 @@ mod tests {
     }
 
     #[pg_test]
+    fn hand_edits_of_served_rows_reach_the_cache() {
+        run("CREATE TABLE lin (x real, y real)");
+        run("INSERT INTO lin SELECT i, 3 * i + 1 FROM generate_series(1, 100) i");
+        run("SELECT * FROM pgml.train('up', 'regression', 'lin', 'y', 'linear')");
+        run("SELECT * FROM pgml.train('down', 'regression', 'lin', 'y', 'linear')");
+        run("UPDATE lin SET y = -y");
+        run("SELECT * FROM pgml.train('down', algorithm => 'linear')");
+        run("SELECT pgml.deploy('down', 'most_recent')");
+        let up = one::<f32>("SELECT pgml.predict('up', ARRAY[10])");
+        let down = one::<f32>("SELECT pgml.predict('down', ARRAY[10])");
+        assert!(
+            (up - 31.0).abs() < 0.5 && (down + 31.0).abs() < 0.5,
+            "{up} {down}"
+        );
+        // The bytes of 'down' written over those of 'up': served at once, not the cached copy.
+        run("UPDATE pgml.files f SET data = d.data FROM pgml.files d
+              WHERE f.model_id = (SELECT model_id FROM pgml.deployed_models WHERE name = 'up')
+                AND d.model_id = (SELECT model_id FROM pgml.deployed_models WHERE name = 'down')
+                AND d.path = f.path AND d.part = f.part");
+        assert_eq!(one::<f32>("SELECT pgml.predict('up', ARRAY[10])"), down);
+        // A renamed project answers to its new name only.
+        run("UPDATE pgml.projects SET name = 'renamed' WHERE name = 'down'");
+        assert_eq!(
+            one::<f32>("SELECT pgml.predict('renamed', ARRAY[10])"),
+            down
+        );
+        assert_error("SELECT pgml.predict('down', ARRAY[10])", "42704", "down");
+        // Its models' number of features edited: the new value is checked on the next call.
+        run("UPDATE pgml.models SET num_features = 2
+              WHERE id = (SELECT model_id FROM pgml.deployed_models WHERE name = 'renamed')");
+        let (state, message, _) = error_of("SELECT pgml.predict('renamed', ARRAY[10])");
+        assert_ne!(state, "OK", "{message}");
+    }
+
+    #[pg_test]
     fn every_bad_input_is_a_clean_error() {
         run("SELECT pgml.load_dataset('diabetes')");
         run("SELECT * FROM pgml.train('d', 'regression', 'pgml.diabetes', 'target')");

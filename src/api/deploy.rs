@@ -36,16 +36,28 @@ fn deploy_model(
     TableIterator::once((d.project, d.strategy, d.algorithm))
 }
 
-/// Statement trigger on pgml.deployments: every change to it invalidates the relation's
-/// relcache entry, which Postgres delivers to every backend when (and only if) the change
-/// commits; src/cache.rs listens for it.
+/// Statement trigger on the tables a served model is read from: pgml.deployments (every
+/// change), and pgml.projects, pgml.snapshots, pgml.models and pgml.files (UPDATE, DELETE,
+/// TRUNCATE: pgml itself only inserts there, so these are a rename, a hand-edited model, a
+/// deleted project). Each invalidates pgml.deployments' relcache entry, which Postgres
+/// delivers to every backend when (and only if) the change commits; src/cache.rs listens for
+/// it, and the shared model cache treats it as a new deployment (src/shared_models.rs).
 #[pg_trigger]
 fn deployments_changed<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, pgrx::PgTriggerError> {
     let rel = trigger.relation()?;
-    // SAFETY: the trigger's relation is open and valid for the duration of the call.
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(rel.oid()) };
+    // SAFETY: syscache reads for the trigger's open relation; pgml.deployments sits in the
+    // same schema (the extension's).
+    unsafe {
+        let deployments = pg_sys::get_relname_relid(
+            c"deployments".as_ptr(),
+            pg_sys::get_rel_namespace(rel.oid()),
+        );
+        if deployments != pg_sys::InvalidOid {
+            pg_sys::CacheInvalidateRelcacheByRelid(deployments);
+        }
+    }
     crate::shared_models::changed_in_transaction();
     Ok(None)
 }
@@ -54,6 +66,18 @@ extension_sql!(
     r#"
 CREATE TRIGGER deployments_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.projects
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.snapshots
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.models
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.files
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
 "#,
     name = "deployments_trigger",
