@@ -11,23 +11,23 @@
 //! the area is one for the whole cluster, and project names and model ids repeat across
 //! databases and across a `DROP EXTENSION pgml` / `CREATE EXTENSION pgml` (ids restart at 1).
 //!
-//! Coherence. The shared `epoch` is bumped after every commit that changed pgml.deployments,
-//! or changed served rows of pgml.projects, pgml.snapshots, pgml.models or pgml.files by
-//! hand (api/deploy.rs's trigger; the commit callback below runs once the commit is
-//! visible), and by every backend that processes the relcache invalidation of
-//! pgml.deployments that trigger sends (cache.rs; this also covers COMMIT PREPARED). An entry is trusted only while its epoch is current. A backend that
-//! missed publishes what it read only if the epoch did not move between reading it and
-//! publishing, and it reads the catalog with a snapshot taken *after* reading the epoch: a
-//! deployment committed before that snapshot is in what it read, and one committed after
-//! bumps the epoch after the snapshot, so the publish is dropped. Nothing is published from
-//! a transaction that changed deployments itself (its view is not committed yet), nor read
-//! or published on a standby (its backends may never see a replayed invalidation that
-//! would bump the epoch); standbys still use the per-backend cache, kept coherent by
-//! replayed invalidations (tests/replica.sh). A model id's bytes stay the same unless its
-//! rows are edited by hand, so the ring is keyed by model id; a publish compares the bytes
-//! it read with the copy held and replaces a copy that differs, and since every lookup
-//! passes through a project entry of the current epoch, which only a publish after the
-//! edit's commit creates, an edited model is never served from an old copy.
+//! Coherence. The shared `epoch` is bumped after every commit that changed pgml.deployments, or
+//! changed served rows of pgml.projects, pgml.snapshots, pgml.models or pgml.files by hand
+//! (api/deploy.rs's trigger; the commit callback below runs once the commit is visible), and by
+//! every backend that processes the relcache invalidation of pgml.deployments that trigger
+//! sends (cache.rs; this also covers COMMIT PREPARED). An entry is trusted only while its epoch
+//! is current. A backend that missed publishes what it read only if the epoch did not move
+//! between reading it and publishing, and it reads the catalog with a snapshot taken *after*
+//! reading the epoch: a deployment committed before that snapshot is in what it read, and one
+//! committed after bumps the epoch after the snapshot, so the publish is dropped. Nothing is
+//! published from a transaction that changed deployments itself (its view is not committed
+//! yet), nor read or published on a standby (its backends may never see a replayed invalidation
+//! that would bump the epoch); standbys still use the per-backend cache, kept coherent by
+//! replayed invalidations (tests/replica.sh). A model id's bytes stay the same unless its rows
+//! are edited by hand, so the ring is keyed by model id; a publish compares the bytes it read
+//! with the copy held and replaces a copy that differs, and since every lookup passes through a
+//! project entry of the current epoch, which only a publish after the edit's commit creates, an
+//! edited model is never served from an old copy.
 
 use crate::bindings::Task;
 use crate::catalog::Deployed;
@@ -287,10 +287,11 @@ fn project_slot<'a>(h: &'a mut Header, scope: Scope, project: &str) -> Option<&'
     })
 }
 
-fn model_slot(h: &Header, scope: Scope, model_id: i64) -> Option<&ModelSlot> {
+/// Where the ring holds `model_id` of `scope`, if it does.
+fn model_slot(h: &Header, scope: Scope, model_id: i64) -> Option<usize> {
     h.models
         .iter()
-        .find(|m| m.used && m.scope == scope && m.model_id == model_id)
+        .position(|m| m.used && m.scope == scope && m.model_id == model_id)
 }
 
 /// The serialized model deployed for `project` in `scope`, if the entry is current at
@@ -302,7 +303,7 @@ pub fn lookup(scope: Scope, project: &str, epoch: u64) -> Option<Vec<u8>> {
             return None;
         }
         let model_id = slot.model_id;
-        let m = model_slot(h, scope, model_id)?;
+        let m = &h.models[model_slot(h, scope, model_id)?];
         let (offset, len) = (m.offset, m.len);
         Some(ring(h)[offset..offset + len].to_vec())
     })
@@ -344,8 +345,7 @@ fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8]) {
     if len == 0 || len > h.capacity {
         return;
     }
-    let held = (h.models.iter()).position(|m| m.used && m.scope == scope && m.model_id == model_id);
-    if let Some(i) = held {
+    if let Some(i) = model_slot(h, scope, model_id) {
         // The same bytes unless the model's catalog rows were edited by hand (see the
         // module's comment): then the copy just read from the catalog replaces the old one.
         let (offset, held_len) = (h.models[i].offset, h.models[i].len);
