@@ -28,6 +28,8 @@ import ast, sys
 for path in sys.argv[1:]:
     ast.parse(open(path).read(), path)
 PY
+# The serving probes' C (benches/serving/probes.c) against this server's headers.
+gcc -fsyntax-only -Wall -Werror -I"$("$PG_CONFIG" --includedir-server)" benches/serving/*.c
 
 fi
 
