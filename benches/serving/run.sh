@@ -144,11 +144,31 @@ each slice the quartiles of the slice ratios are 0.02-0.05 apart. Runs of this h
   0.93 / 0.88, 0.89 / 0.87, 0.97 / 0.95
 - C (empty 27.9k / 64.9k tps): 0.932 / 0.914, 0.926 / 0.923, 0.927 / 0.869, 0.862 / 0.876,
   0.990 / 0.949
+- D, this report, after predict_one (below; empty 29.5k / 62.3k tps): 0.919 / 0.904,
+  0.930 / 0.942, 0.912 / 0.874, 0.911 / 0.846, 0.959 / 0.932 (at 2 clients a slow run: the C
+  function with no pgml at 0.963, usually 0.98-0.99)
 Reports before it, at 2 clients against the mean of all empty slices (XGBoost 25 / LightGBM
 25 / XGBoost 100 / LightGBM 100): 0.91 / 0.92 / 0.89 / 0.87, 0.90 / 0.88 / 0.88 / 0.86,
 0.92 / 0.94 / 0.88 / 0.83, 0.90 / 0.88 / 0.85 / 0.87, 0.92 / 0.89 / 0.86 / 0.88.
-So the 25-tree models (the issue's reference) sit at 0.93-0.95 at 1 client and 0.90-0.92 at
-2; the 100-tree ones at 0.86-0.93 at 1 client and 0.85-0.88 at 2, short of 0.9.
+So the 25-tree models (the issue's reference) sit at 0.92-0.95 at 1 client and 0.90-0.94 at
+2; the 100-tree ones at 0.86-0.93 at 1 client (both above 0.9 in D) and 0.85-0.88 at 2, short
+of 0.9.
+- What a call's memory, code and arithmetic cost under this load, with no pgml in it
+  (benches/serving/probes.sh, PROBES.md, 2026-11-23; µs per call alone -> under 2-client
+  pgbench): 1,000 dependent multiply-adds 1.25 -> 1.26; 600 loads over 64 lines 0.63 -> 1.70,
+  over 750 lines (48 KB) 0.78 -> 2.87; 48 small functions packed in 6 KB 0.18 -> 1.54, the
+  same 48 one per page 0.26 -> 2.45. Arithmetic costs what it costs alone; memory is cold on
+  every call (~2-3 ns a data line); code is colder still, ~14 ns a line and ~19 more a page,
+  as the front end waits on each instruction miss in turn. So a path's fixed cost is mostly
+  the code lines it runs: the linear model's ~70 lines of pgml.so (perf, distinct lines hit
+  in a loop of predicts) make its ~1 us over the C function, and the tree path's ~140 made a
+  fixed ~1.3 us that a loop of predicts does not show (XGBoost 25 against linear: +0.19 us
+  alone, +1.7 us under load; each further tree +7 ns alone, +16 ns under load).
+- predict_one (500331c): one row of one output no longer runs inside predict_rows, a 38 KB
+  function for blocks of rows whose one-row path ran ~70 lines and a 10 KB stack frame probed
+  page by page; it is one short function, same sums bit for bit. Loop of 1M predicts,
+  XGBoost 25: 530 -> 478 ms. Same pgbench run, 2 clients, with and without it: XGBoost 25
+  0.884 -> 0.903, XGBoost 100 0.849 -> 0.852, LightGBM 100 0.870 -> 0.891.
 - "C function, no pgml" is contrib intarray's icount declared STABLE: what Postgres itself
   charges for calling a function from a loadable module on every execution (fmgr lookup,
   EXECUTE check; the empty query's array_length is folded into a constant at plan time).
@@ -207,11 +227,23 @@ So the 25-tree models (the issue's reference) sit at 0.93-0.95 at 1 client and 0
     data-dependent loop exits): no change; prefetching the whole layout before the walk:
     no change for the splits, worse with the leaf values too;
   - the splits and leaf values in one /dev/shm mapping shared by both backends (so the two
-    backends taking turns on a core read the same lines): no change under pgbench.
+    backends taking turns on a core read the same lines): no change under pgbench;
+  - (2026-11-23) depth-wise trees grown into perfect trees of 2-byte splits, children by
+    arithmetic, leaves apart, LANES trees interleaved (XGBoost 100: 40 KB instead of 95, ~3
+    lines a tree instead of 5-6): same pgbench run, 2 clients, walk against it: XGBoost 100
+    0.863 / 0.862, XGBoost 25 0.916 / 0.914; alone, best of 5 loops of 1M, slower (XGBoost
+    100 1,065 / 1,088 ms, XGBoost 25 532 / 562);
+  - (2026-11-23) the per-call functions in one `.text.hot` section (fewer code pages): the
+    attribute did not group them in pgml.so's link (it does in a small test crate); not
+    pursued.
   So neither the lines a cold walk reads nor a second backend's copy of them is its cost.
   Removing the dependent loads altogether (the quick form above) takes 8-10% off LightGBM's
   share and makes XGBoost's worse: the chains are part of the cost, not most of it. What is
-  left is instructions per split, and Postgres's own ~1 us for calling a function (below).
+  left is the code lines each call runs (the probes above), instructions per split, and
+  Postgres's own ~1 us for calling a function (below). The next lever is fewer, contiguous
+  code lines on the common path (fmgr entry, cache lookup, checks: ~60 lines over ~14
+  functions and pages of pgml.so); by the probes, at most ~0.5-0.8 us, short of the ~1.5 us
+  a 100-tree model lacks at 2 clients.
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
   plain static; the last project looked up compared by name instead of hashed.
