@@ -855,8 +855,7 @@ impl Forest {
                 let Some(layout) = &trees.one_row else {
                     return false;
                 };
-                let mut sum = [self.base_margin[0]];
-                layout.each_leaf::<XGBoostRule>(x, |_, leaf| sum[0] += leaf);
+                let mut sum = [layout.sum::<XGBoostRule>(x, self.base_margin[0])];
                 self.link_f32(&mut sum);
                 out.push(sum[0]);
             }
@@ -867,12 +866,8 @@ impl Forest {
                 let Some(layout) = &trees.one_row else {
                     return false;
                 };
-                let mut sum = [0f64];
-                layout.each_leaf::<LightGBMRule>(x, |_, leaf| sum[0] += leaf);
-                if let Some(n) = average_over {
-                    sum[0] /= n;
-                }
-                self.link_f64(&mut sum);
+                let mut sum = [layout.sum::<LightGBMRule>(x, 0.0)];
+                self.finish_f64(&mut sum, *average_over);
                 out.push(sum[0] as f32);
             }
             _ => return false,
@@ -930,10 +925,7 @@ impl Forest {
                         trees.accumulate_rows::<LightGBMRule>(wide, d, acc, o);
                     }
                     for a in acc.chunks_exact_mut(o) {
-                        if let Some(n) = average_over {
-                            a.iter_mut().for_each(|a| *a /= n);
-                        }
-                        self.link_f64(a);
+                        self.finish_f64(a, *average_over);
                     }
                     out.extend(acc.iter().map(|v| *v as f32));
                 }
@@ -964,6 +956,16 @@ impl Forest {
             }
             Link::Exp => acc.iter_mut().for_each(|v| *v = v.exp()),
         }
+    }
+
+    /// A LightGBM row's sums to its outputs: averaged over the iterations in random forest
+    /// mode, then linked.
+    #[inline(always)]
+    fn finish_f64(&self, acc: &mut [f64], average_over: Option<f64>) {
+        if let Some(n) = average_over {
+            acc.iter_mut().for_each(|a| *a /= n);
+        }
+        self.link_f64(acc);
     }
 
     /// LightGBM's ConvertOutput in double.

@@ -299,6 +299,17 @@ impl<T: Copy + Default> OneRow<T> {
     }
 }
 
+impl<T: Copy + Default + std::ops::AddAssign> OneRow<T> {
+    /// `start` plus every tree's leaf for `row`, added in tree order (one output: the sum
+    /// stays in a register).
+    #[inline(always)]
+    pub(super) fn sum<R: Cuts<T>>(&self, row: &[f32], start: T) -> T {
+        let mut sum = start;
+        self.each_leaf::<R>(row, |_, leaf| sum += leaf);
+        sum
+    }
+}
+
 impl<T> OneRow<T> {
     /// Whether the quick form was chosen (tests).
     #[cfg(test)]
@@ -429,10 +440,7 @@ impl<T: Copy + Default + std::ops::AddAssign> Trees<T> {
             .zip(acc.chunks_exact_mut(outputs))
         {
             if let [only] = acc {
-                // One output: the sum stays in a register.
-                let mut sum = *only;
-                layout.each_leaf::<R>(row, |_, leaf| sum += leaf);
-                *only = sum;
+                *only = layout.sum::<R>(row, *only);
             } else {
                 layout.each_leaf::<R>(row, |t, leaf| {
                     // SAFETY: t < trees; groups are below the outputs (validated).
