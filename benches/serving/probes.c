@@ -107,7 +107,8 @@ pgml_probe(PG_FUNCTION_ARGS)
 				if (n < CHAINS || n > (1 << 20))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("lines must be between %d and %d, not %d", CHAINS, 1 << 20, n)));
+							 errmsg("lines must be between %d and %d, not %d", CHAINS, 1 << 20, n),
+							 errhint("Probe 1 chases loads over that many 64-byte lines.")));
 				if (n != cycle_lines)
 					build_cycle(n);
 				for (int c = 0; c < CHAINS; c++)
@@ -132,8 +133,13 @@ pgml_probe(PG_FUNCTION_ARGS)
 				__asm__ volatile("" : "+r"(x));
 			}
 			break;
-		default:
+		case 0:
 			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("no probe of kind %d", kind),
+					 errhint("Kinds are 0 (the call only) to 4; see benches/serving/probes.c.")));
 	}
 	sink = x;
 	PG_RETURN_INT32(0);
