@@ -42,6 +42,9 @@ pub struct Served {
     pub pipeline: Pipeline,
     /// The pipeline changes nothing: raw values go to the model as they are.
     pub identity: bool,
+    /// A row of `num_features` raw values is the model's row as it is, and the model gives
+    /// one value: the row may take `Model::predict_one` (serve::predict).
+    pub one_row: bool,
     /// The algorithm takes NaN as a missing value (else a NULL left after preprocessing is
     /// an error).
     pub handles_missing: bool,
@@ -191,15 +194,73 @@ fn check_privileges() -> Result<(pg_sys::Oid, u64)> {
     Ok((current_user(), epoch))
 }
 
+/// Whether two project names are equal, compared inline a word at a time: `==` on slices
+/// calls libc's memcmp, and a byte loop unrolls to a line of code per few bytes, both on
+/// every warm predict (see with_warm).
+#[inline(always)]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        // Short names: both zero-padded into one word.
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(s);
+            u64::from_ne_bytes(w)
+        };
+        return word(a) == word(b);
+    }
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
+    // Whole words, then the last eight bytes (overlapping the last whole word).
+    (0..n - 8).step_by(8).all(|i| word(a, i) == word(b, i)) && word(a, n - 8) == word(b, n - 8)
+}
+
+/// `f` on the project's model when it is the last one this backend looked up, current, and
+/// checked for this user at the current privileges; None, `f` not called, otherwise (then
+/// `get` loads or checks it). The warm predict's whole lookup: a name compared in place (no
+/// UTF-8 check: equal bytes to a `String` are UTF-8), no reference count.
+///
+/// `f` runs while the cache is borrowed: it must not look a model up (it computes on the
+/// model only).
+#[inline(always)]
+pub fn with_warm<R>(name: &[u8], f: impl FnOnce(&Served) -> Option<R>) -> Option<R> {
+    bindings::trees::set_enabled(crate::gucs::native_trees());
+    let generation = GENERATION.load(Ordering::Relaxed);
+    MODELS.with(|m| {
+        let models = m.try_borrow().ok()?;
+        let (last, s) = models.last.as_ref()?;
+        let current = s.generation == generation
+            && same_name(last.as_bytes(), name)
+            && s.checked.get() == (current_user(), PRIVILEGES.load(Ordering::Relaxed));
+        if current {
+            f(s)
+        } else {
+            None
+        }
+    })
+}
+
+/// The project's model if it is cached and current: the last one looked up is compared
+/// inline, any other found in the map.
 fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
+    let last = MODELS.with(|m| match &m.borrow().last {
+        Some((name, s))
+            if same_name(name.as_bytes(), project.as_bytes()) && s.generation == generation =>
+        {
+            Some(s.clone())
+        }
+        _ => None,
+    });
+    last.or_else(|| current_in_map(project, generation))
+}
+
+/// current's other half: another project than the last one, found by hash.
+#[inline(never)]
+fn current_in_map(project: &str, generation: u64) -> Option<Rc<Served>> {
     MODELS.with(|m| {
         let models = &mut *m.borrow_mut();
-        match &models.last {
-            Some((name, s)) if name == project && s.generation == generation => {
-                return Some(s.clone())
-            }
-            _ => {}
-        }
         let s = (models.by_project.get(project))
             .filter(|s| s.generation == generation)
             .cloned()?;
@@ -208,17 +269,34 @@ fn current(project: &str, generation: u64) -> Option<Rc<Served>> {
     })
 }
 
-/// The project's deployed model: from the cache when current, else from the catalog.
+/// The project's deployed model: from the cache when current, else from the catalog. The
+/// load and a privilege check again are functions of their own, off the cached path.
 pub fn get(project: &str) -> Result<Rc<Served>> {
-    bindings::trees::set_enabled(crate::gucs::NATIVE_TREES.get());
+    bindings::trees::set_enabled(crate::gucs::native_trees());
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(s) = current(project, generation) {
         let now = (current_user(), PRIVILEGES.load(Ordering::Relaxed));
         if s.checked.get() != now {
-            s.checked.set(check_privileges()?);
+            recheck(&s)?;
         }
         return Ok(s);
     }
+    load_served(project, generation)
+}
+
+/// The privileges of a cached model's user, checked again (another user, or a GRANT,
+/// REVOKE or role change since).
+#[cold]
+#[inline(never)]
+fn recheck(s: &Served) -> Result<()> {
+    s.checked.set(check_privileges()?);
+    Ok(())
+}
+
+/// get's cold half: the model loaded, kept, and returned.
+#[cold]
+#[inline(never)]
+fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
     if !crate::shmem::enabled() {
         crate::shmem::notice_once();
     }
@@ -250,13 +328,15 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
                 map.remove(&oldest);
             }
         }
+        let identity = d.pipeline.is_identity() && d.pipeline.out_width() == d.num_features;
         let served = Rc::new(Served {
             task: d.task,
             num_features: d.num_features,
             classes: d.classes,
             num_targets: d.num_targets,
             class_labels: d.class_labels,
-            identity: d.pipeline.is_identity() && d.pipeline.out_width() == d.num_features,
+            identity,
+            one_row: identity && d.pipeline.raw_width() == d.num_features && d.num_targets <= 1,
             pipeline: d.pipeline,
             handles_missing: backend.handles_missing(),
             model,
@@ -314,4 +394,26 @@ pub fn info() -> (i64, i64, i64, i64, i64) {
         LOADED_FROM_SHARED.load(Ordering::Relaxed) as i64,
         LOADED_FROM_CATALOG.load(Ordering::Relaxed) as i64,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_name;
+
+    #[test]
+    fn names_compare_equal_exactly_when_their_bytes_do() {
+        let name: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..name.len() {
+            let a = &name[..n];
+            let copy = a.to_vec();
+            assert!(same_name(a, &copy), "{n}");
+            // Every byte changed in turn, and one byte more or less.
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!same_name(a, &b), "{n} at {i}");
+            }
+            assert!(!same_name(a, &name[..n + 1]), "{n} + 1");
+        }
+    }
 }

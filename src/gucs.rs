@@ -16,6 +16,17 @@ pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// (else always through the library's C API: for comparison, or as an escape hatch).
 pub static NATIVE_TREES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// `pgml.native_trees` read without `GucSetting::get`'s active-thread check: that check reads
+/// a thread-local, which in a shared library is a call into the dynamic loader on every warm
+/// predict (code that is cold on each served call, see cache::get).
+#[inline(always)]
+pub fn native_trees() -> bool {
+    // SAFETY: a plain read of the bool Postgres writes the setting to; SQL functions and
+    // GUC assignment both run on the backend's main thread only (pgrx checks that on its
+    // own entry points), so nothing writes it concurrently.
+    unsafe { *NATIVE_TREES.as_ptr() }
+}
+
 /// Size of the shared model cache in kB (src/shared_models.rs); 0 turns it off. Read at server
 /// start: shared memory is sized once.
 pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);

@@ -60,6 +60,7 @@ fn features<'a>(project: &str, s: &Served, raw: &'a [f32], batch: bool) -> Resul
 }
 
 /// Maps a class index back to the label value it encodes.
+#[inline(always)]
 fn label(s: &Served, v: f32) -> f32 {
     match s.task {
         Task::Classification => s.classes.get(v as usize).copied().unwrap_or(f32::NAN),
@@ -67,9 +68,51 @@ fn label(s: &Served, v: f32) -> f32 {
     }
 }
 
+/// One row's prediction through `Model::predict_one`, where the row is the model's as it
+/// is (no preprocessing, the width it was trained on, no NaN for a model that refuses
+/// them) and the model has such a path; None otherwise.
+#[inline(always)]
+fn one_row(s: &Served, x: &[f32]) -> Option<f32> {
+    let takes = s.one_row
+        && x.len() == s.num_features
+        && (s.handles_missing || !x.iter().any(|v| v.is_nan()));
+    let v = if takes { s.model.predict_one(x) } else { None };
+    v.map(|v| label(s, v))
+}
+
+/// The warm `pgml.predict(text, real[])`: the project's model when it is the last one
+/// looked up and current (cache::with_warm), on a row it takes as it is (one_row); None
+/// where anything else is needed, errors included, and the caller takes `predict`.
+///
+/// Why this lane: under load a served call's code is as cold as its data, each code line
+/// costing about 14 ns and each further function page about 19 (benches/serving/PROBES.md),
+/// so the warm path is one stretch of its caller's code and one virtual call into the model.
+#[inline(always)]
+pub fn predict_warm(name: &[u8], x: &[f32]) -> Option<f32> {
+    let v = cache::with_warm(name, |s| one_row(s, x));
+    #[cfg(feature = "pg_test")]
+    if v.is_some() {
+        WARM_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    v
+}
+
+/// Predictions the warm lane served, for the tests to see that it is taken.
+#[cfg(feature = "pg_test")]
+pub static WARM_HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One row's prediction (any path, errors named).
 pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
     let s = cache::get(project)?;
-    s.scratch(|b| predict_served(project, &s, x, &mut b.out))
+    match one_row(&s, x) {
+        Some(v) => Ok(v),
+        None => predict_general(project, &s, x),
+    }
+}
+
+#[inline(never)]
+fn predict_general(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
+    s.scratch(|b| predict_served(project, s, x, &mut b.out))
 }
 
 /// One row's prediction; `out` is an empty buffer for the model's outputs.

@@ -155,6 +155,97 @@ mod tests {
         );
     }
 
+    /// The feature columns of pgml.`table` (all but `target`) as a real[] expression.
+    fn features_array(table: &str) -> String {
+        one::<String>(&format!(
+            "SELECT 'ARRAY[' || string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) \
+             || ']::real[]' FROM information_schema.columns \
+             WHERE table_schema = 'pgml' AND table_name = '{table}' AND column_name <> 'target'"
+        ))
+    }
+
+    #[pg_test]
+    fn warm_predict_lane_agrees_with_the_general_path_and_declines_where_it_must() {
+        run("SELECT pgml.load_dataset('diabetes')");
+        run("SELECT pgml.load_dataset('breast_cancer')");
+        for (p, task, table, algorithm) in [
+            ("lane xgboost", "regression", "diabetes", "xgboost"),
+            (
+                "lane lightgbm",
+                "classification",
+                "breast_cancer",
+                "lightgbm",
+            ),
+            ("lane linear", "regression", "diabetes", "linear"),
+            ("lane logistic", "classification", "breast_cancer", "linear"),
+        ] {
+            run(&format!(
+                "SELECT * FROM pgml.train('{p}', '{task}', 'pgml.{table}', 'target', '{algorithm}')"
+            ));
+            let x = features_array(table);
+            let hits = crate::serve::WARM_HITS.load(std::sync::atomic::Ordering::Relaxed);
+            // Row after row in one query: each predict after the first takes the warm lane;
+            // predict_batch takes Model::predict, and a two-dimensional array the general
+            // path (the lane reads one dimension only). All three agree bit for bit.
+            let differ = one::<i64>(&format!(
+                "SELECT count(*) FROM pgml.{table} \
+                 WHERE pgml.predict('{p}', {x}) IS DISTINCT FROM (pgml.predict_batch('{p}', {x}))[1] \
+                    OR pgml.predict('{p}', {x}) IS DISTINCT FROM pgml.predict('{p}', ARRAY[{x}])"
+            ));
+            assert_eq!(
+                differ, 0,
+                "{p}: rows where the lane and the general path differ"
+            );
+            let rows = one::<i64>(&format!("SELECT count(*) FROM pgml.{table}")) as u64;
+            let lane = crate::serve::WARM_HITS.load(std::sync::atomic::Ordering::Relaxed) - hits;
+            assert!(
+                lane >= rows,
+                "{p}: {lane} of {rows} rows took the warm lane"
+            );
+            assert_error(
+                &format!("SELECT pgml.predict('{p}', ARRAY[1, 2, 3]::real[])"),
+                "22023",
+                "features",
+            );
+        }
+        let x = features_array("diabetes");
+        // Two projects alternating: each call finds the other as the last one looked up.
+        let sum = |q: &str| one::<f64>(&format!("SELECT sum({q})::float8 FROM pgml.diabetes"));
+        let alone = sum(&format!("pgml.predict('lane xgboost', {x})::float8"));
+        let mixed = sum(&format!(
+            "pgml.predict('lane xgboost', {x})::float8 + 0 * pgml.predict('lane linear', {x})"
+        ));
+        assert_eq!(alone, mixed);
+        // A NaN: a missing value for XGBoost (the lane takes it), an error naming the feature
+        // for the linear model (the lane declines, the general path says why).
+        let nan = "ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, 'NaN']::real[]";
+        assert_eq!(
+            one::<f32>(&format!("SELECT pgml.predict('lane xgboost', {nan})")),
+            one::<f32>(&format!(
+                "SELECT (pgml.predict_batch('lane xgboost', {nan}))[1]"
+            ))
+        );
+        assert_error(
+            &format!("SELECT pgml.predict('lane linear', {nan})"),
+            "22004",
+            "s6",
+        );
+        // pgml.native_trees read on every call: off, the lane declines and the library
+        // serves, as the batch form does.
+        let row = "ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, 0.01]::real[]";
+        let native = one::<f32>(&format!("SELECT pgml.predict('lane xgboost', {row})"));
+        run("SET pgml.native_trees = off");
+        let library = one::<f32>(&format!("SELECT pgml.predict('lane xgboost', {row})"));
+        assert_eq!(
+            library,
+            one::<f32>(&format!(
+                "SELECT (pgml.predict_batch('lane xgboost', {row}))[1]"
+            ))
+        );
+        assert!((library - native).abs() <= 1e-4 * native.abs().max(1.0));
+        run("RESET pgml.native_trees");
+    }
+
     #[pg_test]
     fn breast_cancer_xgboost_accuracy() {
         run("SELECT pgml.load_dataset('breast_cancer')");

@@ -109,6 +109,7 @@ impl Args {
         Args(fcinfo)
     }
 
+    #[inline(always)]
     fn arg(&self, i: usize) -> &pg_sys::NullableDatum {
         // SAFETY: fcinfo is valid (new's contract), and i is checked against the number of
         // arguments fmgr allocated (a panic, so an ERROR, if a declaration has fewer).
@@ -122,6 +123,7 @@ impl Args {
         self.arg(i).isnull
     }
 
+    #[inline(always)]
     pub fn datum(&self, i: usize) -> pg_sys::Datum {
         self.arg(i).value
     }
@@ -139,6 +141,7 @@ impl Args {
     }
 
     /// The bytes of a text argument, in place unless it is compressed or stored out of line.
+    #[inline(always)]
     pub fn text<'a>(&self, i: usize) -> &'a [u8] {
         // SAFETY: a non-null text datum (the caller's declaration); an inline uncompressed
         // one (a constant, a parameter, a short column value) is read in place without the
@@ -147,11 +150,7 @@ impl Args {
             let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
             let inline = pgrx::varlena::varatt_is_4b_u(d)
                 || (pgrx::varlena::varatt_is_1b(d) && !pgrx::varlena::varatt_is_1b_e(d));
-            let t = if inline {
-                d
-            } else {
-                pg_sys::pg_detoast_datum_packed(d)
-            };
+            let t = if inline { d } else { detoast_packed(d) };
             std::slice::from_raw_parts(
                 pgrx::varlena::vardata_any(t) as *const u8,
                 pgrx::varlena::varsize_any_exhdr(t),
@@ -159,19 +158,72 @@ impl Args {
         }
     }
 
+    /// The bytes of text argument `i` when it is stored in place (a constant, a parameter,
+    /// a short column value), else None: the warm predict path's check, with no call.
+    #[inline(always)]
+    pub fn text_in_place<'a>(&self, i: usize) -> Option<&'a [u8]> {
+        // SAFETY: a non-null text datum (the caller's declaration), read only after its
+        // header says it is in place (1-byte header, not external; or 4-byte, uncompressed).
+        unsafe {
+            let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
+            let inline = pgrx::varlena::varatt_is_4b_u(d)
+                || (pgrx::varlena::varatt_is_1b(d) && !pgrx::varlena::varatt_is_1b_e(d));
+            inline.then(|| {
+                std::slice::from_raw_parts(
+                    pgrx::varlena::vardata_any(d) as *const u8,
+                    pgrx::varlena::varsize_any_exhdr(d),
+                )
+            })
+        }
+    }
+
+    /// The values of array argument `i` when it is one-dimensional, of `T`, without a NULL,
+    /// and stored in place with a 4-byte header (as a constant or parameter is), else None:
+    /// the warm predict path's check, read from the header directly (pgrx's RawArray
+    /// computes the element count with overflow checks over every dimension).
+    #[inline(always)]
+    pub fn vector_in_place<'a, T: Element>(&self, i: usize) -> Option<&'a [T]> {
+        // SAFETY: a non-null array datum (the caller's declaration); ArrayType's fields are
+        // read only after the header says the datum is in place, and dims[0] and the data
+        // only for a one-dimensional array without a NULL bitmap, whose data starts at
+        // ARR_OVERHEAD_NONULLS(1): the header and one dims and lbound, MAXALIGNed.
+        unsafe {
+            let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
+            if !pgrx::varlena::varatt_is_4b_u(d) {
+                return None;
+            }
+            let a = d.cast::<pg_sys::ArrayType>();
+            if (*a).ndim != 1 || (*a).dataoffset != 0 || (*a).elemtype != T::TYPE {
+                return None;
+            }
+            let head = std::mem::size_of::<pg_sys::ArrayType>();
+            let dims = a.cast::<u8>().add(head).cast::<i32>();
+            let data = (head + 2 * std::mem::size_of::<i32>() + 7) & !7;
+            let len = usize::try_from(*dims).ok()?;
+            Some(std::slice::from_raw_parts(
+                a.cast::<u8>().add(data).cast::<T>(),
+                len,
+            ))
+        }
+    }
+
     /// Argument `i`, an array, detoasted (it lives as long as the call).
+    #[inline(always)]
     pub fn array(&self, i: usize) -> *mut pg_sys::ArrayType {
         self.detoasted(i).0
     }
 
     /// Argument `i`, an array, detoasted; `fresh` when that made a copy.
+    #[inline(always)]
     fn detoasted(&self, i: usize) -> (*mut pg_sys::ArrayType, bool) {
         // SAFETY: a non-null array datum (the caller's declaration).
         let (a, fresh) = unsafe { detoast(self.datum(i)) };
         (a as *mut pg_sys::ArrayType, fresh)
     }
 
-    /// The project name of argument `i` (text).
+    /// The project name of argument `i` (text). Inlined, as is what it calls: it is on the
+    /// warm predict path (cache::get says why that is kept in one function).
+    #[inline(always)]
     pub fn project<'a>(&self, i: usize) -> Result<&'a str> {
         let name = self.text(i);
         if name.is_ascii() {
@@ -179,8 +231,7 @@ impl Args {
             // a row's prediction in a scan).
             return Ok(unsafe { std::str::from_utf8_unchecked(name) });
         }
-        std::str::from_utf8(name)
-            .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+        utf8_project(name)
     }
 
     /// The type of argument `i` at this call site (for a polymorphic argument).
@@ -270,11 +321,43 @@ impl Args {
     }
 }
 
+/// A project name that is not ASCII, checked as UTF-8 (off the warm path).
+#[cold]
+#[inline(never)]
+fn utf8_project(name: &[u8]) -> Result<&str> {
+    std::str::from_utf8(name)
+        .map_err(|_| Error::UnknownProject(String::from_utf8_lossy(name).into()))
+}
+
+/// `pg_detoast_datum_packed`, off the warm path: pgrx's guard around the call (a setjmp
+/// and its handler) would otherwise sit inline in every caller.
+///
+/// # Safety
+/// `d` is a non-null varlena datum.
+#[cold]
+#[inline(never)]
+unsafe fn detoast_packed(d: *mut pg_sys::varlena) -> *mut pg_sys::varlena {
+    // SAFETY: as the contract.
+    unsafe { pg_sys::pg_detoast_datum_packed(d) }
+}
+
+/// `pg_detoast_datum`, off the warm path (as detoast_packed).
+///
+/// # Safety
+/// `d` is a non-null varlena datum.
+#[cold]
+#[inline(never)]
+unsafe fn detoast_full(d: *mut pg_sys::varlena) -> *mut pg_sys::varlena {
+    // SAFETY: as the contract.
+    unsafe { pg_sys::pg_detoast_datum(d) }
+}
+
 /// A varlena datum detoasted, and whether that made a copy: an inline one with a 4-byte
 /// header is used in place without the (guarded, so slower) call.
 ///
 /// # Safety
 /// `d` is a non-null varlena datum.
+#[inline(always)]
 pub unsafe fn detoast(d: pg_sys::Datum) -> (*mut pg_sys::varlena, bool) {
     let d = d.cast_mut_ptr::<pg_sys::varlena>();
     // SAFETY: as the contract.
@@ -282,7 +365,7 @@ pub unsafe fn detoast(d: pg_sys::Datum) -> (*mut pg_sys::varlena, bool) {
         if pgrx::varlena::varatt_is_4b_u(d) {
             (d, false)
         } else {
-            let a = pg_sys::pg_detoast_datum(d);
+            let a = detoast_full(d);
             (a, a != d)
         }
     }
@@ -321,6 +404,7 @@ pub enum Refused {
 ///
 /// # Safety
 /// `array` points to a detoasted ArrayType that outlives the returned slice.
+#[inline(always)]
 pub unsafe fn elements<'a, T: Element>(
     array: *mut pg_sys::ArrayType,
 ) -> std::result::Result<&'a [T], Refused> {

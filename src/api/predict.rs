@@ -145,28 +145,48 @@ super::fmgr::fmgr_function!(
     /// `#[pg_extern]`: a warm predict should cost little more than the query that carries
     /// it, issue 5).
     pgml_predict_real(args) {
-        let value = args
-            .project(0)
-            .and_then(|project| {
-                // SAFETY: a detoasted array that lives as long as the call.
-                let x = unsafe { real_array(args.array(1))? };
-                serve::predict(project, x)
-            })
-            .or_report();
+        // The warm lane first: everything it needs is in place, or it declines.
+        let warm = (args.text_in_place(0))
+            .zip(args.vector_in_place::<f32>(1))
+            .and_then(|(name, x)| serve::predict_warm(name, x));
+        let value = match warm {
+            Some(v) => v,
+            None => predict_real(&args),
+        };
         pg_sys::Datum::from(value.to_bits())
     }
 );
+
+/// pgml_predict_real beyond the warm lane: any array, a model to load or check, errors.
+#[inline(never)]
+fn predict_real(args: &super::fmgr::Args) -> f32 {
+    args.project(0)
+        .and_then(|project| {
+            // SAFETY: a detoasted array that lives as long as the call.
+            let x = unsafe { real_array(args.array(1))? };
+            serve::predict(project, x)
+        })
+        .or_report()
+}
 
 /// The values of a detoasted real[] (any number of dimensions, flattened), in place.
 ///
 /// # Safety
 /// `array` points to a detoasted ArrayType that outlives the returned slice.
+#[inline(always)]
 unsafe fn real_array<'a>(array: *mut pg_sys::ArrayType) -> Result<&'a [f32]> {
     // SAFETY: as the contract.
-    unsafe { super::fmgr::elements::<f32>(array) }.map_err(|refused| match refused {
+    unsafe { super::fmgr::elements::<f32>(array) }.map_err(not_real)
+}
+
+/// Why an array is not a row of reals, as an error (cold: off the warm predict path).
+#[cold]
+#[inline(never)]
+fn not_real(refused: Refused) -> Error {
+    match refused {
         Refused::Type(oid) => Error::NotARow(format!("an array of element type OID {oid}")),
         Refused::Null(i) => null_at(i),
-    })
+    }
 }
 
 extension_sql!(

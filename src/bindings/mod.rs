@@ -267,6 +267,18 @@ pub trait Model: Send {
     /// the predicted class index.
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
 
+    /// One row's value as `predict` gives it (`x` is `num_features` wide), where the model
+    /// has a one-row path of its own; None sends the caller to `predict`, which also says
+    /// why a row cannot be predicted.
+    ///
+    /// Why apart from `predict`: a served `pgml.predict` is one row, and under load its code
+    /// is as cold as its data on every call, each code line costing about 14 ns and each
+    /// further function page about 19 (benches/serving/PROBES.md). Here everything from the
+    /// virtual call to the value is one function, with no output buffer.
+    fn predict_one(&self, _x: &[f32]) -> Option<f32> {
+        None
+    }
+
     /// `num_classes` probabilities per row, row-major. Only for classification models.
     fn predict_proba(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()>;
 
@@ -385,6 +397,12 @@ pub struct Guarded {
 }
 
 impl Model for Guarded {
+    fn predict_one(&self, x: &[f32]) -> Option<f32> {
+        // A panic declines: predict then meets it again and says what failed.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.model.predict_one(x)))
+            .ok()
+            .flatten()
+    }
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
         guard(self.backend, || self.model.predict(x, out))
     }
@@ -466,10 +484,18 @@ pub fn raw_to_predictions(shape: ModelShape, raw: &[f32], out: &mut Vec<f32>) {
         (Task::Regression | Task::Clustering | Task::Decomposition, _) => {
             out.extend_from_slice(raw)
         }
-        (Task::Classification, 1) => {
-            out.extend(raw.iter().map(|p| if *p >= 0.5 { 1.0 } else { 0.0 }))
-        }
+        (Task::Classification, 1) => out.extend(raw.iter().map(|p| class_of(*p))),
         (Task::Classification, k) => out.extend(raw.chunks_exact(k).map(|row| argmax(row) as f32)),
+    }
+}
+
+/// A binary classifier's class index for P(class 1).
+#[inline(always)]
+pub fn class_of(p: f32) -> f32 {
+    if p >= 0.5 {
+        1.0
+    } else {
+        0.0
     }
 }
 

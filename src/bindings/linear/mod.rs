@@ -353,6 +353,18 @@ impl LinearModel {
         })
     }
 
+    /// A row's prediction where the model gives one value (a single-target regression, or
+    /// a binary classifier's class); None for several (a joint regression, softmax).
+    #[inline(always)]
+    fn single(&self, row: &[f32]) -> Option<f32> {
+        let first = || self.scores(row).next().unwrap_or(0.0);
+        match self.c.link {
+            Link::Identity if self.c.intercepts.len() == 1 => Some(first() as f32),
+            Link::Logistic => Some(f32::from(u8::from(sigmoid(first()) >= 0.5))),
+            Link::Identity | Link::Softmax => None,
+        }
+    }
+
     fn rows<'a>(&self, x: &'a [f32]) -> std::slice::ChunksExact<'a, f32> {
         x.chunks_exact(self.c.num_features.max(1))
     }
@@ -375,23 +387,23 @@ fn softmax(scores: &mut [f64]) {
 }
 
 impl Model for LinearModel {
+    fn predict_one(&self, x: &[f32]) -> Option<f32> {
+        (x.len() == self.c.num_features)
+            .then(|| self.single(x))
+            .flatten()
+    }
+
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
         for row in self.rows(x) {
-            let v = match self.c.link {
-                Link::Identity => {
-                    // One value per target (several for a joint regression).
-                    out.extend(self.scores(row).map(|v| v as f32));
-                    continue;
-                }
-                Link::Logistic => {
-                    (sigmoid(self.scores(row).next().unwrap_or(0.0)) >= 0.5) as u8 as f32
-                }
-                Link::Softmax => {
+            match self.single(row) {
+                Some(v) => out.push(v),
+                None if self.c.link == Link::Softmax => {
                     let s: Vec<f32> = self.scores(row).map(|v| v as f32).collect();
-                    argmax(&s) as f32
+                    out.push(argmax(&s) as f32);
                 }
-            };
-            out.push(v);
+                // A joint regression: one value per target.
+                None => out.extend(self.scores(row).map(|v| v as f32)),
+            }
         }
         Ok(())
     }

@@ -838,9 +838,8 @@ impl Forest {
         }
     }
 
-    /// One row of one output through the one-row layout; false, `out` untouched, where the
-    /// forest has no such layout or more outputs. The sum is taken, and linked, in the same
-    /// order and precision as predict_rows does.
+    /// One row of one output through the one-row layout, as a call of its own (the paths
+    /// that take rows in a buffer); false, `out` untouched, where one_value declines.
     ///
     /// Why apart from predict_rows: a served model's code is as cold as its data on every
     /// call, and under load each code line a call runs costs about 10-20 ns where a data line
@@ -850,29 +849,35 @@ impl Forest {
     /// time in a loop of one-row predicts, and +0.003 to +0.021 in the serving ratio.
     #[inline(never)]
     fn predict_one(&self, x: &[f32], out: &mut Vec<f32>) -> bool {
+        self.one_value(x).map(|v| out.push(v)).is_some()
+    }
+
+    /// One `num_features`-wide row's value through the one-row layout; None where the row
+    /// is another width, or the forest has no such layout or more outputs. The sum is
+    /// taken, and linked, in the same order and precision as predict_rows does. Inlined:
+    /// TreeModel::predict_one serves a warm pgml.predict with it in one function.
+    #[inline(always)]
+    fn one_value(&self, x: &[f32]) -> Option<f32> {
+        if x.len() != self.num_features || self.outputs != 1 {
+            return None;
+        }
         match &self.family {
-            Family::XGBoost(trees) if self.outputs == 1 => {
-                let Some(layout) = &trees.one_row else {
-                    return false;
-                };
+            Family::XGBoost(trees) => {
+                let layout = trees.one_row.as_ref()?;
                 let mut sum = [layout.sum::<XGBoostRule>(x, self.base_margin[0])];
                 self.link_f32(&mut sum);
-                out.push(sum[0]);
+                Some(sum[0])
             }
             Family::LightGBM {
                 trees,
                 average_over,
-            } if self.outputs == 1 => {
-                let Some(layout) = &trees.one_row else {
-                    return false;
-                };
+            } => {
+                let layout = trees.one_row.as_ref()?;
                 let mut sum = [layout.sum::<LightGBMRule>(x, 0.0)];
                 self.finish_f64(&mut sum, *average_over);
-                out.push(sum[0] as f32);
+                Some(sum[0] as f32)
             }
-            _ => return false,
         }
-        true
     }
 
     /// Scores rows in blocks of BLOCK_ROWS (one row: no heap allocation here, the scratch is
@@ -933,7 +938,8 @@ impl Forest {
         }
     }
 
-    /// XGBoost's PredTransform in float.
+    /// XGBoost's PredTransform in float (inlined: on the one-row path, see one_value).
+    #[inline(always)]
     fn link_f32(&self, acc: &mut [f32]) {
         match self.link {
             Link::Identity => {}
@@ -968,7 +974,8 @@ impl Forest {
         self.link_f64(acc);
     }
 
-    /// LightGBM's ConvertOutput in double.
+    /// LightGBM's ConvertOutput in double (inlined: on the one-row path, see one_value).
+    #[inline(always)]
     fn link_f64(&self, acc: &mut [f64]) {
         match self.link {
             Link::Identity => {}
@@ -1066,6 +1073,19 @@ impl<L: Library> TreeModel<L> {
 }
 
 impl<L: Library> Model for TreeModel<L> {
+    fn predict_one(&self, x: &[f32]) -> Option<f32> {
+        let v = self
+            .evaluator
+            .native()
+            .filter(|_| enabled())?
+            .one_value(x)?;
+        // One output: a regression's value, or a binary classifier's P(class 1).
+        Some(match self.shape.task {
+            super::Task::Classification => super::class_of(v),
+            _ => v,
+        })
+    }
+
     fn predict(&self, x: &[f32], out: &mut Vec<f32>) -> super::Result<()> {
         if self.shape.task != super::Task::Classification {
             // The library's values are the predictions: no intermediate buffer.

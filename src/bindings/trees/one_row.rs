@@ -268,14 +268,15 @@ impl<T: Copy + Default> OneRow<T> {
     }
 
     /// Calls `add(tree, leaf)` for each tree's leaf for `row` (num_features wide), in tree
-    /// order.
-    #[inline]
+    /// order. Inlined: on the one-row path (Forest::one_value).
+    #[inline(always)]
     pub(super) fn each_leaf<R: Cuts<T>>(&self, row: &[f32], add: impl FnMut(usize, T)) {
         let d = self.missing.len();
         // Column 2f: feature f as splits with a right default read it; 2f + 1: default
-        // left; 2d: the leaves' column, 0.
-        let mut q = [0u16; 2 * MAX_FEATURES + 1];
-        for (f, x) in row.iter().take(d).enumerate() {
+        // left; 2d: the leaves' column, 0. Only these 2d + 1 are written (zeroing the whole
+        // array was a call to memset on every predict).
+        let mut buf = [std::mem::MaybeUninit::<u16>::uninit(); 2 * MAX_FEATURES + 1];
+        for (f, x) in row[..d].iter().enumerate() {
             let (right, left) = match R::compared(*x, self.missing[f]) {
                 None => (TO_RIGHT, TO_LEFT),
                 Some(x) => {
@@ -288,13 +289,16 @@ impl<T: Copy + Default> OneRow<T> {
                     (q as u16, q as u16)
                 }
             };
-            q[2 * f] = right;
-            q[2 * f + 1] = left;
+            buf[2 * f].write(right);
+            buf[2 * f + 1].write(left);
         }
+        buf[2 * d].write(0);
+        // SAFETY: entries 0..2d + 1 were all written just above (d <= MAX_FEATURES, new()).
+        let q = unsafe { &*(std::ptr::from_ref(&buf[..2 * d + 1]) as *const [u16]) };
         match &self.form {
-            Form::Walk(w) => w.each_leaf(&q, add),
-            Form::Narrow(k) => k.each_leaf(&q, add),
-            Form::Wide(k) => k.each_leaf(&q, add),
+            Form::Walk(w) => w.each_leaf(q, add),
+            Form::Narrow(k) => k.each_leaf(q, add),
+            Form::Wide(k) => k.each_leaf(q, add),
         }
     }
 }
@@ -382,22 +386,23 @@ impl<T: Copy> Walk<T> {
         // kept 128 positions in memory, a load and a store on every step: this walk takes
         // 14-23% less time in a loop of one-row predicts; benches/serving/REPORT.md.) The top
         // lines of every tree in a pack are asked for first, as a served model is cold.
-        let packs = self
-            .roots
-            .chunks(LANES * GROUPS)
-            .zip(self.depths.chunks(GROUPS));
+        // By index rather than zipped chunks: the zip of two Chunks was a call of its own.
+        let (trees, groups) = (self.roots.len(), self.depths.len());
         let mut t = 0;
-        for (roots, depths) in packs {
-            for root in roots {
+        for pack in (0..groups).step_by(GROUPS) {
+            let pack_end = groups.min(pack + GROUPS);
+            for root in &self.roots[pack * LANES..trees.min(pack_end * LANES)] {
                 super::prefetch_trees(&self.steps[*root as usize..], 0, 1, TOP_STEPS);
             }
-            for (roots, depth) in roots.chunks(LANES).zip(depths) {
-                // Filler lanes stay on node 0, a leaf.
+            for g in pack..pack_end {
+                let roots = &self.roots[g * LANES..trees.min(g * LANES + LANES)];
+                // Filler lanes stay on node 0, a leaf. (Lane by lane: a copy of the roots
+                // was a call to memcpy.)
                 let mut a = [0u32; LANES];
-                for (a, root) in a.iter_mut().zip(roots) {
-                    *a = *root;
+                for (i, a) in a.iter_mut().enumerate() {
+                    *a = roots.get(i).copied().unwrap_or(0);
                 }
-                for _ in 0..*depth {
+                for _ in 0..self.depths[g] {
                     for a in a.iter_mut() {
                         // SAFETY: new() gives every split two children within the steps
                         // (whose length fits a u32) and leaves a delta of 0, and its columns

@@ -179,8 +179,9 @@ impl<T: Copy, M: Mask> Quick<T, M> {
     }
 
     /// Calls `add(tree, leaf)` for each tree's leaf for the quantized row `q` (indexed by
-    /// column; every value at most QS - 1), in tree order.
-    #[inline]
+    /// column; every value at most QS - 1), in tree order. Inlined: on the one-row path
+    /// (Forest::one_value).
+    #[inline(always)]
     pub(super) fn each_leaf(&self, q: &[u16], mut add: impl FnMut(usize, T)) {
         let n = self.first_leaf.len();
         // Only the trees' own bits are set: the rest of the array stays unwritten.
