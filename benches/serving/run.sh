@@ -144,15 +144,17 @@ each slice the quartiles of the slice ratios are 0.02-0.05 apart. Runs of this h
   0.93 / 0.88, 0.89 / 0.87, 0.97 / 0.95
 - C (empty 27.9k / 64.9k tps): 0.932 / 0.914, 0.926 / 0.923, 0.927 / 0.869, 0.862 / 0.876,
   0.990 / 0.949
-- D, this report, after predict_one (below; empty 29.5k / 62.3k tps): 0.919 / 0.904,
-  0.930 / 0.942, 0.912 / 0.874, 0.911 / 0.846, 0.959 / 0.932 (at 2 clients a slow run: the C
-  function with no pgml at 0.963, usually 0.98-0.99)
+- D, after predict_one (empty 29.5k / 62.3k tps): 0.919 / 0.904, 0.930 / 0.942,
+  0.912 / 0.874, 0.911 / 0.846, 0.959 / 0.932 (at 2 clients a slow run: the C function with
+  no pgml at 0.963, usually 0.98-0.99)
+- E, this report, after the warm lane (below; empty 28.2k / 64.4k tps): 0.949 / 0.941,
+  0.971 / 0.947, 0.916 / 0.889, 0.931 / 0.889, 0.989 / 0.950
 Reports before it, at 2 clients against the mean of all empty slices (XGBoost 25 / LightGBM
 25 / XGBoost 100 / LightGBM 100): 0.91 / 0.92 / 0.89 / 0.87, 0.90 / 0.88 / 0.88 / 0.86,
 0.92 / 0.94 / 0.88 / 0.83, 0.90 / 0.88 / 0.85 / 0.87, 0.92 / 0.89 / 0.86 / 0.88.
-So the 25-tree models (the issue's reference) sit at 0.92-0.95 at 1 client and 0.90-0.94 at
-2; the 100-tree ones at 0.86-0.93 at 1 client (both above 0.9 in D) and 0.85-0.88 at 2, short
-of 0.9.
+So the 25-tree models (the issue's reference) sit at 0.92-0.97 at 1 client and 0.90-0.95 at
+2; the 100-tree ones at 0.86-0.93 at 1 client (both above 0.9 in D and E) and 0.85-0.89 at 2,
+short of 0.9 (E: 0.889 for both, ~0.4 us a call short).
 - What a call's memory, code and arithmetic cost under this load, with no pgml in it
   (benches/serving/probes.sh, PROBES.md, 2026-11-23; µs per call alone -> under 2-client
   pgbench): 1,000 dependent multiply-adds 1.25 -> 1.26; 600 loads over 64 lines 0.63 -> 1.70,
@@ -169,6 +171,22 @@ of 0.9.
   page by page; it is one short function, same sums bit for bit. Loop of 1M predicts,
   XGBoost 25: 530 -> 478 ms. Same pgbench run, 2 clients, with and without it: XGBoost 25
   0.884 -> 0.903, XGBoost 100 0.849 -> 0.852, LightGBM 100 0.870 -> 0.891.
+- The warm lane (bd7b2d3): a warm pgml.predict(text, real[]) compares the project name in
+  place with the last one looked up (no UTF-8 check, no memcmp call), reads the array's
+  header directly (pgrx's RawArray multiplies every dimension with overflow checks), checks
+  generation and privileges, and makes one virtual call, Model::predict_one, into one
+  function holding the whole walk or sum (before: ~14 functions, a thread-local read for
+  pgml.native_trees, memset and memcpy calls). Anything else declines to the general path,
+  which serves or names the error. pgml.so code lines hit in a loop of predicts (perf): the
+  linear model's path ~70 -> ~20, XGBoost 25's ~140 -> ~45. Loop of 1M predicts, best of 3,
+  same run, before -> after: linear 222 -> 168 ms, XGBoost 25 487 -> 410, LightGBM 25 462 ->
+  415, XGBoost 100 1,052 -> 860, LightGBM 100 1,218 -> 1,131. Under 2-client pgbench, the two
+  builds alternated 3 times (3 paired rounds each), before / after: linear 0.972 / 0.974,
+  XGBoost 25 0.913 / 0.939, LightGBM 25 0.938 / 0.944, XGBoost 100 0.877 / 0.890, LightGBM
+  100 0.873 / 0.862: within the noise for all but XGBoost. Cutting ~50 code lines from the
+  linear path bought no tps this harness can see, so the probes' ~14 ns a code line does not
+  add up over pgml's path. Run E against D (other days): every model up, 0.00-0.04 at 1
+  client and 0.01-0.04 at 2.
 - "C function, no pgml" is contrib intarray's icount declared STABLE: what Postgres itself
   charges for calling a function from a loadable module on every execution (fmgr lookup,
   EXECUTE check; the empty query's array_length is folded into a constant at plan time).
@@ -233,6 +251,11 @@ of 0.9.
     lines a tree instead of 5-6): same pgbench run, 2 clients, walk against it: XGBoost 100
     0.863 / 0.862, XGBoost 25 0.916 / 0.914; alone, best of 5 loops of 1M, slower (XGBoost
     100 1,065 / 1,088 ms, XGBoost 25 532 / 562);
+  - (2026-11-23, after the warm lane) every tree walked level by level together (up to 256
+    positions in a stack array: 100 independent loads a level where a group gives 8): alone
+    slower (XGBoost 100, best of 3 loops of 1M: 921 ms in groups, 1,043 all together, 1,152
+    in chunks of 32); under 2-client pgbench two paired runs gave +0.023 and +0.003 for
+    XGBoost 100, +0.030 and -0.001 for XGBoost 25: no consistent gain;
   - (2026-11-23) the per-call functions in one `.text.hot` section (fewer code pages): the
     attribute did not group them in pgml.so's link (it does in a small test crate); not
     pursued.
@@ -240,10 +263,9 @@ of 0.9.
   Removing the dependent loads altogether (the quick form above) takes 8-10% off LightGBM's
   share and makes XGBoost's worse: the chains are part of the cost, not most of it. What is
   left is the code lines each call runs (the probes above), instructions per split, and
-  Postgres's own ~1 us for calling a function (below). The next lever is fewer, contiguous
-  code lines on the common path (fmgr entry, cache lookup, checks: ~60 lines over ~14
-  functions and pages of pgml.so); by the probes, at most ~0.5-0.8 us, short of the ~1.5 us
-  a 100-tree model lacks at 2 clients.
+  Postgres's own ~1 us for calling a function (below). Fewer, contiguous code lines on the
+  common path were the next lever; the warm lane (above) took them, and a 100-tree model
+  still lacks ~0.4 us a call at 2 clients (0.889 in E).
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
   plain static; the last project looked up compared by name instead of hashed.
