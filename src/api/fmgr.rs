@@ -143,19 +143,11 @@ impl Args {
     /// The bytes of a text argument, in place unless it is compressed or stored out of line.
     #[inline(always)]
     pub fn text<'a>(&self, i: usize) -> &'a [u8] {
-        // SAFETY: a non-null text datum (the caller's declaration); an inline uncompressed
-        // one (a constant, a parameter, a short column value) is read in place without the
-        // guarded call, which returns anything else detoasted in the call's context.
-        unsafe {
-            let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
-            let inline = pgrx::varlena::varatt_is_4b_u(d)
-                || (pgrx::varlena::varatt_is_1b(d) && !pgrx::varlena::varatt_is_1b_e(d));
-            let t = if inline { d } else { detoast_packed(d) };
-            std::slice::from_raw_parts(
-                pgrx::varlena::vardata_any(t) as *const u8,
-                pgrx::varlena::varsize_any_exhdr(t),
-            )
-        }
+        self.text_in_place(i).unwrap_or_else(|| {
+            // SAFETY: a non-null text datum (the caller's declaration), which the guarded
+            // call returns detoasted in the call's context.
+            unsafe { text_bytes(detoast_packed(self.datum(i).cast_mut_ptr())) }
+        })
     }
 
     /// The bytes of text argument `i` when it is stored in place (a constant, a parameter,
@@ -168,12 +160,7 @@ impl Args {
             let d = self.datum(i).cast_mut_ptr::<pg_sys::varlena>();
             let inline = pgrx::varlena::varatt_is_4b_u(d)
                 || (pgrx::varlena::varatt_is_1b(d) && !pgrx::varlena::varatt_is_1b_e(d));
-            inline.then(|| {
-                std::slice::from_raw_parts(
-                    pgrx::varlena::vardata_any(d) as *const u8,
-                    pgrx::varlena::varsize_any_exhdr(d),
-                )
-            })
+            inline.then(|| text_bytes(d))
         }
     }
 
@@ -318,6 +305,21 @@ impl Args {
         Ok(Some(unsafe {
             std::slice::from_raw_parts_mut(v.as_ptr() as *mut T, v.len())
         }))
+    }
+}
+
+/// The bytes of a text datum stored in place (not compressed, not external).
+///
+/// # Safety
+/// `t` is such a datum, and outlives the returned slice.
+#[inline(always)]
+unsafe fn text_bytes<'a>(t: *mut pg_sys::varlena) -> &'a [u8] {
+    // SAFETY: as the contract.
+    unsafe {
+        std::slice::from_raw_parts(
+            pgrx::varlena::vardata_any(t) as *const u8,
+            pgrx::varlena::varsize_any_exhdr(t),
+        )
     }
 }
 
