@@ -17,8 +17,8 @@ pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static NATIVE_TREES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// `pgml.native_trees` read without `GucSetting::get`'s active-thread check: that check reads
-/// a thread-local, which in a shared library is a call into the dynamic loader on every warm
-/// predict (code that is cold on each served call, see cache::get).
+/// a thread-local, which in a shared library is a call into the dynamic loader
+/// (`__tls_get_addr`) on every warm predict (serve::predict_warm).
 #[inline(always)]
 pub fn native_trees() -> bool {
     // SAFETY: a plain read of the bool Postgres writes the setting to; SQL functions and

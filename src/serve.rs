@@ -84,9 +84,10 @@ fn one_row(s: &Served, x: &[f32]) -> Option<f32> {
 /// looked up and current (cache::with_warm), on a row it takes as it is (one_row); None
 /// where anything else is needed, errors included, and the caller takes `predict`.
 ///
-/// Why this lane: under load a served call's code is as cold as its data, each code line
-/// costing about 14 ns and each further function page about 19 (benches/serving/PROBES.md),
-/// so the warm path is one stretch of its caller's code and one virtual call into the model.
+/// Why this lane: the general path's UTF-8 check, RawArray count, cache lookup by
+/// reference count, scratch buffers and five nested calls were most of a warm linear
+/// predict; the lane is one stretch of its caller's code and one virtual call into the
+/// model (a loop of 1M predicts: 222 -> 168 ms for the linear model; REPORT.md, run E).
 #[inline(always)]
 pub fn predict_warm(name: &[u8], x: &[f32]) -> Option<f32> {
     let v = cache::with_warm(name, |s| one_row(s, x));
@@ -110,6 +111,8 @@ pub fn predict(project: &str, x: &[f32]) -> Result<f32> {
     }
 }
 
+/// `predict` where the model has no one-row path (or declines): preprocessing, checks and
+/// errors, through `Model::predict`.
 #[inline(never)]
 fn predict_general(project: &str, s: &Served, x: &[f32]) -> Result<f32> {
     s.scratch(|b| predict_served(project, s, x, &mut b.out))

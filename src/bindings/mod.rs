@@ -271,10 +271,10 @@ pub trait Model: Send {
     /// has a one-row path of its own; None sends the caller to `predict`, which also says
     /// why a row cannot be predicted.
     ///
-    /// Why apart from `predict`: a served `pgml.predict` is one row, and under load its code
-    /// is as cold as its data on every call, each code line costing about 14 ns and each
-    /// further function page about 19 (benches/serving/PROBES.md). Here everything from the
-    /// virtual call to the value is one function, with no output buffer.
+    /// Why apart from `predict`: a served `pgml.predict` is one row, and here everything from
+    /// the virtual call to the value is one function, with no output buffer and no check
+    /// the serving layer has made already. Measured in a loop of 1M warm predicts: 50-190
+    /// ns less per call than through `predict` (benches/serving/REPORT.md, run E).
     fn predict_one(&self, _x: &[f32]) -> Option<f32> {
         None
     }
