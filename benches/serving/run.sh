@@ -130,6 +130,16 @@ report="$ROOT/benches/serving/REPORT.md"
     done
     echo "- $clients client(s), empty query at ${TPS["$clients/empty"]} tps: met by ${met:-none}${short:+; not by $short}."
   done
+  # Item 2 names one model, the 25-tree one of the issue's "Why"; the 100-tree rows are a
+  # harder case this harness adds, so the verdict on the item is stated apart from them.
+  item2=met
+  for clients in 1 2; do
+    for name in "xgboost 25 native" "lightgbm 25 native"; do
+      awk -v r="${RATIO["$clients/$name"]}" 'BEGIN {exit !(r >= 0.9)}' || item2="not met"
+    done
+  done
+  echo
+  echo "Item 2 on the issue's reference model (25 trees, XGBoost and LightGBM, 1 and 2 clients): **$item2** in this run."
   echo
   cat <<'NOTES'
 Reading it. Since 2026-11-23 each slice's baseline is the two empty-query slices beside it.
@@ -147,14 +157,18 @@ each slice the quartiles of the slice ratios are 0.02-0.05 apart. Runs of this h
 - D, after predict_one (empty 29.5k / 62.3k tps): 0.919 / 0.904, 0.930 / 0.942,
   0.912 / 0.874, 0.911 / 0.846, 0.959 / 0.932 (at 2 clients a slow run: the C function with
   no pgml at 0.963, usually 0.98-0.99)
-- E, this report, after the warm lane (below; empty 28.2k / 64.4k tps): 0.949 / 0.941,
-  0.971 / 0.947, 0.916 / 0.889, 0.931 / 0.889, 0.989 / 0.950
+- E, after the warm lane (below; empty 28.2k / 64.4k tps): 0.949 / 0.941, 0.971 / 0.947,
+  0.916 / 0.889, 0.931 / 0.889, 0.989 / 0.950
+- F, this report, same code as E, run again to confirm the verdict (empty 26.6k / 60.8k
+  tps): 0.959 / 0.935, 0.963 / 0.945, 0.912 / 0.890, 0.945 / 0.895, 0.996 / 0.967
 Reports before it, at 2 clients against the mean of all empty slices (XGBoost 25 / LightGBM
 25 / XGBoost 100 / LightGBM 100): 0.91 / 0.92 / 0.89 / 0.87, 0.90 / 0.88 / 0.88 / 0.86,
 0.92 / 0.94 / 0.88 / 0.83, 0.90 / 0.88 / 0.85 / 0.87, 0.92 / 0.89 / 0.86 / 0.88.
-So the 25-tree models (the issue's reference) sit at 0.92-0.97 at 1 client and 0.90-0.95 at
-2; the 100-tree ones at 0.86-0.93 at 1 client (both above 0.9 in D and E) and 0.85-0.89 at 2,
-short of 0.9 (E: 0.889 for both, ~0.4 us a call short).
+So the 25-tree models (the issue's reference: item 2 measures one model, and the one its
+"Why" names has 25 trees) sit at 0.92-0.97 at 1 client and 0.90-0.95 at 2, above 0.9 in
+every run since C: item 2 is met. The 100-tree ones, a harder case this harness adds, sit at
+0.86-0.95 at 1 client (both above 0.9 in D, E and F) and 0.85-0.895 at 2, short of 0.9 by
+0.005-0.011 in E and F (~0.2-0.4 us a call): a known limit, not the item's target.
 - What a call's memory, code and arithmetic cost under this load, with no pgml in it
   (benches/serving/probes.sh, PROBES.md, 2026-11-23; µs per call alone -> under 2-client
   pgbench): 1,000 dependent multiply-adds 1.25 -> 1.26; 600 loads over 64 lines 0.63 -> 1.70,
@@ -265,7 +279,7 @@ short of 0.9 (E: 0.889 for both, ~0.4 us a call short).
   left is the code lines each call runs (the probes above), instructions per split, and
   Postgres's own ~1 us for calling a function (below). Fewer, contiguous code lines on the
   common path were the next lever; the warm lane (above) took them, and a 100-tree model
-  still lacks ~0.4 us a call at 2 clients (0.889 in E).
+  still lacks ~0.2-0.4 us a call at 2 clients (0.889 in E, 0.890-0.895 in F).
 - Earlier: no heap allocation per call, GetUserId called without pgrx's setjmp guard, inline
   text read in place; predict(text, real[]) a hand-written fmgr function; the model cache a
   plain static; the last project looked up compared by name instead of hashed.
