@@ -841,12 +841,11 @@ impl Forest {
     /// One row of one output through the one-row layout, as a call of its own (the paths
     /// that take rows in a buffer); false, `out` untouched, where one_value declines.
     ///
-    /// Why apart from predict_rows: a served model's code is as cold as its data on every
-    /// call, and under load each code line a call runs costs about 10-20 ns where a data line
-    /// costs 2-3 (benches/serving/REPORT.md). Within predict_rows the one-row path ran ~70
-    /// lines of a 38 KB function built for blocks of rows, with a 10 KB stack frame (the
-    /// quick form's bit vectors) probed page by page. Here it is one short function: 10% less
-    /// time in a loop of one-row predicts, and +0.003 to +0.021 in the serving ratio.
+    /// Why apart from predict_rows: within it the one-row path ran ~70 lines of a 38 KB
+    /// function built for blocks of rows, with a 10 KB stack frame (the quick form's bit
+    /// vectors) probed page by page. Here it is one short function: 10% less time in a loop
+    /// of one-row predicts, and +0.003 to +0.021 in the serving ratio
+    /// (benches/serving/REPORT.md).
     #[inline(never)]
     fn predict_one(&self, x: &[f32], out: &mut Vec<f32>) -> bool {
         self.one_value(x).map(|v| out.push(v)).is_some()

@@ -1,12 +1,12 @@
 //! The one-row layout: what a `pgml.predict` of one row walks.
 //!
 //! Why a layout of its own: a served model is cold in cache on every call (the network path,
-//! the executor and the other backend run between calls), so a one-row walk costs the cache
-//! lines it touches, not its comparisons. The complete layout is built for batches: trees
-//! interleaved by LANES, 8-byte splits (16 for LightGBM's f64 thresholds), every tree padded
-//! to the depth of the deepest. For one row each tree's path then lands on its own line at
-//! every level, and a LightGBM model of 100 leaf-wise trees laid out 9 levels deep is 850 KB,
-//! more than L2, evicting Postgres's own working set on every call.
+//! the executor and the other backend run between calls), so a one-row walk pays for the
+//! cache lines it touches as well as its comparisons. The complete layout is built for
+//! batches: trees interleaved by LANES, 8-byte splits (16 for LightGBM's f64 thresholds),
+//! every tree padded to the depth of the deepest. For one row each tree's path then lands on
+//! its own line at every level, and a LightGBM model of 100 leaf-wise trees laid out 9
+//! levels deep is 850 KB, more than L2, evicting Postgres's own working set on every call.
 //!
 //! Here each split is 4 bytes: the row is first quantized, each feature's value replaced by
 //! its position among the distinct thresholds the forest compares that feature with (at most
