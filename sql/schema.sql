@@ -1,5 +1,6 @@
--- pgml catalog: every table, type and view pgml owns. Loaded first by CREATE EXTENSION
--- (pgrx `bootstrap`); the Rust code reaches these tables only through src/catalog/.
+-- pgml catalog: its tables, types and plain views. Loaded first by CREATE EXTENSION
+-- (pgrx `bootstrap`; sql/finalize.sql runs last); the Rust code reaches these tables only
+-- through src/catalog/.
 
 CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'clustering', 'decomposition');
 CREATE TYPE pgml.algorithm AS ENUM ('linear', 'xgboost', 'lightgbm', 'random_forest', 'decision_tree', 'knn', 'ridge', 'lasso', 'elastic_net', 'xgboost_random_forest', 'gaussian_naive_bayes', 'svm', 'kmeans', 'pca', 'dbscan');

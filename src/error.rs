@@ -1,8 +1,8 @@
 //! The one error type the SQL layer reports. Every variant maps to a SQLSTATE, a message
 //! that names the offending value, and a HINT saying what to do instead.
 
-use crate::bindings::BindingError;
-use crate::data::DataError;
+use pgml_core::bindings::BindingError;
+use pgml_core::data::DataError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode as Code};
 
@@ -15,9 +15,13 @@ pub enum Error {
     NoProjectName(bool),
     #[error("project \"{0}\" has no deployed model")]
     NoDeployment(String),
-    /// The user may not read a table (pgml.<name>) that models are served from.
-    #[error("permission denied for table pgml.{0}")]
-    ServingPrivilege(&'static str),
+    /// The user may not read a table (`pgml.<table>`) that models are served from, one of
+    /// `served_from` (all named in the HINT).
+    #[error("permission denied for table pgml.{table}")]
+    ServingPrivilege {
+        table: &'static str,
+        served_from: Vec<&'static str>,
+    },
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
     #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
@@ -132,21 +136,24 @@ pub enum Error {
     JointModel { project: String, targets: usize },
     #[error("project \"{0}\" is not a regression project")]
     NotRegression(String),
-    #[error("unknown dataset \"{0}\"")]
-    UnknownDataset(String),
+    #[error("unknown dataset \"{name}\"")]
+    UnknownDataset {
+        name: String,
+        valid: Vec<&'static str>,
+    },
     #[error("{0}")]
-    Search(#[from] crate::search::SearchError),
+    Search(#[from] pgml_core::search::SearchError),
     #[error("{0}")]
-    Preprocess(#[from] crate::data::preprocess::PreprocessError),
+    Preprocess(#[from] pgml_core::data::preprocess::PreprocessError),
     #[error("{0}")]
     Spi(String),
 }
 
-impl From<crate::search::SearchError2> for Error {
-    fn from(e: crate::search::SearchError2) -> Self {
+impl From<pgml_core::search::SearchError2> for Error {
+    fn from(e: pgml_core::search::SearchError2) -> Self {
         match e {
-            crate::search::SearchError2::Search(s) => Error::Search(s),
-            crate::search::SearchError2::Binding(b) => Error::Binding(b),
+            pgml_core::search::SearchError2::Search(s) => Error::Search(s),
+            pgml_core::search::SearchError2::Binding(b) => Error::Binding(b),
         }
     }
 }
@@ -171,7 +178,7 @@ impl Error {
             | NoDeployment(_)
             | UnknownModel(_)
             | NothingToDeploy { .. }
-            | UnknownDataset(_) => Code::ERRCODE_UNDEFINED_OBJECT,
+            | UnknownDataset { .. } => Code::ERRCODE_UNDEFINED_OBJECT,
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
@@ -189,10 +196,10 @@ impl Error {
             VectorDimensions { .. } => Code::ERRCODE_DATA_EXCEPTION,
             VectorShape => Code::ERRCODE_ARRAY_ELEMENT_ERROR,
             DivisionByZero => Code::ERRCODE_DIVISION_BY_ZERO,
-            Preprocess(crate::data::preprocess::PreprocessError::NullNotAllowed { .. }) => {
+            Preprocess(pgml_core::data::preprocess::PreprocessError::NullNotAllowed { .. }) => {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
-            Preprocess(crate::data::preprocess::PreprocessError::UnknownColumn { .. }) => {
+            Preprocess(pgml_core::data::preprocess::PreprocessError::UnknownColumn { .. }) => {
                 Code::ERRCODE_UNDEFINED_COLUMN
             }
             Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => {
@@ -206,7 +213,7 @@ impl Error {
             | JointUnsupported(_) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
             JointModel { .. } | NotRegression(_) => Code::ERRCODE_WRONG_OBJECT_TYPE,
             Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
-            ServingPrivilege(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ServingPrivilege { .. } => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
     }
@@ -214,9 +221,9 @@ impl Error {
     pub fn hint(&self) -> String {
         use Error::*;
         match self {
-            ServingPrivilege(_) => format!(
+            ServingPrivilege { served_from, .. } => format!(
                 "Predicting reads the tables pgml.{}: GRANT USAGE ON SCHEMA pgml and SELECT ON those tables to this role (README.md, section Privileges).",
-                crate::catalog::SERVED_FROM.map(|t| t.to_str().unwrap_or_default()).join(", pgml.")
+                served_from.join(", pgml.")
             ),
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."
@@ -246,7 +253,7 @@ impl Error {
             TaskRequired(p) => format!("Pass task => 'regression' or task => 'classification' on the first pgml.train of project '{p}'."),
             UnknownTask(_) => "Valid tasks: regression, classification, clustering, decomposition.".into(),
             TaskConflict { .. } => "Leave task NULL to keep the project's task, or train under a new project name.".into(),
-            UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&crate::bindings::names())),
+            UnknownAlgorithm(_) => format!("Valid algorithms: {}.", join(&pgml_core::bindings::names())),
             UnknownSampling(_) => "Valid test_sampling values: random, first, last, stratified.".into(),
             UnknownStrategy(_) => "Valid strategies: best_score, most_recent, rollback.".into(),
             HyperparamsNotObject(_) => "Pass an object, e.g. hyperparams => '{\"n_estimators\": 50}'.".into(),
@@ -260,12 +267,12 @@ impl Error {
                 BindingError::Interrupted => "Training was cancelled.".into(),
                 BindingError::UnsupportedTask { task, .. } => format!(
                     "Algorithms for {task}: {}.",
-                    join(&crate::bindings::names_for(crate::bindings::Task::parse(task).unwrap_or(crate::bindings::Task::Regression)))
+                    join(&pgml_core::bindings::names_for(pgml_core::bindings::Task::parse(task).unwrap_or(pgml_core::bindings::Task::Regression)))
                 ),
             },
             MissingValues { column, .. } => {
                 let raw = column.split(['[', '=']).next().unwrap_or(column);
-                format!("Give the column a fill rule, e.g. preprocess => '{}', or use xgboost or lightgbm, which take NULL as a missing value.", crate::data::preprocess::impute_hint(raw))
+                format!("Give the column a fill rule, e.g. preprocess => '{}', or use xgboost or lightgbm, which take NULL as a missing value.", pgml_core::data::preprocess::impute_hint(raw))
             }
             WrongFeatureCount { expected, .. } => format!("Pass exactly {expected} values, in the order of the training columns (see pgml.snapshots.columns)."),
             NullFeature { .. } => "Replace NULLs before predicting, e.g. COALESCE(col, 0); for xgboost models 'NaN'::real marks a missing value.".into(),
@@ -281,14 +288,14 @@ impl Error {
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
             RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),
             JointNotRegression(_) => "Train classification projects with pgml.train and one y_column_name.".into(),
-            JointUnsupported(_) => format!("Algorithms for pgml.train_joint: {}.", join(&crate::bindings::joint_names())),
+            JointUnsupported(_) => format!("Algorithms for pgml.train_joint: {}.", join(&pgml_core::bindings::joint_names())),
             TargetsConflict { .. } => "Every model of a project predicts the same targets: train under a new project name.".into(),
             JointModel { project, .. } => format!("Use pgml.predict_joint('{project}', ARRAY[...]), which returns every target as real[] in the order of y_column_name."),
             NotRegression(_) => "pgml.predict_joint serves regression projects (trained with pgml.train_joint); use pgml.predict or pgml.predict_proba.".into(),
-            UnknownDataset(_) => format!("Valid datasets: {}.", join(&crate::datasets::names())),
+            UnknownDataset { valid, .. } => format!("Valid datasets: {}.", join(valid)),
             Preprocess(p) => match p {
-                crate::data::preprocess::PreprocessError::UnknownColumn { available, .. } => format!("Feature columns: {}.", join(available)),
-                crate::data::preprocess::PreprocessError::NullNotAllowed { column, .. } => format!("Filter the NULLs out, or give the column a fill rule: preprocess => '{}'.", crate::data::preprocess::impute_hint(column)),
+                pgml_core::data::preprocess::PreprocessError::UnknownColumn { available, .. } => format!("Feature columns: {}.", join(available)),
+                pgml_core::data::preprocess::PreprocessError::NullNotAllowed { column, .. } => format!("Filter the NULLs out, or give the column a fill rule: preprocess => '{}'.", pgml_core::data::preprocess::impute_hint(column)),
                 _ => "preprocess => '{\"my_column\": {\"impute\": \"mean\", \"scale\": \"standard\", \"encode\": \"one_hot\"}}': impute mean, median, mode, min, max, zero or error; scale preserve, standard, min_max, max_abs or robust; encode (text columns) native, ordinal, one_hot or target.".into(),
             },
             RowColumnType { .. } => "Pass a row whose columns have the training columns' types (see pgml.snapshots.columns), casting in the query if needed.".into(),

@@ -27,7 +27,20 @@ pub fn native_trees() -> bool {
     unsafe { *NATIVE_TREES.as_ptr() }
 }
 
-/// Size of the shared model cache in kB (src/shared_models.rs); 0 turns it off. Read at server
+/// How models evaluate, read per call at the SQL boundary and passed down as a value (the
+/// core keeps no copy of a setting): `pgml.native_trees` and `pgml.predict_threads`.
+#[inline(always)]
+pub fn evaluation() -> pgml_core::bindings::Evaluation {
+    // SAFETY: as native_trees: a plain read of the int Postgres writes the setting to, on
+    // the backend's main thread.
+    let threads = unsafe { *PREDICT_THREADS.as_ptr() };
+    pgml_core::bindings::Evaluation {
+        native_trees: native_trees(),
+        threads: threads.max(0) as usize,
+    }
+}
+
+/// Size of the shared model cache in kB (src/serve/shared.rs); 0 turns it off. Read at server
 /// start: shared memory is sized once.
 pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 
@@ -39,7 +52,7 @@ pub static SHARED_CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PREDICT_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// Whether the planner scores `pgml.predict(project, row)` over a table scan in blocks of
-/// rows (src/scan.rs) rather than calling the function row by row.
+/// rows (src/serve/scan/) rather than calling the function row by row.
 pub static PREDICT_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// Which implementation runs a vector function that has both a Rust loop and a BLAS form.
@@ -59,9 +72,8 @@ pub static VECTOR_KERNELS: GucSetting<VectorKernels> =
     GucSetting::<VectorKernels>::new(VectorKernels::Auto);
 
 pub fn init() {
-    // SAFETY: a flag Postgres sets while it loads shared_preload_libraries. A postmaster-level
-    // setting may only be defined then (defining one later is FATAL).
-    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+    // A postmaster-level setting may only be defined while preloading (later is FATAL).
+    if crate::pg::preload::loading() {
         GucRegistry::define_int_guc(
             c"pgml.shared_cache_size",
             c"Shared memory for deployed models, so a new connection's first predict reads no catalog table.",

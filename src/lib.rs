@@ -5,42 +5,31 @@
 use pgrx::prelude::*;
 
 mod api;
-pub mod bindings;
-pub mod blas;
-mod cache;
 mod catalog;
-pub mod data;
-mod datasets;
-mod deploy;
 mod error;
-#[cfg(test)]
-mod fuzz;
 mod gucs;
-pub mod metrics;
-mod scan;
-pub mod search;
+mod pg;
 mod serve;
-mod shared_models;
-mod shmem;
-mod snapshot;
 mod train;
-pub mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
 
 ::pgrx::pg_module_magic!();
 
+// The catalog's tables and types first; the view and triggers over pgml's C functions last.
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    blas::single_threaded();
+    pgml_core::blas::single_threaded();
     gucs::init();
-    shmem::init();
-    shared_models::init();
-    cache::register_invalidation_callback();
-    scan::init();
+    pg::preload::init();
+    train::progress::init();
+    serve::shared::init();
+    serve::cache::register_invalidation_callback();
+    serve::scan::init();
 }
 
 /// Required by `cargo pgrx test`.

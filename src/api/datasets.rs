@@ -1,5 +1,5 @@
-use crate::datasets;
 use crate::error::OrReport;
+use crate::train::datasets;
 use pgrx::prelude::*;
 
 /// Creates and fills pgml.<name> with one of scikit-learn's toy datasets.

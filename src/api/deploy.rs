@@ -1,5 +1,5 @@
-use crate::deploy;
 use crate::error::OrReport;
+use crate::serve::deploy;
 use pgrx::prelude::*;
 
 /// Deploys a project's model chosen by strategy: best_score, most_recent or rollback.
@@ -40,8 +40,8 @@ fn deploy_model(
 /// change), and pgml.projects, pgml.snapshots, pgml.models and pgml.files (UPDATE, DELETE,
 /// TRUNCATE: pgml itself only inserts there, so these are a rename, a hand-edited model, a
 /// deleted project). Each invalidates pgml.deployments' relcache entry, which Postgres
-/// delivers to every backend when (and only if) the change commits; src/cache.rs listens for
-/// it, and the shared model cache treats it as a new deployment (src/shared_models.rs).
+/// delivers to every backend when (and only if) the change commits; src/serve/cache.rs listens for
+/// it, and the shared model cache treats it as a new deployment (src/serve/shared.rs).
 #[pg_trigger]
 fn deployments_changed<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
@@ -58,29 +58,6 @@ fn deployments_changed<'a>(
             pg_sys::CacheInvalidateRelcacheByRelid(deployments);
         }
     }
-    crate::shared_models::changed_in_transaction();
+    crate::serve::shared::changed_in_transaction();
     Ok(None)
 }
-
-extension_sql!(
-    r#"
-CREATE TRIGGER deployments_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.projects
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.snapshots
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.models
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.files
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-"#,
-    name = "deployments_trigger",
-    requires = [deployments_changed],
-    finalize
-);

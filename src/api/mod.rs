@@ -2,7 +2,6 @@
 
 mod datasets;
 mod deploy;
-mod fmgr;
 pub(crate) mod predict;
 mod train;
 mod vector;
@@ -35,8 +34,8 @@ fn cache_info() -> TableIterator<
         name!(shared_capacity, Option<i64>),
     ),
 > {
-    let (generation, watched, models, from_shared, from_catalog) = crate::cache::info();
-    let shared = crate::shared_models::usage();
+    let (generation, watched, models, from_shared, from_catalog) = crate::serve::cache::info();
+    let shared = crate::serve::shared::usage();
     TableIterator::once((
         generation,
         watched,

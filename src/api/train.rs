@@ -202,7 +202,7 @@ fn training_progress_rows() -> TableIterator<
         name!(started_at, Option<TimestampWithTimeZone>),
     ),
 > {
-    TableIterator::new(crate::shmem::snapshot().into_iter().map(|r| {
+    TableIterator::new(crate::train::progress::snapshot().into_iter().map(|r| {
         (
             r.pid,
             r.project,
@@ -216,13 +216,3 @@ fn training_progress_rows() -> TableIterator<
         )
     }))
 }
-
-extension_sql!(
-    r#"
-CREATE VIEW pgml.training_progress AS SELECT * FROM pgml.training_progress_rows();
-COMMENT ON VIEW pgml.training_progress IS
-    'Running pgml trainings (like pg_stat_progress_*); empty unless pgml is in shared_preload_libraries.';
-"#,
-    name = "training_progress_view",
-    requires = [training_progress_rows]
-);

@@ -1,13 +1,13 @@
 //! Vector functions on `real[]` and `double precision[]`: element-wise arithmetic, norms,
-//! distances, similarity, and element-wise aggregates. The arithmetic is in crate::vector;
+//! distances, similarity, and element-wise aggregates. The arithmetic is in pgml_core::vector;
 //! here arrays are read in place and results built in one allocation (see api::fmgr for
 //! why these are fmgr functions rather than `#[pg_extern]`), and the aggregates' steps
 //! update their state in place.
 
-use super::fmgr::{build, fmgr_function, Args, Element};
 use crate::error::{Error, OrReport, Result};
 use crate::gucs::{VectorKernels, VECTOR_KERNELS};
-use crate::vector;
+use crate::pg::fmgr::{build, fmgr_function, Args, Element};
+use pgml_core::vector;
 use pgrx::prelude::*;
 
 /// Whether a function with both a Rust loop and a BLAS form runs on BLAS. `blas_faster`:

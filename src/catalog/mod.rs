@@ -1,9 +1,9 @@
 //! Every statement that reads or writes the pgml.* tables. Nothing else in the crate names
 //! them; the tables themselves are defined in sql/schema.sql.
 
-use crate::bindings::Task;
-use crate::data::preprocess::Pipeline;
 use crate::error::{Error, Result};
+use pgml_core::bindings::Task;
+use pgml_core::data::preprocess::Pipeline;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -50,7 +50,10 @@ pub fn check_serving_privileges() -> Result<[pg_sys::Oid; 5]> {
                 && pg_sys::pg_class_aclcheck(*oid, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
                     == pg_sys::AclResult::ACLCHECK_OK;
             if !granted {
-                return Err(Error::ServingPrivilege(table.to_str().unwrap_or_default()));
+                return Err(Error::ServingPrivilege {
+                    table: table.to_str().unwrap_or_default(),
+                    served_from: SERVED_FROM.map(|t| t.to_str().unwrap_or_default()).to_vec(),
+                });
             }
         }
     }
@@ -361,7 +364,7 @@ pub struct Deployed {
 }
 
 /// Runs `f` (catalog reads through SPI) with a snapshot taken now, that sees every commit
-/// visible at this moment, rather than the statement's (src/shared_models.rs needs the
+/// visible at this moment, rather than the statement's (src/serve/shared.rs needs the
 /// order: epoch read, then snapshot).
 pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     struct Pop;
@@ -412,7 +415,7 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
             .map_err(|e| e.to_string())
             .and_then(|p| p.check_stored().map(|()| p))
             .map_err(|message| {
-                Error::Binding(crate::bindings::BindingError::Corrupt {
+                Error::Binding(pgml_core::bindings::BindingError::Corrupt {
                     backend: "snapshot columns",
                     message,
                 })
