@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# Every test: formatting and lints, unit tests (#[test], no Postgres), #[pg_test]s in a
-# throwaway cluster, and the golden SQL files (examples/*.sql against tests/expected/)
-# on a real server started without LD_LIBRARY_PATH.
+# Every test (CONTRIBUTING.md names the layers): formatting and lints of the whole workspace,
+# the core crate's unit tests (crates/pgml-core: `cargo test`, no Postgres), the extension's
+# #[test]s and #[pg_test]s in a throwaway cluster, and the golden SQL files (examples/*.sql
+# against tests/expected/) on a real server started without LD_LIBRARY_PATH.
 # Then the serving topology's tests (scripts/topology.sh: a primary, a streaming replica and
 # PgBouncer): tests/replica.sh and tests/pgbouncer.sh; and tests/compose.sh validates
 # docker-compose.yml, the same topology for Docker.
 # tests/reliability/run.sh runs the bad-input corpus against a server of its own.
-# PGML_TEST_STAGES picks stages for development (default: all of "lint pgrx topology reliability golden").
+# PGML_TEST_STAGES picks stages for development (default: all of "lint core pgrx topology reliability golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-STAGES=${PGML_TEST_STAGES:-lint pgrx topology reliability golden}
+STAGES=${PGML_TEST_STAGES:-lint core pgrx topology reliability golden}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage lint; then
-log "cargo fmt --check"
-cargo fmt --check
+log "cargo fmt --check (workspace)"
+cargo fmt --all --check
 
-log "cargo clippy -D warnings"
+log "cargo clippy -D warnings (workspace)"
 # --release: share the release build's C++ libraries (build scripts run once per profile).
-cargo clippy --release --locked --features pg_test --tests --benches -- -D warnings
+cargo clippy --workspace --release --locked --features pgml/pg_test --tests --benches -- -D warnings
+
+log "documented commands are executable"
+tests/documented_commands.sh
+
+log "layers: no upward or sideways import in src/ (api -> train/serve -> catalog/pg -> core)"
+tests/layers.sh
 
 log "benchmark scripts parse (they run outside the tests: a syntax error would rot unseen)"
 for f in benches/*/*.sh; do bash -n "$f"; done
@@ -36,6 +43,12 @@ fi
 "$ROOT/scripts/install-libxgboost.sh"
 stop_demo_for_install
 trap restart_demo_if_stopped EXIT
+
+if stage core; then
+log "cargo test -p pgml-core (the pgrx-free core: no Postgres, no cargo pgrx)"
+# The test binary links libxgboost (outside Postgres): point the loader at it.
+LD_LIBRARY_PATH="$XGB_LIB" cargo test -p pgml-core --release --locked
+fi
 
 if stage pgrx; then
 log "cargo pgrx test (unit tests and #[pg_test]s)"
