@@ -10,7 +10,7 @@
 #                 SELECT count(t) FROM rows t (the scan and whole-row composite of the
 #                 row-by-row form)
 #   row form      SELECT count(pgml.predict('p', t)) FROM rows t, with the PgmlPredict
-#                 node (src/scan.rs) and row by row (SET pgml.predict_scan = off)
+#                 node (src/serve/scan/) and row by row (SET pgml.predict_scan = off)
 #   array form    SELECT count(pgml.predict('p', ARRAY[f1, ..., f10])) FROM rows
 #   predict_batch SELECT cardinality(pgml.predict_batch('p', <the rows as one real[]>))
 #                 (the array read from a table, as numpy holds its array in memory)
@@ -140,7 +140,7 @@ Reading it:
   a fixed number of branch-free steps, groups of 8 trees interleaved) and walked 8 rows in
   lockstep per tree, on pgml.predict_threads threads. What remains besides the walk: reading
   the 40 MB array from its TOAST table (~40 ms) and starting the threads.
-- The row form runs through the PgmlPredict custom scan node (src/scan.rs): a planner hook
+- The row form runs through the PgmlPredict custom scan node (src/serve/scan/): a planner hook
   puts it over the sequential scan; it reads blocks of up to 1,024 rows as plain columns
   (one guarded call per block), scores each block with the same batch walk as
   predict_batch, returns only the columns read above it (no projection per row), and runs

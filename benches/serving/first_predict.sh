@@ -2,7 +2,7 @@
 # First predict in a new connection (issue 5, item 3): pgbench -C opens a new connection for
 # every transaction, so each one pays for the connection (fork, authentication) and for the
 # first load of the model into the new backend. Compared: the same with the shared model
-# cache (src/shared_models.rs) and without it (pgml.shared_cache = off: the model's catalog
+# cache (src/serve/shared.rs) and without it (pgml.shared_cache = off: the model's catalog
 # rows and pgml.files read by SPI), and the empty query as the cost of a connection alone.
 #   benches/serving/first_predict.sh [SECONDS]   (after `make demo`; default 30 per query;
 #                                                 writes FIRST_PREDICT.md)

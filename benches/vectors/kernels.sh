@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Rust loops against OpenBLAS for each vector function that has a BLAS form (issue 7):
-# builds and runs benches/vectors/kernels.rs, writes benches/vectors/KERNELS.md.
+# builds and runs crates/pgml-core/benches/kernels.rs, writes benches/vectors/KERNELS.md.
 #   benches/vectors/kernels.sh        (after scripts/setup.sh; a few minutes of build)
 # What it finds is written into src/api/vector.rs (`on_blas(...)` per function); rerun it on
 # new hardware before trusting `pgml.vector_kernels = auto` there.
 source "$(dirname "$0")/../../scripts/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-log "cargo bench --bench kernels"
-out=$(LD_LIBRARY_PATH="$XGB_LIB" cargo bench --locked --bench kernels 2>/dev/null)
+log "cargo bench -p pgml-core --bench kernels"
+out=$(LD_LIBRARY_PATH="$XGB_LIB" cargo bench -p pgml-core --locked --bench kernels 2>/dev/null)
 echo "$out"
 {
   echo "# Vector kernels: Rust loops against OpenBLAS"
   echo
   echo "Rerun: \`benches/vectors/kernels.sh\`. Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)."
   echo "Nanoseconds per call, warm caches, median of 15 rounds with Rust and BLAS alternated"
-  echo "(benches/vectors/kernels.rs). \"BLAS form\" is how the function is computed on BLAS;"
+  echo "(crates/pgml-core/benches/kernels.rs). \"BLAS form\" is how the function is computed on BLAS;"
   echo "a buffer copy is counted where the SQL function would make one."
   echo
   echo "$out"

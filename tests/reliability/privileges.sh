@@ -63,7 +63,7 @@ check "the predict grant: deploy refused" "$(as_role rf_app -c "SELECT * FROM pg
 figure "the documented predict grant (USAGE on schema pgml, SELECT on its five tables): predict gives the owner's answer ($owner); train and deploy refused (42501)"
 
 # A grant held through a role, and superuser, change no table: a warm session that loses
-# either is refused on its next predict, not served from its cache (src/cache.rs bumps the
+# either is refused on its next predict, not served from its cache (src/serve/cache.rs bumps the
 # privilege check on the role and membership syscaches), and served again once given back.
 # rf_member has USAGE on the schema itself, so the refusal is pgml's, not the parser's.
 "${Q[@]}" -d rf_priv -c "GRANT USAGE ON SCHEMA pgml TO rf_member" -c "GRANT rf_app TO rf_member" >/dev/null

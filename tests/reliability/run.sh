@@ -80,7 +80,7 @@ figure "tables the injection attempts named: intact ($intact rows)"
 source "$HERE/faults.sh"
 source "$HERE/privileges.sh"
 
-section "Fuzzing (src/fuzz.rs, run by cargo pgrx test)"
+section "Fuzzing (src/tests/fuzz.rs, run by cargo pgrx test)"
 figure "proptest, PGML_FUZZ_CASES cases per property (200 in the suite, about 2 s; 3,000 per algorithm for the run that found the crashes below): mutated model bytes of all 15 algorithms through load and every prediction; mutated stored preprocessing; shared-cache blobs; arbitrary hyperparams and preprocess JSON"
 figure "found and fixed: XGBoost's UBJSON reader copying a tampered string length (segfault), its tree loader and predictor following tampered parent and child ids (segfault), LightGBM's text parser scanning past a line without '=' or following tampered tree_sizes / counts (abort, heap corruption), smartcore looping forever on a tree whose child points back, and panics in smartcore and pgml's own code on inconsistent models; now XX001 (bad_input.cases holds one SQL case of each)"
 

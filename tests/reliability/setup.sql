@@ -35,7 +35,7 @@ UPDATE pgml.files SET data = substring(data from 1 for 40)
 SELECT count(*) FROM pgml.train('ri_bitflip', 'regression', 'ri_small', 'target', 'linear');
 UPDATE pgml.files SET data = set_byte(data, length(data) / 2, 255 - get_byte(data, length(data) / 2))
  WHERE model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'ri_bitflip');
--- Tampering that the libraries' own loaders do not survive (found by src/fuzz.rs): an XGBoost
+-- Tampering that the libraries' own loaders do not survive (found by src/tests/fuzz.rs): an XGBoost
 -- UBJSON string length of ~2^62 (its reader memcpy'd that much), a LightGBM tree line
 -- without '=' (its parser scanned past the end), a LightGBM tree_sizes off by one, a
 -- random forest (smartcore) split on feature 2^31 - 1 (it panicked indexing the row).
