@@ -2,6 +2,7 @@
 # Serving cost of a warm pgml.predict against the query that carries it (issue 5, item 2).
 #   benches/serving/run.sh [SECONDS]     (after `make demo`; default 30; writes REPORT.md)
 #   QUICK=1 benches/serving/run.sh       (5 s per run: a smoke run, not for quoting)
+#   ONLY=REGEX, ROUNDS=N, REPORT=FILE     (a subset of the queries, rounds, another report file)
 # pgbench -M prepared at 1 and 2 clients runs, for each client count: the empty query;
 # pgml.predict on XGBoost and LightGBM models of 25 trees (the issue's reference model) and
 # of 100 (the libraries' default), served by the native tree evaluator; the 100-tree ones
@@ -41,6 +42,13 @@ RUNS=(
   "xgboost 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving xgboost 100', ARRAY[$ROW]::real[]);"
   "lightgbm 100 library|-c pgml.native_trees=off|SELECT pgml.predict('serving lightgbm 100', ARRAY[$ROW]::real[]);"
 )
+# ONLY=REGEX keeps the queries whose name matches (the empty query always runs), e.g. for an
+# A/B of two builds (benches/serving/ab.sh); REPORT=FILE writes the report elsewhere.
+if [ -n "${ONLY:-}" ]; then
+  keep=("${RUNS[0]}")
+  for r in "${RUNS[@]:1}"; do [[ ${r%%|*} =~ $ONLY ]] && keep+=("$r"); done
+  RUNS=("${keep[@]}")
+fi
 ROUNDS=${ROUNDS:-15}
 tps() {  # clients options sqlfile seconds
   PGOPTIONS="$2" "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$PORT" -U pgml -M prepared -c "$1" -j "$1" -T "$4" -f "$3" pgml 2>/dev/null |
@@ -93,7 +101,7 @@ for clients in 1 2; do
     log "$clients client(s), $name: ${TPS[$clients/$name]} tps, ratio ${RATIO[$clients/$name]} to adjacent empty slices, ${APART[$clients/$name]} to their mean, round ratios ${MEDIAN[$clients/$name]}"
   done
 done
-report="$ROOT/benches/serving/REPORT.md"
+report=${REPORT:-$ROOT/benches/serving/REPORT.md}
 {
   echo "# Serving: a warm pgml.predict against the query that carries it"
   echo
@@ -216,7 +224,7 @@ every run since C: item 2 is met. The 100-tree ones, a harder case this harness 
   us per transaction for the linear model, 1.0-1.3 us for XGBoost 25, 1.7-2.0 us for
   XGBoost 100 (0.27 us and 0.79 us for the two in a hot loop), while the kernel's own share
   of the same query moved by +-2 us between slices.
-- The one-row layout (`src/bindings/trees/one_row.rs`): the row is quantized first (each
+- The one-row layout (`crates/pgml-core/src/bindings/trees/one_row.rs`): the row is quantized first (each
   value becomes its position among the distinct thresholds the forest compares that feature
   with: two vectorized counts over 16-cut blocks per feature), so a split is 4 bytes
   (column, bin, offset to its two adjacent children), trees breadth first one after another:
@@ -224,7 +232,7 @@ every run since C: item 2 is met. The 100-tree ones, a harder case this harness 
   LightGBM 100). XGBoost's trees walk in groups of 8, each group all its levels before the
   next; LightGBM's take the quick form (below).
 - The quick form (9ccadda): LightGBM's forests find their leaves without a walk (QuickScorer,
-  Lucchese et al., SIGIR 2015; `src/bindings/trees/quick.rs`). Each tree keeps a bit per
+  Lucchese et al., SIGIR 2015; `crates/pgml-core/src/bindings/trees/quick.rs`). Each tree keeps a bit per
   leaf; with the row quantized, the splits the row goes right at are a prefix of each
   column's splits sorted by bin (one table lookup gives its length), and ANDing their left
   subtrees' masks leaves the row's leaf as each tree's lowest set bit: a sequential stream
