@@ -260,6 +260,8 @@ impl Error {
             Binding(b) => match b {
                 BindingError::UnknownHyperparam { valid, .. } => format!("Valid hyperparameters: {}.", join(valid)),
                 BindingError::InvalidHyperparam { .. } => "See the library's documentation of this parameter.".into(),
+                BindingError::UnsafeHyperparam { .. } => "Pass the value the library documents, e.g. \"boosting\": \"gbdt\"; each parameter goes in a key of its own, and file names are never accepted.".into(),
+                BindingError::TooManyThreads { max, .. } => format!("Ask for 1 to {max} threads, or leave the parameter out (a training uses pgml.train_threads, at most pgml.max_train_threads = {max}, which only a superuser can raise, in postgresql.conf)."),
                 BindingError::RejectedHyperparam { name, .. } => format!("Pass a value the library accepts for \"{name}\" (its message says which), or leave it out for the default."),
                 BindingError::MissingValues { .. } => "Filter or fill the NULLs in a view (e.g. COALESCE(col, 0)), or use algorithm => 'xgboost', which treats NULL as missing.".into(),
                 BindingError::Library { .. } => "The library rejected the data or the parameters; its message says why.".into(),

@@ -9,6 +9,29 @@ pub static CACHE_MAX_MODELS: GucSetting<i32> = GucSetting::<i32>::new(64);
 /// single-threaded: a backend serves one query at a time.
 pub static TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// The most threads one training may use, whatever pgml.train_threads or a hyperparameter
+/// asks (0: the machine's cores). Library thread pools run inside the backend, uncounted by
+/// max_parallel_workers, so the server (postgresql.conf, SIGHUP) decides, not the user.
+pub static MAX_TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+/// `pgml.max_train_threads` as a count (0 read as the machine's cores).
+pub fn max_train_threads() -> usize {
+    match MAX_TRAIN_THREADS.get() {
+        n if n > 0 => n as usize,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// Threads a training is given when its hyperparameters do not say: `pgml.train_threads`
+/// (0: as many as allowed), never more than `pgml.max_train_threads`.
+pub fn train_threads() -> usize {
+    let max = max_train_threads();
+    match TRAIN_THREADS.get() {
+        n if n > 0 => (n as usize).min(max),
+        _ => max,
+    }
+}
+
 /// Whether long trainings report progress as INFO messages (at most one every few seconds).
 pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -143,6 +166,16 @@ pub fn init() {
         c"Rows read and boosting rounds done, at most one message every few seconds.",
         &TRAINING_PROGRESS,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pgml.max_train_threads",
+        c"The most threads one training may use (0: the machine's cores).",
+        c"Caps pgml.train_threads and the libraries' thread hyperparameters (nthread, num_threads, n_jobs); set in postgresql.conf.",
+        &MAX_TRAIN_THREADS,
+        0,
+        1024,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -70,10 +70,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             test_size: a.test_size,
             sampling: plan.sampling,
             seed: SPLIT_SEED,
-            threads: match crate::gucs::TRAIN_THREADS.get() {
-                0 => None,
-                n => Some(n as usize),
-            },
+            threads: Some(crate::gucs::train_threads()),
             // The test split is scored as it will be served.
             how: crate::gucs::evaluation(),
         },
@@ -111,12 +108,19 @@ fn plan(a: &TrainArgs) -> Result<Plan> {
         other => return Err(Error::HyperparamsNotObject(other.to_string())),
     };
     backend.validate(&params)?;
+    let max_threads = crate::gucs::max_train_threads();
+    params.check_threads(max_threads)?;
     let search = match &a.search {
         None => None,
         Some(kind) => {
             let kind = search::Kind::parse(kind)?;
             let args = search::Args::parse(&a.search_args)?;
             let candidates = search::candidates(kind, &a.search_params, &args)?;
+            // search::run validates each candidate's types and words; the server's cap on
+            // threads is checked here, before any row is read.
+            for c in &candidates {
+                Hyperparams::new(c.clone()).check_threads(max_threads)?;
+            }
             Some(pgml_core::fit::Search {
                 kind,
                 args,

@@ -74,6 +74,18 @@ pub enum BindingError {
         expected: &'static str,
         got: String,
     },
+    /// A value whose text the library would read as more than one value: a space or `=`
+    /// in LightGBM's parameter string starts another parameter (a file name, a thread
+    /// count), so only one word of a safe alphabet is passed through.
+    #[error("hyperparameter \"{name}\" must be one word of letters, digits and _ . , : + - ( ) [ ], got {got}")]
+    UnsafeHyperparam { name: String, got: String },
+    /// A thread count past `pgml.max_train_threads`, the server's cap.
+    #[error("hyperparameter \"{name}\" asks for {got} threads: a training may use 1 to {max}")]
+    TooManyThreads {
+        name: String,
+        got: String,
+        max: usize,
+    },
     /// A library's own check refused a hyperparameter the user gave (its message names it):
     /// the user's value to change, not a failure of the library.
     #[error("{backend} rejected hyperparameter \"{name}\" = {got}: {message}")]

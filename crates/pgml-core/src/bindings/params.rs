@@ -72,6 +72,24 @@ fn has_word(message: &str, word: &str) -> bool {
         })
 }
 
+/// Every library's names for the training's thread count (checked against the server's cap).
+pub const THREAD_PARAMS: &[&str] = &["nthread", "num_threads", "n_jobs", "num_thread", "nthreads"];
+
+/// Longest value text passed to a library (a constraint list for a few hundred features).
+const MAX_TEXT: usize = 4096;
+
+/// Whether a value's library text is one word of the alphabet hyperparameter values use
+/// (names like `reg:squarederror`, numbers like `-1e-05`, lists like `[[0,1],[2,3]]` or
+/// `(1,-1)`): no whitespace, `=`, quote, path separator or control character, so that no
+/// library's parser can read it as a second parameter or a file name.
+fn is_one_word(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_TEXT
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.,:+-()[]".contains(&b))
+}
+
 /// A validated-on-demand JSON object of hyperparameters.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Hyperparams(pub Map<String, Value>);
@@ -95,6 +113,33 @@ impl Hyperparams {
                     name: name.clone(),
                     expected: spec.kind.describe(),
                     got: value.to_string(),
+                });
+            }
+            // Every kind, as the library will read it: a number's or a list's text too.
+            let text = Self::as_library_text(value);
+            if !is_one_word(&text) {
+                return Err(BindingError::UnsafeHyperparam {
+                    name: name.clone(),
+                    got: value.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Errs when a thread-count hyperparameter (any library's name for it) asks for more
+    /// than `max` threads, or for 0 or fewer (the libraries read those as "every core").
+    pub fn check_threads(&self, max: usize) -> Result<()> {
+        for name in THREAD_PARAMS {
+            let Some(value) = self.get(name) else {
+                continue;
+            };
+            let n = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64));
+            if n.is_none_or(|n| n < 1 || n as u64 > max as u64) {
+                return Err(BindingError::TooManyThreads {
+                    name: name.to_string(),
+                    got: value.to_string(),
+                    max,
                 });
             }
         }
@@ -280,6 +325,64 @@ mod tests {
             Some(("tree_method", &json!("bogus")))
         );
         assert_eq!(hp(json!({"tree_method": "bog"})).named_in(m, specs), None);
+    }
+
+    #[test]
+    fn values_that_would_smuggle_a_parameter_are_refused() {
+        let specs = &[
+            p("boosting", ParamKind::Text),
+            p("monotone_constraints", ParamKind::Any),
+            p("eta", ParamKind::Float),
+        ];
+        for bad in [
+            json!({"boosting": "gbdt max_depth=1 num_leaves=2"}),
+            json!({"boosting": "gbdt\tforcedsplits_filename=/etc/passwd"}),
+            json!({"boosting": "gbdt\nnum_threads=100000"}),
+            json!({"boosting": "a=b"}),
+            json!({"boosting": "../../x"}),
+            json!({"boosting": ""}),
+            json!({"monotone_constraints": ["a b"]}),
+            json!({"monotone_constraints": "1 ,-1"}),
+        ] {
+            let e = hp(bad.clone()).validate("lightgbm", specs).unwrap_err();
+            assert!(
+                matches!(e, BindingError::UnsafeHyperparam { .. }),
+                "{bad} gave {e:?}"
+            );
+        }
+        for good in [
+            json!({"boosting": "gbdt"}),
+            json!({"boosting": "reg:squarederror"}),
+            json!({"monotone_constraints": "(1,-1,0)"}),
+            json!({"monotone_constraints": [1, -1, 0]}),
+            json!({"monotone_constraints": "[[0,1],[2,3]]"}),
+            json!({"eta": 1e-5}),
+        ] {
+            assert_eq!(
+                hp(good.clone()).validate("lightgbm", specs),
+                Ok(()),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn thread_counts_are_capped() {
+        assert_eq!(hp(json!({"nthread": 2})).check_threads(2), Ok(()));
+        assert_eq!(hp(json!({"eta": 0.3})).check_threads(1), Ok(()));
+        for bad in [
+            json!({"nthread": 3}),
+            json!({"num_threads": 100000}),
+            json!({"n_jobs": 0}),
+            json!({"num_threads": -1}),
+            json!({"nthreads": "many"}),
+        ] {
+            let e = hp(bad.clone()).check_threads(2).unwrap_err();
+            assert!(
+                matches!(e, BindingError::TooManyThreads { max: 2, .. }),
+                "{bad} gave {e:?}"
+            );
+        }
     }
 
     #[test]
