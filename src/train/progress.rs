@@ -41,6 +41,11 @@ impl Phase {
 struct Slot {
     /// 0 when free.
     pid: i32,
+    /// Whose training it is, and where: `pgml.training_progress` shows a role the slots of
+    /// its own database, and other roles' only with pg_read_all_stats (as
+    /// pg_stat_progress_* shows details).
+    database: pg_sys::Oid,
+    role: pg_sys::Oid,
     phase: u8,
     project: [u8; NAME],
     algorithm: [u8; NAME],
@@ -61,6 +66,8 @@ impl Default for Progress {
         Progress {
             slots: [Slot {
                 pid: 0,
+                database: pg_sys::InvalidOid,
+                role: pg_sys::InvalidOid,
                 phase: 0,
                 project: [0; NAME],
                 algorithm: [0; NAME],
@@ -145,11 +152,20 @@ pub fn begin(project: &str, algorithm: &str) -> Live {
         unsafe { pg_sys::before_shmem_exit(Some(release_at_exit), pg_sys::Datum::from(0)) };
     }
     // SAFETY: plain reads of backend globals.
-    let (pid, now) = unsafe { (pg_sys::MyProcPid, pg_sys::GetCurrentTimestamp()) };
+    let (pid, now, database, role) = unsafe {
+        (
+            pg_sys::MyProcPid,
+            pg_sys::GetCurrentTimestamp(),
+            pg_sys::MyDatabaseId,
+            pg_sys::GetUserId(),
+        )
+    };
     let mut p = PROGRESS.exclusive();
     if let Some(i) = p.slots.iter().position(|s| s.pid == 0) {
         let s = &mut p.slots[i];
         s.pid = pid;
+        s.database = database;
+        s.role = role;
         s.phase = 0;
         copy_name(&mut s.project, project);
         copy_name(&mut s.algorithm, algorithm);
@@ -202,16 +218,28 @@ pub struct Row {
     pub started_at: pg_sys::TimestampTz,
 }
 
-/// Every running training (none without shared memory).
+/// The running trainings this role may see (none without shared memory): those of this
+/// database that it runs, or all of this database's with the privileges of
+/// pg_read_all_stats (superusers have them).
 pub fn snapshot() -> Vec<Row> {
     if !preload::preloaded() {
         preload::notice_once();
         return vec![];
     }
+    // SAFETY: backend globals and a role-membership lookup in the syscache.
+    let (database, me, all_roles) = unsafe {
+        let me = pg_sys::GetUserId();
+        let stats = pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS);
+        (
+            pg_sys::MyDatabaseId,
+            me,
+            pg_sys::has_privs_of_role(me, stats),
+        )
+    };
     let p = PROGRESS.share();
     p.slots
         .iter()
-        .filter(|s| s.pid != 0)
+        .filter(|s| s.pid != 0 && s.database == database && (all_roles || s.role == me))
         .map(|s| Row {
             pid: s.pid,
             project: name_of(&s.project),

@@ -18,7 +18,7 @@ value_as() {
 }
 
 fresh_db rf_priv
-for role in rf_app rf_trainer rf_nobody rf_member; do
+for role in rf_app rf_trainer rf_nobody rf_member rf_stats; do
   "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP OWNED BY $role" -c "DROP ROLE IF EXISTS $role" 2>/dev/null ||
     "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $role"
   "${Q[@]}" -d pgml -c "CREATE ROLE $role LOGIN"
@@ -154,3 +154,35 @@ calls=$("${Q[@]}" -d rf_priv -c "SELECT count(*) FROM evil.calls")
 check "under a hostile search_path: the same answers" "$hostile" "$plain"
 check "under a hostile search_path: no trap ran" "$calls" "0"
 figure "a hostile search_path (a schema ahead of pg_catalog with = for text, bigint, integer, oid and \"char\", > , ||, a type named text, count() and now()): train, retrain, deploy (most_recent, rollback, best_score), a materialized snapshot, load_dataset and predict give the same answers as with the default search_path ($plain), and none of the traps ran ($calls calls; the same traps sprang $sprung times for two unqualified catalog queries)"
+
+# pgml.training_progress shows what pg_stat_progress_* would: this database's trainings of
+# the role itself, or of every role with pg_read_all_stats. The superuser trains (a long run,
+# in the background) while the others look.
+"${Q[@]}" -d rf_priv -c "GRANT USAGE ON SCHEMA pgml TO rf_stats" -c "GRANT pg_read_all_stats TO rf_stats" >/dev/null
+"${Q[@]}" -d rf_priv -c "SET application_name = 'rf_long_training'" \
+  -c "SELECT count(*) FROM pgml.train('rf_long', 'regression', 'public.secret', 'target', 'xgboost', '{\"n_estimators\": 1000000, \"max_depth\": 8}')" \
+  >/dev/null 2>&1 &
+long_pid=$!
+seen=0
+for _ in $(seq 300); do
+  seen=$("${Q[@]}" -d rf_priv -c "SELECT count(*) FROM pgml.training_progress WHERE project = 'rf_long'")
+  [ "$seen" = 1 ] && break
+  sleep 0.1
+done
+progress_count() { value_as "$1" -c "SELECT count(*) FROM pgml.training_progress WHERE project = 'rf_long'"; }
+check "training_progress: the training's own role sees it" "$seen" "1"
+check "training_progress: another role does not" "$(progress_count rf_member)" "0"
+check "training_progress: a role with pg_read_all_stats does" "$(progress_count rf_stats)" "1"
+check "training_progress: another database does not" \
+  "$("${Q[@]}" -d pgml -c "SELECT count(*) FROM pgml.training_progress WHERE project = 'rf_long'")" "0"
+"${Q[@]}" -d rf_priv -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'rf_long_training'" >/dev/null
+wait "$long_pid" || true
+figure "pgml.training_progress during another role's training: seen by its own role, not by another role (0 rows), seen with pg_read_all_stats, not from another database"
+
+# The trigger function that invalidates model caches cannot be attached by anyone else.
+check "PUBLIC cannot execute the trigger function pgml.deployments_changed()" \
+  "$("${Q[@]}" -d rf_priv -c "SELECT has_function_privilege('rf_nobody', 'pgml.deployments_changed()', 'EXECUTE')")" "f"
+check "... so a role cannot attach it to a table of its own" \
+  "$(as_role rf_trainer -c "CREATE TABLE mine_trig (a int)" -c "CREATE TRIGGER t AFTER INSERT ON mine_trig EXECUTE FUNCTION pgml.deployments_changed()")" "42501"
+figure "pgml.deployments_changed(): not executable by PUBLIC; CREATE TRIGGER with it on a role's own table is refused (42501), while pgml's own triggers still fire for every role"
+
