@@ -49,12 +49,21 @@ pub struct Trained {
 /// relation into the dense buffer), `pgml_core::fit::fit` (pure: classes, split,
 /// preprocessing, search, fit, score) and [`persist`] (snapshot, model, deployment).
 pub fn train(a: TrainArgs) -> Result<Trained> {
-    let mut plan = plan(&a)?;
+    let plan = plan(&a)?;
     // Shown in pgml.training_progress until this returns, error or not.
     let _live = progress::begin(&a.project, plan.backend.name());
     let read = read(&plan, &a)?;
+    // The fit takes the hyperparameters and the search; persist keeps the rest.
+    let Plan {
+        backend,
+        params,
+        search,
+        sampling,
+        project,
+        ..
+    } = plan;
     let relation = read.snap.relation.clone();
-    let mut hook = progress::TrainProgress(progress::Reporter::new(plan.backend.name()));
+    let mut hook = progress::TrainProgress(progress::Reporter::new(backend.name()));
     let fitted = pgml_core::fit::fit(
         pgml_core::fit::Input {
             data: read.snap.data,
@@ -63,12 +72,12 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             label_dictionary: read.snap.label_dictionary,
             boolean_label: read.snap.labels.first().and_then(|l| l.kind())
                 == Some(pgml_core::data::preprocess::Kind::Boolean),
-            task: plan.project.task,
-            backend: plan.backend,
-            params: plan.params.clone(),
-            search: plan.search.take(),
+            task: project.task,
+            backend,
+            params,
+            search,
             test_size: a.test_size,
-            sampling: plan.sampling,
+            sampling,
             seed: SPLIT_SEED,
             threads: Some(crate::gucs::train_threads()),
             // The test split is scored as it will be served.
@@ -79,7 +88,9 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
     .map_err(|e| fit_error(e, &relation))?;
     persist(
         &a,
-        &plan,
+        backend,
+        sampling,
+        project,
         read.relation_name,
         &read.snap.labels,
         read.materialized,
@@ -261,9 +272,12 @@ fn fit_error(e: pgml_core::fit::FitError, relation: &str) -> Error {
 }
 
 /// Stores the snapshot and the model, and deploys it if it beats the deployed one.
+#[allow(clippy::too_many_arguments)] // each is one piece the phases before produced
 fn persist(
     a: &TrainArgs,
-    plan: &Plan,
+    backend: &'static dyn bindings::Backend,
+    sampling: Sampling,
+    project: catalog::Project,
     relation_name: String,
     labels: &[reader::Column],
     materialized: Option<i64>,
@@ -274,7 +288,7 @@ fn persist(
         relation_name: &relation_name,
         y_column_name: labels.iter().map(|l| l.name.clone()).collect(),
         test_size: a.test_size,
-        test_sampling: plan.sampling.as_str(),
+        test_sampling: sampling.as_str(),
         columns: serde_json::to_value(&f.pipeline).unwrap_or(Value::Null),
         analysis: json!({
             "rows": f.data.rows(),
@@ -287,13 +301,12 @@ fn persist(
         }),
         materialized,
     })?;
-    let project = &plan.project;
     let key = key_metric(project.task, &f.metrics);
     let model_id = catalog::insert_model(NewModel {
         project_id: project.id,
         snapshot_id,
         num_features: f.data.num_features,
-        algorithm: plan.backend.name(),
+        algorithm: backend.name(),
         hyperparams: Value::Object(f.params.0),
         metrics: f.metrics,
         classes: f.classes.as_ref().map(|(values, _)| values.clone()),
@@ -312,9 +325,9 @@ fn persist(
         catalog::insert_deployment(project.id, model_id, "new_score")?;
     }
     Ok(Trained {
-        project: project.name.clone(),
+        project: project.name,
         task: project.task,
-        algorithm: plan.backend.name().into(),
+        algorithm: backend.name().into(),
         deployed,
     })
 }

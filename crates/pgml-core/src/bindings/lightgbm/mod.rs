@@ -227,7 +227,7 @@ impl Backend for LightGBM {
         if params.get("verbosity").is_none() {
             pairs.push(("verbosity", "-1".into()));
         }
-        let threads_given = ["num_threads", "n_jobs", "nthread", "num_thread", "nthreads"]
+        let threads_given = super::params::THREAD_PARAMS
             .iter()
             .any(|k| params.get(k).is_some());
         if let (Some(t), false) = (data.threads, threads_given) {
