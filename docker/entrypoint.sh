@@ -47,10 +47,10 @@ CREATE ROLE replicator REPLICATION LOGIN PASSWORD :'replication_password';
 CREATE DATABASE pgml OWNER pgml;
 \connect pgml
 CREATE EXTENSION pgml;
--- The training grants README.md documents (section Privileges).
-GRANT USAGE, CREATE ON SCHEMA pgml TO pgml;
-GRANT SELECT, INSERT ON pgml.projects, pgml.snapshots, pgml.models, pgml.deployments, pgml.files TO pgml;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgml TO pgml;
+-- The training grants README.md documents (section Privileges); as the owner of the
+-- database, pgml creates its tables (and load_dataset's) in schema public.
+GRANT USAGE ON SCHEMA pgml TO pgml;
+GRANT EXECUTE ON FUNCTION pgml.train, pgml.train_joint, pgml.snapshot, pgml.load_dataset TO pgml;
 SQL
       pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     fi

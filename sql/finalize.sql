@@ -31,3 +31,42 @@ CREATE TRIGGER served_rows_changed
 -- A trigger function needs EXECUTE only to be attached (CREATE TRIGGER), not to fire: nobody
 -- but the extension owner may attach this one to a table of their own.
 REVOKE EXECUTE ON FUNCTION pgml.deployments_changed() FROM PUBLIC;
+CREATE TRIGGER served_rows_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.project_privileges
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+
+-- Privileges (README.md, section Privileges). Only pgml writes the catalog, as the extension
+-- owner, after checking the caller's privilege on the project (src/catalog/acl.rs); nobody
+-- else has INSERT, UPDATE or DELETE on it, nor CREATE on the schema. Every role may read the
+-- rows of the projects it holds a privilege on, as row-level security decides: the catalog's
+-- owner (who runs pgml's own statements) bypasses it, every other role sees
+--   projects, models, deployments, project_privileges: projects it may predict with;
+--   snapshots: its own, and those of projects it may train;
+--   files (model bytes, which may hold training rows): projects it owns.
+-- Roles still need USAGE on the schema, which the extension grants nobody.
+ALTER TABLE pgml.projects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgml.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgml.deployments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgml.snapshots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgml.files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgml.project_privileges ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON pgml.projects FOR SELECT
+    USING (pgml.has_project_privilege(id, 'predict'));
+CREATE POLICY readable ON pgml.models FOR SELECT
+    USING (pgml.has_project_privilege(project_id, 'predict'));
+CREATE POLICY readable ON pgml.deployments FOR SELECT
+    USING (pgml.has_project_privilege(project_id, 'predict'));
+CREATE POLICY readable ON pgml.project_privileges FOR SELECT
+    USING (pgml.has_project_privilege(project_id, 'predict'));
+CREATE POLICY readable ON pgml.snapshots FOR SELECT
+    USING (pgml.has_snapshot_privilege(id));
+CREATE POLICY readable ON pgml.files FOR SELECT
+    USING (pgml.has_model_privilege(model_id, 'owner'));
+GRANT SELECT ON pgml.projects, pgml.models, pgml.deployments, pgml.snapshots, pgml.files,
+    pgml.project_privileges, pgml.deployed_models, pgml.overview TO PUBLIC;
+
+-- Training reads tables and takes CPU and memory: the DBA grants it to the roles that may
+-- (GRANT EXECUTE ON FUNCTION pgml.train, ... TO trainer), as with any function. Serving,
+-- deploying and the project functions stay PUBLIC: each checks the caller's privilege on
+-- the project itself.
+REVOKE EXECUTE ON FUNCTION pgml.train, pgml.train_joint, pgml.snapshot, pgml.load_dataset FROM PUBLIC;

@@ -12,8 +12,24 @@ CREATE TABLE pgml.projects (
     id         bigserial PRIMARY KEY,
     name       text NOT NULL UNIQUE,
     task       pgml.task NOT NULL,
+    -- The role that owns the project: the one that created it (pgml.train), or the one
+    -- given it by pgml.alter_project_owner. It, its members and superusers hold every
+    -- privilege on the project (src/catalog/acl.rs); regrole so that pg_dump writes a name.
+    owner      regrole NOT NULL,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- What a project's owner granted (pgml.grant_project): 'predict' serves its deployed model,
+-- 'train' also trains into it, deploys its models and reads its snapshots. grantee '-' (0)
+-- is PUBLIC. Only pgml writes here, as the extension owner, after checking the caller.
+CREATE TABLE pgml.project_privileges (
+    project_id bigint NOT NULL REFERENCES pgml.projects ON DELETE CASCADE,
+    grantee    regrole NOT NULL,
+    privilege  text NOT NULL CHECK (privilege IN ('predict', 'train')),
+    grantor    regrole NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, grantee, privilege)
 );
 
 CREATE TABLE pgml.snapshots (
@@ -34,6 +50,9 @@ CREATE TABLE pgml.snapshots (
     -- The rows were copied into the table pgml.snapshot_<id> (materialize_snapshot): a
     -- retrain without relation_name reads that copy.
     materialized  boolean NOT NULL DEFAULT false,
+    -- The role that took the snapshot (trained, or called pgml.snapshot): it may read the
+    -- snapshot's row, and its materialized copy (SELECT granted on that table only).
+    owner         regrole NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at    timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -62,6 +81,10 @@ CREATE TABLE pgml.models (
     -- tree evaluator covers the model, else 'library: <why not>' (dart, categorical splits,
     -- ...), served through the library's C API. NULL for algorithms with no choice.
     evaluator    text,
+    -- The role that trained it. A retrain that names no relation reads the last model's
+    -- relation only as this role or one of its members: another role's relation may run
+    -- that role's code (a view's functions) with the caller's privileges.
+    trained_by   regrole NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -96,16 +119,18 @@ CREATE FUNCTION pgml.key_metric(task pgml.task, metrics jsonb) RETURNS double pr
                      WHEN 'decomposition' THEN (metrics ->> 'cumulative_explained_variance')::double precision
                      ELSE (metrics ->> 'f1')::double precision END;
 
-CREATE VIEW pgml.deployed_models AS
+-- security_invoker: read through a view, the catalog's row-level security applies to the
+-- reader (sql/finalize.sql), not to the view's owner (who bypasses it).
+CREATE VIEW pgml.deployed_models WITH (security_invoker = true) AS
 SELECT DISTINCT ON (d.project_id)
        p.id AS project_id, p.name, p.task, m.algorithm, m.id AS model_id,
        d.strategy, d.created_at AS deployed_at, m.metrics, m.evaluator
   FROM pgml.deployments d
   JOIN pgml.projects p ON p.id = d.project_id
-  JOIN pgml.models m ON m.id = d.model_id
+  JOIN pgml.models m ON m.id = d.model_id AND m.project_id = d.project_id
  ORDER BY d.project_id, d.id DESC;
 
-CREATE VIEW pgml.overview AS
+CREATE VIEW pgml.overview WITH (security_invoker = true) AS
 SELECT p.name, dm.deployed_at, p.task, dm.algorithm, s.relation_name, s.y_column_name,
        s.test_sampling, s.test_size, pgml.key_metric(p.task, dm.metrics) AS key_metric
   FROM pgml.projects p
@@ -124,3 +149,4 @@ SELECT pg_catalog.pg_extension_config_dump('pgml.deployments', '');
 SELECT pg_catalog.pg_extension_config_dump('pgml.deployments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgml.files', '');
 SELECT pg_catalog.pg_extension_config_dump('pgml.files_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.project_privileges', '');

@@ -15,13 +15,33 @@ pub enum Error {
     NoProjectName(bool),
     #[error("project \"{0}\" has no deployed model")]
     NoDeployment(String),
-    /// The user may not read a table (`pgml.<table>`) that models are served from, one of
-    /// `served_from` (all named in the HINT).
-    #[error("permission denied for table pgml.{table}")]
-    ServingPrivilege {
-        table: &'static str,
-        served_from: Vec<&'static str>,
+    /// The current role lacks `privilege` on the project (src/catalog/acl.rs).
+    #[error("permission denied: role \"{role}\" may not {action} project \"{project}\"")]
+    ProjectPrivilege {
+        project: String,
+        /// predict, train or owner: what the action needs.
+        privilege: &'static str,
+        action: &'static str,
+        role: String,
+        owner: String,
     },
+    /// An argument-less retrain would read a relation another role chose.
+    #[error("project \"{project}\" was last trained by role \"{trained_by}\", so a retrain without relation_name is refused")]
+    RetrainOtherRole { project: String, trained_by: String },
+    #[error("permission denied to create in schema \"{0}\"")]
+    SchemaPrivilege(String),
+    #[error("schema \"{0}\" does not exist")]
+    UnknownSchema(String),
+    #[error("table {table} exists and is owned by role \"{owner}\", not by the current role")]
+    NotTableOwner { table: String, owner: String },
+    #[error("role \"{0}\" does not exist")]
+    UnknownRole(String),
+    #[error("permission denied: the current role is not a member of role \"{0}\"")]
+    NotMemberOf(String),
+    #[error("unknown project privilege \"{0}\"")]
+    UnknownPrivilege(String),
+    #[error("trigger function pgml.deployments_changed() fires only on pgml's catalog tables, not on {0}")]
+    ForeignTrigger(String),
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
     #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
@@ -180,6 +200,7 @@ impl Error {
             | NothingToDeploy { .. }
             | UnknownDataset { .. } => Code::ERRCODE_UNDEFINED_OBJECT,
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
+            UnknownSchema(_) => Code::ERRCODE_INVALID_SCHEMA_NAME,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
             UnsupportedColumnType { .. }
@@ -213,7 +234,13 @@ impl Error {
             | JointUnsupported(_) => Code::ERRCODE_FEATURE_NOT_SUPPORTED,
             JointModel { .. } | NotRegression(_) => Code::ERRCODE_WRONG_OBJECT_TYPE,
             Spi(_) => Code::ERRCODE_INTERNAL_ERROR,
-            ServingPrivilege { .. } => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ProjectPrivilege { .. }
+            | RetrainOtherRole { .. }
+            | SchemaPrivilege(_)
+            | NotTableOwner { .. }
+            | ForeignTrigger(_)
+            | NotMemberOf(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            UnknownRole(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
     }
@@ -221,10 +248,22 @@ impl Error {
     pub fn hint(&self) -> String {
         use Error::*;
         match self {
-            ServingPrivilege { served_from, .. } => format!(
-                "Predicting reads the tables pgml.{}: GRANT USAGE ON SCHEMA pgml and SELECT ON those tables to this role (README.md, section Privileges).",
-                served_from.join(", pgml.")
+            ProjectPrivilege { project, privilege: "owner", owner, .. } => format!(
+                "Only the project's owner (role \"{owner}\"), its members and superusers may; the owner can hand the project over with SELECT pgml.alter_project_owner('{project}', 'new_owner'); (README.md, section Privileges)."
             ),
+            ProjectPrivilege { project, privilege, role, owner, .. } => format!(
+                "The project's owner (role \"{owner}\") can grant it: SELECT pgml.grant_project('{project}', '{privilege}', '{role}'); (README.md, section Privileges)."
+            ),
+            RetrainOtherRole { project, trained_by } => format!(
+                "Name the relation to train on, e.g. SELECT * FROM pgml.train('{project}', relation_name => 'my_table'); only role \"{trained_by}\" and its members may retrain on the relation it chose."
+            ),
+            SchemaPrivilege(_) => "Pass schema => 'a_schema' where you may create tables (the default is pgml for the extension's owner, else the first schema on your search_path where you may create).".into(),
+            NotTableOwner { .. } => "pgml.load_dataset refills only a table the current role owns: drop or rename that table, or pass schema => 'another_schema'.".into(),
+            UnknownRole(_) => "Name an existing role, or PUBLIC.".into(),
+            UnknownSchema(_) => "Pass schema => the name of an existing schema, exactly as it is spelled (no quotes).".into(),
+            NotMemberOf(r) => format!("As with ALTER ... OWNER TO, a project goes to a role you are a member of: a superuser can GRANT \"{r}\" TO you first."),
+            UnknownPrivilege(_) => "Valid project privileges: predict, train (and owner, for pgml.has_project_privilege).".into(),
+            ForeignTrigger(_) => "pgml attaches it to its own tables when the extension is created; drop this trigger.".into(),
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."
             ),

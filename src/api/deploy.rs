@@ -47,6 +47,11 @@ fn deployments_changed<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, pgrx::PgTriggerError> {
     let rel = trigger.relation()?;
+    // EXECUTE on this function is not PUBLIC's, and it refuses any other table anyway: a
+    // trigger of a role's own would run it in that role's statements.
+    if !crate::catalog::is_catalog_table(rel.oid()) {
+        crate::error::Error::ForeignTrigger(rel.name().to_string()).report();
+    }
     // SAFETY: syscache reads for the trigger's open relation; pgml.deployments sits in the
     // same schema (the extension's).
     unsafe {

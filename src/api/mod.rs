@@ -3,6 +3,7 @@
 mod datasets;
 mod deploy;
 pub(crate) mod predict;
+mod projects;
 mod train;
 mod vector;
 
@@ -12,6 +13,35 @@ use pgrx::prelude::*;
 #[pg_extern(immutable, parallel_safe)]
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
+}
+
+/// Every hyperparameter pgml accepts, per algorithm, with the kind of value it takes (a
+/// string is one word: no whitespace, '=', quote or path separator) and the library's name
+/// where it is an alias.
+#[pg_extern(immutable, parallel_safe)]
+fn hyperparameters() -> TableIterator<
+    'static,
+    (
+        name!(algorithm, String),
+        name!(name, String),
+        name!(kind, String),
+        name!(alias_of, Option<String>),
+    ),
+> {
+    let rows: Vec<_> = pgml_core::bindings::BACKENDS
+        .iter()
+        .flat_map(|b| {
+            b.params().iter().map(move |p| {
+                (
+                    b.name().to_string(),
+                    p.name.to_string(),
+                    p.kind.name().to_string(),
+                    p.canonical.map(str::to_string),
+                )
+            })
+        })
+        .collect();
+    TableIterator::new(rows)
 }
 
 /// This backend's model cache: how many invalidations it has seen, which relation it

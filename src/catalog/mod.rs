@@ -1,6 +1,12 @@
 //! Every statement that reads or writes the pgml.* tables. Nothing else in the crate names
 //! them; the tables themselves are defined in sql/schema.sql.
 
+mod acl;
+mod projects;
+
+pub use acl::{acts_as, current_user, role_name, role_oid, Acl, Privilege};
+pub use projects::*;
+
 use crate::error::{Error, Result};
 use pgml_core::bindings::Task;
 use pgml_core::data::preprocess::Pipeline;
@@ -19,45 +25,43 @@ pub struct Project {
     pub id: i64,
     pub name: String,
     pub task: Task,
+    pub acl: Acl,
+}
+
+impl Project {
+    /// The current role holds `privilege` on this project, or the error saying who can grant it.
+    pub fn check(&self, privilege: Privilege, action: &'static str) -> Result<()> {
+        self.acl.check(&self.name, privilege, action)
+    }
+}
+
+/// The select-list items that give a project's [`Acl`] (owner, grantees, privileges: see
+/// [`acl_of`]), for a query where `p` is the pgml.projects row.
+const ACL_ITEMS: &str = "p.owner::pg_catalog.oid::pg_catalog.int8,
+    ARRAY(SELECT g.grantee::pg_catalog.oid::pg_catalog.int8 FROM pgml.project_privileges g
+           WHERE g.project_id = p.id ORDER BY g.grantee::pg_catalog.oid, g.privilege),
+    ARRAY(SELECT g.privilege FROM pgml.project_privileges g
+           WHERE g.project_id = p.id ORDER BY g.grantee::pg_catalog.oid, g.privilege)";
+
+/// The Acl from the three [`ACL_ITEMS`] columns starting at `first` (1-based).
+fn acl_of(row: &pgrx::spi::SpiTupleTable<'_>, first: usize) -> Result<Acl> {
+    let owner = row.get::<i64>(first)?.unwrap_or_default();
+    let grantees = row.get::<Vec<i64>>(first + 1)?.unwrap_or_default();
+    let privileges = row.get::<Vec<String>>(first + 2)?.unwrap_or_default();
+    let grants = grantees
+        .into_iter()
+        .zip(privileges)
+        .map(|(g, p)| Ok((g as u32, Privilege::parse(&p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Acl {
+        owner: owner as u32,
+        grants,
+    })
 }
 
 fn task_of(s: Option<String>) -> Result<Task> {
     let s = s.unwrap_or_default();
     Task::parse(&s).ok_or(Error::Spi(format!("unknown task {s} in pgml.projects")))
-}
-
-/// The tables a deployed model is served from (what [`deployed`] reads).
-pub const SERVED_FROM: [&CStr; 5] = [
-    c"projects",
-    c"snapshots",
-    c"models",
-    c"deployments",
-    c"files",
-];
-
-/// The OIDs of the [`SERVED_FROM`] tables, once the current user is known to have SELECT on
-/// each: the check a catalog read makes, for models served from a cache instead (shared
-/// memory, or this backend's after a `SET ROLE`). Syscache lookups only, no SPI.
-pub fn check_serving_privileges() -> Result<[pg_sys::Oid; 5]> {
-    let mut oids = [pg_sys::InvalidOid; 5];
-    // SAFETY: syscache and ACL reads in a backend inside a transaction.
-    unsafe {
-        let user = pg_sys::GetUserId();
-        let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), false);
-        for (oid, table) in oids.iter_mut().zip(SERVED_FROM) {
-            *oid = pg_sys::get_relname_relid(table.as_ptr(), schema);
-            let granted = *oid != pg_sys::InvalidOid
-                && pg_sys::pg_class_aclcheck(*oid, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
-                    == pg_sys::AclResult::ACLCHECK_OK;
-            if !granted {
-                return Err(Error::ServingPrivilege {
-                    table: table.to_str().unwrap_or_default(),
-                    served_from: SERVED_FROM.map(|t| t.to_str().unwrap_or_default()).to_vec(),
-                });
-            }
-        }
-    }
-    Ok(oids)
 }
 
 /// Runs `f` with `search_path` set to `pg_catalog, pg_temp`, as a function's own
@@ -97,23 +101,25 @@ pub(crate) fn pinned_search_path<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Reads through SPI under [`pinned_search_path`]: every catalog statement goes through here
-/// or [`returning`].
+/// Reads through SPI under [`pinned_search_path`], as the catalog's owner
+/// ([`acl::as_catalog_owner`]): every catalog statement goes through here or [`returning`].
 fn read<R>(f: impl FnOnce(&SpiClient<'_>) -> Result<R>) -> Result<R> {
-    pinned_search_path(|| Spi::connect(f))
+    acl::as_catalog_owner(|| pinned_search_path(|| Spi::connect(f)))
 }
 
 /// A mutating statement whose first column of the first row is returned.
 fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
-    pinned_search_path(|| {
-        Spi::connect_mut(|client| {
-            // No row limit: with one, the executor stops at the first RETURNING row and never
-            // finishes the INSERT, so AFTER STATEMENT triggers (our cache invalidation) never fire.
-            let table = client.update(sql, None, args)?;
-            if table.is_empty() {
-                return Ok(None);
-            }
-            Ok(table.first().get_one::<T>()?)
+    acl::as_catalog_owner(|| {
+        pinned_search_path(|| {
+            Spi::connect_mut(|client| {
+                // No row limit: with one, the executor stops at the first RETURNING row and never
+                // finishes the INSERT, so AFTER STATEMENT triggers (our cache invalidation) never fire.
+                let table = client.update(sql, None, args)?;
+                if table.is_empty() {
+                    return Ok(None);
+                }
+                Ok(table.first().get_one::<T>()?)
+            })
         })
     })
 }
@@ -121,7 +127,9 @@ fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Resu
 pub fn project(name: &str) -> Result<Option<Project>> {
     read(|client| {
         let table = client.select(
-            "SELECT id, task::text FROM pgml.projects WHERE name = $1",
+            &format!(
+                "SELECT p.id, p.task::text, {ACL_ITEMS} FROM pgml.projects p WHERE p.name = $1"
+            ),
             Some(1),
             &[name.into()],
         )?;
@@ -134,16 +142,20 @@ pub fn project(name: &str) -> Result<Option<Project>> {
             id: id.unwrap_or_default(),
             name: name.to_string(),
             task: task_of(task)?,
+            acl: acl_of(&row, 3)?,
         }))
     })
 }
 
-/// Returns the project, creating it with `task` if it does not exist. Safe when two
-/// sessions create the same project at once (the loser reads the winner's row).
+/// Returns the project, creating it with `task`, owned by the current role, if it does not
+/// exist. Safe when two sessions create the same project at once (the loser reads the
+/// winner's row, and its privileges are checked on it).
 pub fn project_or_create(name: &str, task: Task) -> Result<Project> {
+    let owner = current_user();
     returning::<i64>(
-        "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) ON CONFLICT (name) DO NOTHING RETURNING id",
-        &[name.into(), task.as_str().into()],
+        "INSERT INTO pgml.projects (name, task, owner) VALUES ($1, $2::pgml.task, $3::pg_catalog.oid::pg_catalog.regrole)
+         ON CONFLICT (name) DO NOTHING RETURNING id",
+        &[name.into(), task.as_str().into(), owner.into()],
     )?;
     project(name)?.ok_or_else(|| Error::UnknownProject(name.to_string()))
 }
@@ -162,8 +174,9 @@ pub struct NewSnapshot<'a> {
 
 pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
     returning::<i64>(
-        "INSERT INTO pgml.snapshots (id, relation_name, y_column_name, test_size, test_sampling, status, columns, analysis, materialized)
-         VALUES (COALESCE($7, pg_catalog.nextval('pgml.snapshots_id_seq')), $1, $2, $3, $4::pgml.sampling, 'successful', $5, $6, $7 IS NOT NULL)
+        "INSERT INTO pgml.snapshots (id, relation_name, y_column_name, test_size, test_sampling, status, columns, analysis, materialized, owner)
+         VALUES (COALESCE($7, pg_catalog.nextval('pgml.snapshots_id_seq')), $1, $2, $3, $4::pgml.sampling, 'successful', $5, $6, $7 IS NOT NULL,
+                 $8::pg_catalog.oid::pg_catalog.regrole)
          RETURNING id",
         &[
             s.relation_name.into(),
@@ -173,30 +186,81 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
             JsonB(s.columns.clone()).into(),
             JsonB(s.analysis.clone()).into(),
             s.materialized.into(),
+            current_user().into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("snapshot insert returned no id".into()))
 }
 
+/// A statement of pgml's own (DDL, GRANT) run as the catalog's owner.
+fn execute(sql: &str) -> Result<()> {
+    acl::as_catalog_owner(|| pinned_search_path(|| Ok(Spi::run(sql)?)))
+}
+
 /// Copies `relation` (quoted, qualified) into a new table pgml.snapshot_<id> under a
 /// reserved snapshot id, in this transaction; returns the id and the table.
+///
+/// The table belongs to the catalog's owner, so no other role can alter, replace or drop it
+/// (nor redirect a retrain through it); the role taking the snapshot fills it with its own
+/// privileges (INSERT granted for the copy only) and keeps SELECT on it, which a retrain
+/// reads it with. The columns are declared from the relation's catalog entry rather than by
+/// `CREATE TABLE AS`, which would plan the user's query (and could run its functions) as the
+/// catalog's owner.
 pub fn materialize(relation: &str) -> Result<(i64, String)> {
     let id = returning::<i64>("SELECT pg_catalog.nextval('pgml.snapshots_id_seq')", &[])?
         .ok_or_else(|| Error::Spi("nextval returned nothing".into()))?;
     let table = format!("pgml.snapshot_{id}");
-    // Not pinned: it reads the user's relation, and a view may call functions that resolve
-    // names through the caller's search_path. The statement itself names nothing unqualified.
-    Spi::run(&format!("CREATE TABLE {table} AS SELECT * FROM {relation}"))?;
+    let columns = read(|client| {
+        Ok(client
+            .select(
+                "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' ' ||
+                        pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                   FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                Some(1),
+                &[relation.into()],
+            )?
+            .first()
+            .get_one::<String>()?
+            .unwrap_or_default())
+    })?;
+    execute(&format!("CREATE TABLE {table} ({columns})"))?;
+    let user = current_user();
+    // SAFETY: a syscache read.
+    let grant = user != acl::catalog_owner()? && !unsafe { pg_sys::superuser_arg(user) };
+    let role = quote_identifier(&role_name(user));
+    if grant {
+        execute(&format!("GRANT SELECT, INSERT ON {table} TO {role}"))?;
+    }
+    // As the caller, and not pinned: it reads the user's relation, and a view may call
+    // functions that resolve names through the caller's search_path. The statement itself
+    // names nothing unqualified.
+    Spi::run(&format!("INSERT INTO {table} SELECT * FROM {relation}"))?;
+    if grant {
+        execute(&format!("REVOKE INSERT ON {table} FROM {role}"))?;
+    }
     Ok((id, table))
 }
 
-/// (relation, label columns) of the project's most recent training run; a materialized
-/// snapshot's relation is its copy, so a retrain reads the same rows.
-pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>)>> {
+/// Postgres's identifier quoting.
+pub fn quote_identifier(name: &str) -> String {
+    let c = std::ffi::CString::new(name).unwrap_or_default();
+    // SAFETY: quote_identifier returns its argument or a palloc'd copy; both outlive the read.
+    unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The project's most recent training run: (relation, label columns, the role that trained
+/// it). A materialized snapshot's relation is its copy, so a retrain reads the same rows.
+pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>, pg_sys::Oid)>> {
     read(|client| {
         let table = client.select(
             "SELECT CASE WHEN s.materialized THEN 'pgml.snapshot_' || s.id ELSE s.relation_name END,
-                    s.y_column_name FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
+                    s.y_column_name, m.trained_by::pg_catalog.oid
+               FROM pgml.models m JOIN pgml.snapshots s ON s.id = m.snapshot_id
               WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
             Some(1),
             &[project_id.into()],
@@ -204,8 +268,10 @@ pub fn last_snapshot(project_id: i64) -> Result<Option<(String, Vec<String>)>> {
         if table.is_empty() {
             return Ok(None);
         }
-        let (r, y) = table.first().get_two::<String, Vec<String>>()?;
-        Ok(Some((r.unwrap_or_default(), y.unwrap_or_default())))
+        let row = table.first();
+        let (r, y) = row.get_two::<String, Vec<String>>()?;
+        let by = row.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::InvalidOid);
+        Ok(Some((r.unwrap_or_default(), y.unwrap_or_default(), by)))
     })
 }
 
@@ -229,8 +295,8 @@ pub struct NewModel<'a> {
 /// Stores a successful model and its bytes; returns its id.
 pub fn insert_model(m: NewModel) -> Result<i64> {
     let id = returning::<i64>(
-        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets, class_labels, evaluator)
-         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, hyperparams, status, metrics, classes, num_targets, class_labels, evaluator, trained_by)
+         VALUES ($1, $2, $3, $4::pgml.algorithm, $5, 'successful', $6, $7, $8, $9, $10, $11::pg_catalog.oid::pg_catalog.regrole) RETURNING id",
         &[
             m.project_id.into(),
             m.snapshot_id.into(),
@@ -242,6 +308,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
             (m.num_targets as i32).into(),
             m.class_labels.into(),
             m.evaluator.into(),
+            current_user().into(),
         ],
     )?
     .ok_or_else(|| Error::Spi("model insert returned no id".into()))?;
@@ -361,6 +428,8 @@ pub struct Deployed {
     pub bytes: Vec<u8>,
     /// OID of pgml.deployments, whose invalidations mark cached models stale.
     pub deployments_oid: pg_sys::Oid,
+    /// Who may be served it (Privilege::Predict).
+    pub acl: Acl,
 }
 
 /// Runs `f` (catalog reads through SPI) with a snapshot taken now, that sees every commit
@@ -383,14 +452,15 @@ pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
 pub fn deployed(project_name: &str) -> Result<Deployed> {
     read(|client| {
         let table = client.select(
-            "SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
-                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets, m.class_labels
+            &format!("SELECT m.id, m.algorithm::text, p.task::text, m.num_features, m.classes, s.columns,
+                    'pgml.deployments'::pg_catalog.regclass::pg_catalog.oid, m.num_targets, m.class_labels,
+                    {ACL_ITEMS}
                FROM pgml.projects p
                JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d
                               WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true
-               JOIN pgml.models m ON m.id = d.model_id
+               JOIN pgml.models m ON m.id = d.model_id AND m.project_id = p.id
                LEFT JOIN pgml.snapshots s ON s.id = m.snapshot_id
-              WHERE p.name = $1",
+              WHERE p.name = $1"),
             Some(1),
             &[project_name.into()],
         )?;
@@ -440,6 +510,30 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
             pipeline,
             bytes,
             deployments_oid: row.get::<pg_sys::Oid>(7)?.unwrap_or(pg_sys::InvalidOid),
+            acl: acl_of(&row, 10)?,
         })
     })
+}
+
+/// pgml's catalog tables, the ones its trigger function watches.
+pub const TABLES: [&CStr; 6] = [
+    c"projects",
+    c"snapshots",
+    c"models",
+    c"deployments",
+    c"files",
+    c"project_privileges",
+];
+
+/// Whether `relid` is one of [`TABLES`] in the schema pgml.
+pub fn is_catalog_table(relid: pg_sys::Oid) -> bool {
+    // SAFETY: syscache reads.
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && pg_sys::get_rel_namespace(relid) == schema
+            && TABLES
+                .iter()
+                .any(|t| pg_sys::get_relname_relid(t.as_ptr(), schema) == relid)
+    }
 }

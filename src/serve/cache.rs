@@ -22,12 +22,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 static DEPLOYMENTS_OID: AtomicU32 = AtomicU32::new(0);
-/// Bumped by a relcache invalidation of any table models are served from (a GRANT or REVOKE
-/// on one changes its pg_class row) and by any change of a role or a role membership
-/// (roles_callback). A cached model is served to a user only after a check
-/// of their privileges at the current value (catalog::check_serving_privileges).
+/// Bumped by any change of a role or a role membership (roles_callback). A cached model is
+/// served to a user only after a check of their privilege on its project at the current
+/// value (catalog::Acl, kept with the model; a change of the project's grants or owner is a
+/// change of the catalog, which reloads the model with them).
 static PRIVILEGES: AtomicU64 = AtomicU64::new(1);
-static SERVED_FROM_OIDS: [AtomicU32; 5] = [const { AtomicU32::new(0) }; 5];
 static LOADED_FROM_SHARED: AtomicU64 = AtomicU64::new(0);
 static LOADED_FROM_CATALOG: AtomicU64 = AtomicU64::new(0);
 
@@ -49,8 +48,10 @@ pub struct Served {
     /// an error).
     pub handles_missing: bool,
     pub model: Box<dyn Model>,
+    /// Who may be served it.
+    acl: catalog::Acl,
     generation: u64,
-    /// (user, PRIVILEGES) at which that user's SELECT on the catalog tables was last checked.
+    /// (user, PRIVILEGES) at which that user's predict privilege on the project was last checked.
     checked: Cell<(pg_sys::Oid, u64)>,
     /// Insertion order, for eviction; unique to this load of a model in this backend.
     stamp: u64,
@@ -140,7 +141,7 @@ pub fn register_invalidation_callback() {
     // SAFETY: called from _PG_init in a backend; the callbacks only touch atomics.
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0));
-        // The SELECT check also rests on role membership (a grant held through a role) and
+        // The privilege check rests on role membership (a grant held through a role) and
         // role attributes (superuser), whose changes touch no relation: they invalidate these
         // two syscaches, which Postgres's own cache of memberships listens to as well.
         for cache in [
@@ -173,24 +174,14 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
         GENERATION.fetch_add(1, Ordering::Relaxed);
         shared::bump();
     }
-    if relid == pg_sys::InvalidOid
-        || SERVED_FROM_OIDS
-            .iter()
-            .any(|o| o.load(Ordering::Relaxed) == u32::from(relid))
-    {
-        PRIVILEGES.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
-/// The current user and privilege epoch, checked: serving a cached model (from this
-/// backend's cache or from shared memory) takes the same SELECT privileges as reading it.
-fn check_privileges() -> Result<(pg_sys::Oid, u64)> {
+/// The current user and privilege epoch, checked: serving a model (from the catalog, this
+/// backend's cache or shared memory) takes the predict privilege on its project.
+fn check_privileges(project: &str, acl: &catalog::Acl) -> Result<(pg_sys::Oid, u64)> {
     // Read before the check, so that a REVOKE processed meanwhile leaves the result stale.
     let epoch = PRIVILEGES.load(Ordering::Relaxed);
-    let oids = catalog::check_serving_privileges()?;
-    for (watch, oid) in SERVED_FROM_OIDS.iter().zip(oids) {
-        watch.store(u32::from(oid), Ordering::Relaxed);
-    }
+    acl.check(project, catalog::Privilege::Predict, "predict with")?;
     Ok((current_user(), epoch))
 }
 
@@ -275,7 +266,7 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
     if let Some(s) = current(project, generation) {
         let now = (current_user(), PRIVILEGES.load(Ordering::Relaxed));
         if s.checked.get() != now {
-            recheck(&s)?;
+            recheck(project, &s)?;
         }
         return Ok(s);
     }
@@ -286,8 +277,8 @@ pub fn get(project: &str) -> Result<Rc<Served>> {
 /// REVOKE or role change since).
 #[cold]
 #[inline(never)]
-fn recheck(s: &Served) -> Result<()> {
-    s.checked.set(check_privileges()?);
+fn recheck(project: &str, s: &Served) -> Result<()> {
+    s.checked.set(check_privileges(project, &s.acl)?);
     Ok(())
 }
 
@@ -298,8 +289,8 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
     if !crate::pg::preload::preloaded() {
         crate::pg::preload::notice_once();
     }
-    let checked = check_privileges()?;
     let d = load(project)?;
+    let checked = check_privileges(project, &d.acl)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =
         bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
@@ -338,6 +329,7 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
             pipeline: d.pipeline,
             handles_missing: backend.handles_missing(),
             model,
+            acl: d.acl,
             generation,
             checked: Cell::new(checked),
             stamp,

@@ -400,6 +400,7 @@ struct Meta {
     num_targets: usize,
     pipeline: Pipeline,
     deployments_oid: u32,
+    acl: crate::catalog::Acl,
 }
 
 /// A deployed model as the ring stores it: the length of the metadata (8 bytes), the
@@ -415,6 +416,7 @@ pub fn encode(d: &Deployed) -> Option<Vec<u8>> {
         num_targets: d.num_targets,
         pipeline: d.pipeline.clone(),
         deployments_oid: u32::from(d.deployments_oid),
+        acl: d.acl.clone(),
     })
     .ok()?;
     let mut blob = Vec::with_capacity(8 + meta.len() + d.bytes.len());
@@ -443,5 +445,6 @@ pub fn decode(mut blob: Vec<u8>) -> Option<Deployed> {
         pipeline: meta.pipeline,
         bytes: blob,
         deployments_oid: pg_sys::Oid::from(meta.deployments_oid),
+        acl: meta.acl,
     })
 }

@@ -2,6 +2,7 @@
 //! needs neither network nor files at run time (see datasets/LICENSE.scikit-learn).
 
 use crate::error::{Error, Result};
+use pgrx::pg_sys;
 use pgrx::spi::Spi;
 
 /// SQL identifier quoting (only when needed), in plain Rust so the unit tests need no
@@ -108,13 +109,12 @@ impl Dataset {
     }
 }
 
-/// Creates (or re-creates) `pgml.<name>` and fills it. Returns the table name and rows.
-/// Every statement names only pgml's and pg_catalog's objects: run with a pinned search_path.
-pub fn load(name: &str) -> Result<(String, i64)> {
-    crate::catalog::pinned_search_path(|| load_pinned(name))
-}
-
-fn load_pinned(name: &str) -> Result<(String, i64)> {
+/// Creates (or refills) `<schema>.<name>` and fills it, as the caller. Returns the table
+/// name and rows. The schema: as given, else pgml for a role that may create there (the
+/// extension's owner), else the first schema on the caller's search_path it may create in. A table that exists is refilled
+/// only when the caller owns it (or is a member of its owner, superuser or not): another
+/// role's table could carry triggers that would run with the caller's privileges.
+pub fn load(name: &str, schema: Option<&str>) -> Result<(String, i64)> {
     let ds = DATASETS
         .iter()
         .find(|d| d.name == name)
@@ -122,19 +122,67 @@ fn load_pinned(name: &str) -> Result<(String, i64)> {
             name: name.to_string(),
             valid: names(),
         })?;
-    let table = format!("pgml.{}", quote_identifier(ds.name));
+    let user = crate::catalog::current_user();
+    let may_create = |schema: &str| -> Option<bool> {
+        let c = std::ffi::CString::new(schema).ok()?;
+        // SAFETY: syscache and ACL reads.
+        unsafe {
+            let oid = pg_sys::get_namespace_oid(c.as_ptr(), true);
+            (oid != pg_sys::InvalidOid).then(|| {
+                pg_sys::pg_namespace_aclcheck(oid, user, pg_sys::ACL_CREATE as pg_sys::AclMode)
+                    == pg_sys::AclResult::ACLCHECK_OK
+            })
+        }
+    };
+    let schema = match schema {
+        Some(s) => s.to_string(),
+        None if may_create("pgml") == Some(true) => "pgml".to_string(),
+        // Read before the search_path is pinned, and qualified: it is the caller's own.
+        None => Spi::get_one::<String>(
+            "SELECT s::pg_catalog.text FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) s
+              WHERE pg_catalog.has_schema_privilege(s, 'CREATE') LIMIT 1",
+        )
+        .ok()
+        .flatten()
+        .ok_or_else(|| Error::SchemaPrivilege("(none on the search_path)".into()))?,
+    };
+    match may_create(&schema) {
+        Some(true) => {}
+        Some(false) => return Err(Error::SchemaPrivilege(schema)),
+        None => return Err(Error::UnknownSchema(schema)),
+    }
+    crate::catalog::pinned_search_path(|| load_pinned(ds, &schema, user))
+}
+
+fn load_pinned(ds: &Dataset, schema: &str, user: pg_sys::Oid) -> Result<(String, i64)> {
+    let table = format!(
+        "{}.{}",
+        crate::catalog::quote_identifier(schema),
+        quote_identifier(ds.name)
+    );
     // Two sessions creating the same table at once would deadlock: take turns.
     Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgml.load_dataset'))")?;
     // Refill an existing table rather than dropping it: views, grants and comments on it stay.
-    let exists = Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+    let owner = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1))",
         &[table.as_str().into()],
-    )?
-    .unwrap_or(false);
-    if exists {
-        Spi::run(&format!("TRUNCATE {table}"))?;
-    } else {
-        Spi::run(&ds.create_sql(&table))?;
+    )?;
+    match owner {
+        Some(owner) if !crate::catalog::acts_as(user, owner) => {
+            return Err(Error::NotTableOwner {
+                table,
+                owner: crate::catalog::role_name(owner),
+            })
+        }
+        Some(_) => Spi::run(&format!("TRUNCATE {table}"))?,
+        None => {
+            Spi::run(&ds.create_sql(&table))?;
+            // Scikit-learn's public toy data: the extension owner's copies in schema pgml
+            // are there for every role that may use pgml to train on.
+            if schema == "pgml" {
+                Spi::run(&format!("GRANT SELECT ON {table} TO PUBLIC"))?;
+            }
+        }
     }
     for stmt in ds.insert_sql(&table) {
         Spi::run(&stmt)?;

@@ -150,17 +150,19 @@ fn plan(a: &TrainArgs) -> Result<Plan> {
         source,
     })?;
     let project = match (catalog::project(&a.project)?, task) {
-        (Some(p), Some(t)) if p.task != t => {
-            return Err(Error::TaskConflict {
-                project: a.project.clone(),
-                existing: p.task.as_str().into(),
-                given: t.as_str().into(),
-            })
-        }
         (Some(p), _) => p,
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
     };
+    // Also when this call created it: another session may have won the race.
+    project.check(catalog::Privilege::Train, "train")?;
+    if let Some(t) = task.filter(|t| *t != project.task) {
+        return Err(Error::TaskConflict {
+            project: a.project.clone(),
+            existing: project.task.as_str().into(),
+            given: t.as_str().into(),
+        });
+    }
     if sampling == Sampling::Stratified && project.task != Task::Classification {
         return Err(Error::Data {
             relation: a.relation.clone().unwrap_or_default(),
@@ -181,19 +183,27 @@ fn plan(a: &TrainArgs) -> Result<Plan> {
     let previous = catalog::last_snapshot(project.id)?;
     let relation = match (&a.relation, &previous) {
         (Some(r), _) => r.clone(),
-        (None, Some((r, _))) => r.clone(),
+        // The relation another role chose could be its view, running its functions with
+        // this caller's privileges: only that role and its members retrain without naming one.
+        (None, Some((_, _, by))) if !catalog::acts_as(catalog::current_user(), *by) => {
+            return Err(Error::RetrainOtherRole {
+                project: project.name.clone(),
+                trained_by: catalog::role_name(*by),
+            })
+        }
+        (None, Some((r, _, _))) => r.clone(),
         (None, None) => return Err(Error::RelationRequired(a.project.clone())),
     };
     let y: Vec<String> = match (&a.y_columns, &previous, supervised) {
         (Some(_), _, false) => return Err(Error::LabelNotAllowed(project.task.as_str())),
         (None, _, false) => vec![],
         (Some(y), _, true) if !y.is_empty() => y.clone(),
-        (None, Some((_, y)), true) if !y.is_empty() => y.clone(),
+        (None, Some((_, y, _)), true) if !y.is_empty() => y.clone(),
         (_, _, true) => return Err(Error::LabelRequired(relation)),
     };
-    if let Some((_, before)) = previous
+    if let Some((_, before, _)) = previous
         .as_ref()
-        .filter(|(_, p)| supervised && !p.is_empty())
+        .filter(|(_, p, _)| supervised && !p.is_empty())
     {
         if before.len() != y.len() {
             return Err(Error::TargetsConflict {

@@ -18,49 +18,50 @@ value_as() {
 }
 
 fresh_db rf_priv
-for role in rf_app rf_trainer rf_nobody rf_member rf_stats; do
+for role in rf_app rf_trainer rf_nobody rf_member rf_stats rf_victim; do
   "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP OWNED BY $role" -c "DROP ROLE IF EXISTS $role" 2>/dev/null ||
     "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $role"
   "${Q[@]}" -d pgml -c "CREATE ROLE $role LOGIN"
 done
-# The grants README.md documents (section "Privileges").
+# The grants README.md documents (section "Privileges"): USAGE on the schema for every role
+# that uses pgml, EXECUTE on the training functions for a trainer (which also needs a schema
+# of its own to create tables in: public here), and the project owner's pgml.grant_project
+# for serving.
 "${Q[@]}" -d rf_priv -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 SET client_min_messages = warning;
-GRANT USAGE ON SCHEMA pgml TO rf_app, rf_nobody;
-GRANT SELECT ON pgml.projects, pgml.snapshots, pgml.models, pgml.deployments, pgml.files TO rf_app;
-GRANT USAGE, CREATE ON SCHEMA pgml TO rf_trainer;
-GRANT SELECT, INSERT ON pgml.projects, pgml.snapshots, pgml.models, pgml.deployments, pgml.files TO rf_trainer;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgml TO rf_trainer;
-GRANT CREATE ON SCHEMA public TO rf_trainer;
+GRANT USAGE ON SCHEMA pgml TO rf_app, rf_nobody, rf_trainer, rf_victim;
+GRANT EXECUTE ON FUNCTION pgml.train, pgml.train_joint, pgml.snapshot, pgml.load_dataset TO rf_trainer, rf_victim;
+GRANT CREATE ON SCHEMA public TO rf_trainer, rf_victim;
 -- A table only its owner (the superuser) may read. Schema-qualified: for the role pgml,
 -- "$user" in the default search_path is the schema pgml.
 CREATE TABLE public.secret AS SELECT * FROM pgml.diabetes;
 SELECT count(*) FROM pgml.train('rf_owned', 'regression', 'public.secret', 'target', 'xgboost', '{"n_estimators": 10}');
+SELECT pgml.grant_project('rf_owned', 'predict', 'rf_app');
 SQL
 ROW="ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02]::real[]"
 PREDICT="SELECT pgml.predict('rf_owned', $ROW)"
 
 secdef=$("${Q[@]}" -d rf_priv -c "SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = 'pgml'::regnamespace AND prosecdef")
 check "no pgml function is SECURITY DEFINER" "$secdef" "0"
-figure "SECURITY DEFINER functions in schema pgml: $secdef (every function runs with the caller's privileges)"
+figure "SECURITY DEFINER functions in schema pgml: $secdef (every function runs with the caller's privileges; pgml's own catalog statements alone run as the extension owner, after pgml's check of the caller's privilege on the project)"
 
-# A role with no grant on the catalog tables is refused, also after the superuser's predict
+# A role with no privilege on the project is refused, also after the superuser's predict
 # has put the model in the shared cache and in that backend's cache.
 owner=$("${Q[@]}" -d rf_priv -c "$PREDICT")
-check "a role without SELECT on pgml's tables cannot predict (model in the shared cache)" "$(as_role rf_nobody -c "$PREDICT")" "42501"
+check "a role without the predict privilege cannot predict (model in the shared cache)" "$(as_role rf_nobody -c "$PREDICT")" "42501"
 check "the same with the shared cache off" "$(as_role rf_nobody -c "SET pgml.shared_cache = off" -c "$PREDICT")" "42501"
 check "a role cannot predict after SET ROLE in a backend where the superuser loaded the model" \
   "$(value_as pgml -c '\set VERBOSITY verbose' -c "$PREDICT" -c "SET ROLE rf_nobody" -c "$PREDICT" | grep -o -m1 -E 'ERROR:  [0-9A-Z]{5}' | awk '{print $2}')" "42501"
-check "a role without INSERT on pgml's tables cannot train" \
+check "a role without EXECUTE on pgml.train cannot train" \
   "$(as_role rf_nobody -c "SELECT * FROM pgml.train('rf_nope', 'regression', 'pgml.diabetes', 'target')")" "42501"
-figure "a role with USAGE on schema pgml and no grant on its tables: predict refused (42501) with the model cached in shared memory, with the shared cache off, and after SET ROLE in a backend that had it loaded; train refused (42501)"
+figure "a role with USAGE on schema pgml and no privilege on the project: predict refused (42501) with the model cached in shared memory, with the shared cache off, and after SET ROLE in a backend that had it loaded; train refused (42501)"
 
 # The documented read-only grant serves predictions and nothing else.
 check "the predict grant: predict works" "$(value_as rf_app -c "$PREDICT")" "$owner"
 check "the predict grant: train refused" \
   "$(as_role rf_app -c "SELECT * FROM pgml.train('rf_nope', 'regression', 'pgml.diabetes', 'target')")" "42501"
 check "the predict grant: deploy refused" "$(as_role rf_app -c "SELECT * FROM pgml.deploy('rf_owned', 'most_recent')")" "42501"
-figure "the documented predict grant (USAGE on schema pgml, SELECT on its five tables): predict gives the owner's answer ($owner); train and deploy refused (42501)"
+figure "the documented serving grant (USAGE on schema pgml, pgml.grant_project(project, 'predict', role)): predict gives the owner's answer ($owner); train and deploy refused (42501)"
 
 # A grant held through a role, and superuser, change no table: a warm session that loses
 # either is refused on its next predict, not served from its cache (src/serve/cache.rs bumps the
@@ -68,7 +69,7 @@ figure "the documented predict grant (USAGE on schema pgml, SELECT on its five t
 # rf_member has USAGE on the schema itself, so the refusal is pgml's, not the parser's.
 "${Q[@]}" -d rf_priv -c "GRANT USAGE ON SCHEMA pgml TO rf_member" -c "GRANT rf_app TO rf_member" >/dev/null
 as_pgml() { echo "\\! $PGBIN/psql -X -q -h 127.0.0.1 -p $PORT -U pgml -d rf_priv -c '$1'"; }
-DENIED='permission denied for table pgml.projects'
+DENIED='may not predict with project "rf_owned"'
 # || true: psql's status is that of its last statement; the checks read its output.
 warm=$(value_as rf_member -c "$PREDICT" -c "$(as_pgml 'REVOKE rf_app FROM rf_member')" -c "$PREDICT" \
   -c "$(as_pgml 'GRANT rf_app TO rf_member')" -c "$PREDICT" || true)
@@ -79,12 +80,14 @@ check "a warm session given the role back: predicts again" "$(tail -n 1 <<< "$wa
 demoted=$(value_as rf_member -c "$PREDICT" -c "$(as_pgml 'ALTER ROLE rf_member NOSUPERUSER')" -c "$PREDICT" || true)
 check "a warm superuser session without grants: predicted before" "$(sed -n 1p <<< "$demoted")" "$owner"
 check "a warm session whose superuser is taken away: the next predict refused" "$(grep -c "$DENIED" <<< "$demoted")" "1"
-figure "in a warm session (model cached): REVOKE of the role holding the grant, or ALTER ROLE ... NOSUPERUSER, from another session refuses the next predict (42501); GRANT of the role back serves it again"
+figure "in a warm session (model cached): REVOKE of the role holding the predict privilege, or ALTER ROLE ... NOSUPERUSER, from another session refuses the next predict (42501); GRANT of the role back serves it again"
 
 # The documented training grant: train and predict on its own tables, not on others'.
-check "the training grant: load a dataset" "$(as_role rf_trainer -c "SELECT pgml.load_dataset('wine')")" "OK"
+"${Q[@]}" -d rf_priv -c "SELECT pgml.load_dataset('iris', 'public')" >/dev/null
+check "the training grant: load a dataset (into its current_schema)" "$(value_as rf_trainer -c "SELECT table_name FROM pgml.load_dataset('wine')")" "public.wine"
 check "the training grant: ... not over another role's dataset table" "$(as_role rf_trainer -c "SELECT pgml.load_dataset('iris')")" "42501"
-check "the training grant: train on its own table" "$(as_role rf_trainer -c "CREATE TABLE mine AS SELECT * FROM pgml.wine" \
+check "the training grant: ... not into schema pgml" "$(as_role rf_trainer -c "SELECT pgml.load_dataset('iris', 'pgml')")" "42501"
+check "the training grant: train on its own table" "$(as_role rf_trainer -c "CREATE TABLE mine AS SELECT * FROM public.wine" \
   -c "SELECT * FROM pgml.train('rf_mine', 'classification', 'mine', 'target', 'lightgbm', '{\"n_estimators\": 5}')")" "OK"
 check "the training grant: predict" "$(as_role rf_trainer -c "SELECT pgml.predict('rf_mine', m) FROM mine m LIMIT 1")" "OK"
 denied=$(as_role rf_trainer -c "SELECT * FROM pgml.train('rf_stolen', 'regression', 'secret', 'target', 'linear')")
@@ -94,7 +97,7 @@ check "the training grant: ... through a view it owns" "$(as_role rf_trainer -c 
 check "the training grant: ... with a materialized snapshot" "$(as_role rf_trainer \
   -c "SELECT * FROM pgml.train('rf_stolen', 'regression', 'secret', 'target', 'linear', materialize_snapshot => true)")" "42501"
 check "refused trainings leave nothing" "$(leftovers rf_priv rf_stolen)" "0 models, 0 deployments, 0 orphan snapshot tables"
-figure "the documented training grant (also CREATE on schema pgml, INSERT on its tables, USAGE on its sequences): load_dataset, train and predict on its own table work; training on a table it may not SELECT is refused ($denied), directly, through a view it owns and with a materialized snapshot, and leaves no model, deployment or snapshot table"
+figure "the documented training grant (EXECUTE on pgml.train, train_joint, snapshot and load_dataset; CREATE on a schema of its own): load_dataset into its schema, train and predict on its own table work; load_dataset over another role's table or into schema pgml refused (42501); training on a table it may not SELECT is refused ($denied), directly, through a view it owns and with a materialized snapshot, and leaves no model, deployment or snapshot table"
 
 # A hostile search_path: a schema ahead of pg_catalog whose operators, a type named text and
 # functions would be picked by any unqualified name in pgml's internal statements. Each

@@ -14,6 +14,17 @@ pub enum ParamKind {
 }
 
 impl ParamKind {
+    /// The kind as pgml.hyperparameters() lists it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamKind::Int => "integer",
+            ParamKind::Float => "number",
+            ParamKind::Bool => "boolean",
+            ParamKind::Text => "string",
+            ParamKind::Any => "any",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ParamKind::Int => "an integer",
