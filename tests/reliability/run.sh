@@ -7,7 +7,9 @@
 #      be intact at the end;
 #   2. faults.sh: kill -9 and cancellation during training, concurrent training, deployments
 #      under pgbench, DROP / CREATE EXTENSION, pg_dump / pg_restore;
-#   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path.
+#   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path;
+#   4. attacks.sh: each attack of issue 32 as a role with README's grants;
+#   5. audit.sh: the catalog audit of every database, and pg_dump / pg_restore of ownership.
 # Writes every figure to tests/RELIABILITY.md (PGML_RELIABILITY_REPORT to write elsewhere).
 #   tests/reliability/run.sh      (run by scripts/test.sh)
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -79,6 +81,8 @@ figure "tables the injection attempts named: intact ($intact rows)"
 
 source "$HERE/faults.sh"
 source "$HERE/privileges.sh"
+source "$HERE/attacks.sh"
+source "$HERE/audit.sh"
 
 section "Fuzzing (src/tests/fuzz.rs, run by cargo pgrx test)"
 figure "proptest, PGML_FUZZ_CASES cases per property (200 in the suite, about 2 s; 3,000 per algorithm for the run that found the crashes below): mutated model bytes of all 15 algorithms through load and every prediction; mutated stored preprocessing; shared-cache blobs; arbitrary hyperparams and preprocess JSON"
