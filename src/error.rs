@@ -28,6 +28,9 @@ pub enum Error {
     /// An argument-less retrain would read a relation another role chose.
     #[error("project \"{project}\" was last trained by role \"{trained_by}\", so a retrain without relation_name is refused")]
     RetrainOtherRole { project: String, trained_by: String },
+    /// pgml.train with a task names a project that exists and belongs to another role.
+    #[error("project \"{project}\" already exists and belongs to role \"{owner}\"")]
+    ProjectTaken { project: String, owner: String },
     #[error("permission denied to create in schema \"{0}\"")]
     SchemaPrivilege(String),
     #[error("schema \"{0}\" does not exist")]
@@ -240,6 +243,7 @@ impl Error {
             | NotTableOwner { .. }
             | ForeignTrigger(_)
             | NotMemberOf(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ProjectTaken { .. } => Code::ERRCODE_DUPLICATE_OBJECT,
             UnknownRole(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
         }
@@ -255,8 +259,9 @@ impl Error {
                 "The project's owner (role \"{owner}\") can grant it: SELECT pgml.grant_project('{project}', '{privilege}', '{role}'); (README.md, section Privileges)."
             ),
             RetrainOtherRole { project, trained_by } => format!(
-                "Name the relation to train on, e.g. SELECT * FROM pgml.train('{project}', relation_name => 'my_table'); only role \"{trained_by}\" and its members may retrain on the relation it chose."
+                "Name the relation to train on, e.g. SELECT * FROM pgml.train('{project}', relation_name => 'my_table'); only role \"{trained_by}\" itself may retrain on the relation it chose."
             ),
+            ProjectTaken { project, owner } => format!("Choose another project name, or, to train into role \"{owner}\"'s project knowingly (the owner then reads what is trained from your rows), leave task NULL: SELECT * FROM pgml.train('{project}', relation_name => ...)."),
             SchemaPrivilege(_) => "Pass schema => 'a_schema' where you may create tables (the default is pgml for the extension's owner, else the first schema on your search_path where you may create).".into(),
             NotTableOwner { .. } => "pgml.load_dataset refills only a table the current role owns: drop or rename that table, or pass schema => 'another_schema'.".into(),
             UnknownRole(_) => "Name an existing role, or PUBLIC.".into(),
@@ -269,7 +274,7 @@ impl Error {
             ),
             NoProjectName(_) => "Name the project, e.g. SELECT * FROM pgml.train('my_project', 'regression', 'my_table', 'my_label'); the name is how pgml.predict finds its model.".into(),
             NoDeployment(p) => format!("Deploy a model: SELECT * FROM pgml.deploy('{p}', 'most_recent');"),
-            UnknownRelation(_) => "Pass a table, view or materialized view on your search_path, optionally schema-qualified ('myschema.mytable'); mixed-case names may be given exactly or double-quoted.".into(),
+            UnknownRelation(_) => "Pass a table, view or materialized view on your search_path, optionally schema-qualified ('myschema.mytable'); mixed-case names may be given exactly or double-quoted, and a name with a dot in it double-quoted ('\"my.table\"').".into(),
             WrongRelationKind { .. } => "Train on a table, a view or a materialized view.".into(),
             UnknownColumn { available, .. } => format!("Columns of the relation: {}.", join(available)),
             UnsupportedColumnType { role: "label", .. } => {

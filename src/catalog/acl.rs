@@ -80,6 +80,18 @@ impl Acl {
         }
     }
 
+    /// Whether `user` is the owner or has its privileges, not counting a superuser's (who
+    /// has every role's): whether a `pgml.train` with a task may go into this project.
+    pub fn owned_by(&self, user: pg_sys::Oid) -> bool {
+        let owner = pg_sys::Oid::from(self.owner);
+        // SAFETY: syscache reads of role attributes and memberships.
+        self.owner != 0
+            && (user == owner
+                || unsafe {
+                    !pg_sys::superuser_arg(user) && pg_sys::has_privs_of_role(user, owner)
+                })
+    }
+
     /// [`Acl::allows`] for the current user, or the error naming what is missing.
     pub fn check(&self, project: &str, wanted: Privilege, action: &'static str) -> Result<()> {
         let user = current_user();
@@ -119,26 +131,28 @@ pub fn role_name(role: pg_sys::Oid) -> String {
     }
 }
 
-/// A role by name (case as given, as `regrole` input without quotes would not fold), or
-/// PUBLIC (0).
+/// A role by its exact name, or PUBLIC (0) for `public` in any case when no role has that
+/// exact name (Postgres reserves only the lower-case one; a role named "PUBLIC" is itself).
 pub fn role_oid(name: &str) -> Result<pg_sys::Oid> {
-    if name.eq_ignore_ascii_case("public") {
-        return Ok(pg_sys::InvalidOid);
-    }
     let c = std::ffi::CString::new(name).map_err(|_| Error::UnknownRole(name.to_string()))?;
     // SAFETY: a syscache read; missing_ok returns InvalidOid.
     let oid = unsafe { pg_sys::get_role_oid(c.as_ptr(), true) };
-    if oid == pg_sys::InvalidOid {
-        return Err(Error::UnknownRole(name.to_string()));
+    if oid != pg_sys::InvalidOid {
+        return Ok(oid);
     }
-    Ok(oid)
+    if name.eq_ignore_ascii_case("public") {
+        return Ok(pg_sys::InvalidOid);
+    }
+    Err(Error::UnknownRole(name.to_string()))
 }
 
-/// Whether `user` is `role` or a member of it, superuser or not: whom a retrain trusts to
-/// have chosen the relation it reads (a superuser is not thereby any role's member).
+/// Whether `user` is exactly `role`: whom a retrain trusts to have chosen the relation it
+/// reads, and whose dataset table load_dataset refills. Not its members, nor a superuser:
+/// a group's member could plant a view as the group that would run with another member's
+/// privileges, and an admin that is a member of the roles it created (without inheriting
+/// them) would run their code.
 pub fn acts_as(user: pg_sys::Oid, role: pg_sys::Oid) -> bool {
-    // SAFETY: a syscache read of memberships.
-    user == role || unsafe { pg_sys::is_member_of_role_nosuper(user, role) }
+    user == role
 }
 
 /// The owner of pgml.projects: the extension's owner, whose identity pgml's catalog

@@ -37,11 +37,19 @@ impl Project {
 
 /// The select-list items that give a project's [`Acl`] (owner, grantees, privileges: see
 /// [`acl_of`]), for a query where `p` is the pgml.projects row.
-const ACL_ITEMS: &str = "p.owner::pg_catalog.oid::pg_catalog.int8,
+/// Roles that no longer exist count for nothing (regrole columns hold OIDs and keep no
+/// dependency: DROP ROLE leaves them behind): their grants are skipped and a dropped owner
+/// is no owner, so a later role that happened to get the same OID inherits nothing.
+const ACL_ITEMS: &str = "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) p.owner::pg_catalog.oid)
+         THEN p.owner::pg_catalog.oid::pg_catalog.int8 ELSE 0 END,
     ARRAY(SELECT g.grantee::pg_catalog.oid::pg_catalog.int8 FROM pgml.project_privileges g
-           WHERE g.project_id = p.id ORDER BY g.grantee::pg_catalog.oid, g.privilege),
+           WHERE g.project_id = p.id AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0 OR EXISTS
+                 (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) g.grantee::pg_catalog.oid))
+           ORDER BY g.grantee::pg_catalog.oid, g.privilege),
     ARRAY(SELECT g.privilege FROM pgml.project_privileges g
-           WHERE g.project_id = p.id ORDER BY g.grantee::pg_catalog.oid, g.privilege)";
+           WHERE g.project_id = p.id AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0 OR EXISTS
+                 (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) g.grantee::pg_catalog.oid))
+           ORDER BY g.grantee::pg_catalog.oid, g.privilege)";
 
 /// The Acl from the three [`ACL_ITEMS`] columns starting at `first` (1-based).
 fn acl_of(row: &pgrx::spi::SpiTupleTable<'_>, first: usize) -> Result<Acl> {
@@ -224,7 +232,9 @@ pub fn materialize(relation: &str) -> Result<(i64, String)> {
             .get_one::<String>()?
             .unwrap_or_default())
     })?;
+    // Nobody's default privileges reach it: only the role taking the snapshot may read it.
     execute(&format!("CREATE TABLE {table} ({columns})"))?;
+    execute(&format!("REVOKE ALL ON {table} FROM PUBLIC"))?;
     let user = current_user();
     // SAFETY: a syscache read.
     let grant = user != acl::catalog_owner()? && !unsafe { pg_sys::superuser_arg(user) };

@@ -9,19 +9,44 @@ use super::{
 use crate::error::{Error, Result};
 use pgrx::pg_sys;
 
+/// Locks the project's row (FOR SHARE: trainings and deployments run side by side) and
+/// checks `privilege` on its ACL as it is now; a grant, revoke or owner change waits for
+/// this transaction (it locks the row FOR UPDATE), so what was checked holds until commit.
+pub fn lock_and_check(p: &Project, privilege: Privilege, action: &'static str) -> Result<()> {
+    returning::<i64>(
+        "SELECT id FROM pgml.projects WHERE id = $1 FOR SHARE",
+        &[p.id.into()],
+    )?
+    .ok_or_else(|| Error::UnknownProject(p.name.clone()))?;
+    let acl = project_acl(p.id)?.ok_or_else(|| Error::UnknownProject(p.name.clone()))?;
+    acl.check(&p.name, privilege, action)
+}
+
+/// The project's row locked FOR UPDATE, and the caller checked as its owner on the ACL as
+/// it is now.
+fn lock_as_owner(project: &str, action: &'static str) -> Result<Project> {
+    let mut p = existing(project)?;
+    returning::<i64>(
+        "SELECT id FROM pgml.projects WHERE id = $1 FOR UPDATE",
+        &[p.id.into()],
+    )?
+    .ok_or_else(|| Error::UnknownProject(project.to_string()))?;
+    p.acl = project_acl(p.id)?.ok_or_else(|| Error::UnknownProject(project.to_string()))?;
+    p.check(Privilege::Owner, action)?;
+    Ok(p)
+}
+
 /// pgml.grant_project: the owner grants `privilege` (predict, train) to a role or PUBLIC.
 /// Returns false when it was granted already.
 pub fn grant_privilege(project: &str, privilege: &str, role: &str) -> Result<bool> {
-    let p = existing(project)?;
-    p.check(Privilege::Owner, "grant privileges on")?;
+    let p = lock_as_owner(project, "grant privileges on")?;
     let privilege = Privilege::grantable(privilege)?;
     grant(&p, role_oid(role)?, privilege.as_str())
 }
 
 /// pgml.revoke_project; false when there was no such grant.
 pub fn revoke_privilege(project: &str, privilege: &str, role: &str) -> Result<bool> {
-    let p = existing(project)?;
-    p.check(Privilege::Owner, "revoke privileges on")?;
+    let p = lock_as_owner(project, "revoke privileges on")?;
     let privilege = Privilege::grantable(privilege)?;
     revoke(&p, role_oid(role)?, privilege.as_str())
 }
@@ -29,8 +54,7 @@ pub fn revoke_privilege(project: &str, privilege: &str, role: &str) -> Result<bo
 /// pgml.alter_project_owner, under Postgres's rule for ALTER ... OWNER TO: the owner (or a
 /// superuser) hands the project to a role it is a member of.
 pub fn alter_owner(project: &str, role: &str) -> Result<()> {
-    let p = existing(project)?;
-    p.check(Privilege::Owner, "change the owner of")?;
+    let p = lock_as_owner(project, "change the owner of")?;
     let new = role_oid(role)?;
     // SAFETY: a syscache read of memberships (true for a superuser).
     if new == pg_sys::InvalidOid || !unsafe { pg_sys::is_member_of_role(current_user(), new) } {
@@ -41,8 +65,7 @@ pub fn alter_owner(project: &str, role: &str) -> Result<()> {
 
 /// pgml.drop_project: the owner deletes a project and everything trained in it.
 pub fn drop_project(project: &str) -> Result<i64> {
-    let p = existing(project)?;
-    p.check(Privilege::Owner, "drop")?;
+    let p = lock_as_owner(project, "drop")?;
     drop(&p)
 }
 
@@ -137,7 +160,8 @@ fn grant(p: &Project, grantee: pg_sys::Oid, privilege: &str) -> Result<bool> {
         "INSERT INTO pgml.project_privileges (project_id, grantee, privilege, grantor)
          VALUES ($1, $2::pg_catalog.oid::pg_catalog.regrole, $3, $4::pg_catalog.oid::pg_catalog.regrole)
          ON CONFLICT DO NOTHING RETURNING 1",
-        &[p.id.into(), grantee.into(), privilege.into(), grantor.into()],
+        // As int8: pgrx passes InvalidOid (PUBLIC) as NULL.
+        &[p.id.into(), i64::from(u32::from(grantee)).into(), privilege.into(), grantor.into()],
     )?
     .is_some())
 }
@@ -146,9 +170,9 @@ fn grant(p: &Project, grantee: pg_sys::Oid, privilege: &str) -> Result<bool> {
 fn revoke(p: &Project, grantee: pg_sys::Oid, privilege: &str) -> Result<bool> {
     Ok(returning::<i32>(
         "DELETE FROM pgml.project_privileges
-          WHERE project_id = $1 AND grantee = $2::pg_catalog.oid::pg_catalog.regrole AND privilege = $3
+          WHERE project_id = $1 AND grantee::pg_catalog.oid OPERATOR(pg_catalog.=) $2::pg_catalog.oid AND privilege = $3
          RETURNING 1",
-        &[p.id.into(), grantee.into(), privilege.into()],
+        &[p.id.into(), i64::from(u32::from(grantee)).into(), privilege.into()],
     )?
     .is_some())
 }

@@ -289,8 +289,7 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
     if !crate::pg::preload::preloaded() {
         crate::pg::preload::notice_once();
     }
-    let d = load(project)?;
-    let checked = check_privileges(project, &d.acl)?;
+    let (d, checked) = load(project)?;
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =
         bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
@@ -343,32 +342,39 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
 
 /// The project's deployed model from the shared model cache when it holds a current copy,
 /// else from the catalog (then offered to the shared cache; src/serve/shared.rs says when
-/// it is taken).
-fn load(project: &str) -> Result<catalog::Deployed> {
+/// it is taken), with the caller's predict privilege checked on it: before the model is
+/// deserialized or published, so a role without it makes the server do neither.
+fn load(project: &str) -> Result<(catalog::Deployed, (pg_sys::Oid, u64))> {
     let Some(epoch) = shared::epoch() else {
         LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
-        return catalog::deployed(project);
+        let d = catalog::deployed(project)?;
+        let checked = check_privileges(project, &d.acl)?;
+        return Ok((d, checked));
     };
     let scope = shared::Scope::current();
     let shared = scope.and_then(|s| shared::lookup(s, project, epoch));
     if let Some(d) = shared.and_then(shared::decode) {
         LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
-        return Ok(d);
+        let checked = check_privileges(project, &d.acl)?;
+        return Ok((d, checked));
     }
     LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
     // SAFETY: a plain read of backend state.
     if unsafe { pg_sys::IsInParallelMode() } {
         // A parallel worker may not take a new snapshot: read, publish nothing.
-        return catalog::deployed(project);
+        let d = catalog::deployed(project)?;
+        let checked = check_privileges(project, &d.acl)?;
+        return Ok((d, checked));
     }
     // A snapshot taken after the epoch was read: see serve::shared on why that order.
     let d = catalog::with_latest_snapshot(|| catalog::deployed(project))?;
+    let checked = check_privileges(project, &d.acl)?;
     // Keyed by the pgml.deployments the catalog was read through, which is the one the
     // next lookup's Scope::current() finds until the extension is dropped.
     if let (Some(scope), Some(blob)) = (shared::Scope::of(d.deployments_oid), shared::encode(&d)) {
         shared::publish(scope, project, epoch, d.model_id, &blob);
     }
-    Ok(d)
+    Ok((d, checked))
 }
 
 /// (invalidation generation, watched relation OID, models held, loads from the shared

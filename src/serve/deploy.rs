@@ -20,7 +20,7 @@ pub fn by_strategy(project: &str, strategy: &str, algorithm: Option<&str>) -> Re
         bindings::find(a).ok_or_else(|| Error::UnknownAlgorithm(a.to_string()))?;
     }
     let p = catalog::existing(project)?;
-    p.check(catalog::Privilege::Train, "deploy in")?;
+    catalog::lock_and_check(&p, catalog::Privilege::Train, "deploy in")?;
     let (model_id, alg) = catalog::choose_model(p.id, strategy, algorithm)?.ok_or_else(|| {
         Error::NothingToDeploy {
             project: project.to_string(),
@@ -37,7 +37,7 @@ pub fn by_strategy(project: &str, strategy: &str, algorithm: Option<&str>) -> Re
 
 pub fn by_id(model_id: i64) -> Result<Deployed> {
     let (p, alg) = catalog::model_project(model_id)?.ok_or(Error::UnknownModel(model_id))?;
-    p.check(catalog::Privilege::Train, "deploy in")?;
+    catalog::lock_and_check(&p, catalog::Privilege::Train, "deploy in")?;
     catalog::insert_deployment(p.id, model_id, "specific")?;
     Ok(Deployed {
         project: p.name,

@@ -112,7 +112,7 @@ impl Dataset {
 /// Creates (or refills) `<schema>.<name>` and fills it, as the caller. Returns the table
 /// name and rows. The schema: as given, else pgml for a role that may create there (the
 /// extension's owner), else the first schema on the caller's search_path it may create in. A table that exists is refilled
-/// only when the caller owns it (or is a member of its owner, superuser or not): another
+/// only when the caller is its owner itself (not a member of it, nor a superuser): another
 /// role's table could carry triggers that would run with the caller's privileges.
 pub fn load(name: &str, schema: Option<&str>) -> Result<(String, i64)> {
     let ds = DATASETS

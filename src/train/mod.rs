@@ -150,6 +150,15 @@ fn plan(a: &TrainArgs) -> Result<Plan> {
         source,
     })?;
     let project = match (catalog::project(&a.project)?, task) {
+        // A task says "create": an existing project of another role's would take the rows
+        // trained on into a project that role owns (and whose model bytes it reads). Only
+        // a call that names no task trains into someone else's project.
+        (Some(p), Some(_)) if !p.acl.owned_by(catalog::current_user()) => {
+            return Err(Error::ProjectTaken {
+                project: p.name.clone(),
+                owner: catalog::role_name(p.acl.owner.into()),
+            })
+        }
         (Some(p), _) => p,
         (None, Some(t)) => catalog::project_or_create(&a.project, t)?,
         (None, None) => return Err(Error::TaskRequired(a.project.clone())),
@@ -293,6 +302,10 @@ fn persist(
     materialized: Option<i64>,
     f: pgml_core::fit::Fitted,
 ) -> Result<Trained> {
+    // Checked again under a lock on the project's row: a training takes long, and a
+    // revoke or a change of owner meanwhile must not let its model in (grant, revoke and
+    // owner changes lock the row for update).
+    catalog::lock_and_check(&project, catalog::Privilege::Train, "train")?;
     let (train_class_rows, test_class_rows) = f.class_rows();
     let snapshot_id = catalog::insert_snapshot(&NewSnapshot {
         relation_name: &relation_name,

@@ -70,17 +70,23 @@ pub struct Relation {
     pub columns: Vec<Column>,
 }
 
-/// Finds a table, view or materialized view by the name a user typed: exactly as written
-/// (any case, dots or spaces) first, then as a possibly qualified SQL name.
+/// Finds a table, view or materialized view by the name a user typed. A name with a dot or
+/// a double quote is an SQL name (`schema.table`, `"Odd.Name"`); any other is tried exactly
+/// as written first (any case, spaces), then as an SQL name. Never a dotted name as one
+/// exact identifier first: a role that may create in a schema on the search_path could
+/// otherwise plant `public."public.secret"` and take over every read of `public.secret`,
+/// the stored names of snapshots included.
 pub fn resolve(name: &str) -> Result<Relation> {
     // The name resolves through the caller's search_path (it is theirs), in a statement with
     // no operator or unqualified function a hostile schema could stand in for; the catalog
     // reads after it run under catalog::pinned_search_path.
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+    let sql = if name.contains('.') || name.contains('"') {
+        "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid"
+    } else {
         "SELECT COALESCE(pg_catalog.to_regclass(pg_catalog.quote_ident($1)),
-                         pg_catalog.to_regclass($1))::pg_catalog.oid",
-        &[name.into()],
-    )?;
+                         pg_catalog.to_regclass($1))::pg_catalog.oid"
+    };
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>(sql, &[name.into()])?;
     let found = match oid {
         None => None,
         Some(oid) => catalog::pinned_search_path(|| {

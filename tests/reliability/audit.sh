@@ -30,8 +30,12 @@ SELECT pg_catalog.concat_ws(E'\n',
       WHERE n.oid = ns.oid AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner),
   'catalog writers ' || (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c, ns,
       pg_catalog.aclexplode(COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
-      WHERE c.relnamespace = ns.oid AND c.relkind = 'r' AND a.grantee <> c.relowner
-        AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES')))"
+      WHERE c.relnamespace = ns.oid AND c.relkind IN ('r', 'S') AND a.grantee <> c.relowner
+        AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES', 'USAGE')),
+  'snapshot readers ' || (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c, ns,
+      pg_catalog.aclexplode(COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
+      WHERE c.relnamespace = ns.oid AND c.relname LIKE 'snapshot\_%' AND a.grantee <> c.relowner
+        AND a.grantee NOT IN (SELECT s.owner FROM pgml.snapshots s WHERE 'snapshot_' || s.id = c.relname)))"
 audited=0
 for db in $("${Q[@]}" -d pgml -c "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY 1"); do
   [ "$("${Q[@]}" -d "$db" -c "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'pgml'")" = 1 ] || continue
@@ -41,9 +45,10 @@ for db in $("${Q[@]}" -d pgml -c "SELECT datname FROM pg_catalog.pg_database WHE
   check "audit $db: SECURITY DEFINER functions without a pinned search_path" "$(sed -n 3p <<< "$out")" "secdef unpinned 0"
   check "audit $db: objects in schema pgml not owned by the extension owner" "$(sed -n 4p <<< "$out")" "foreign owners 0"
   check "audit $db: CREATE on schema pgml held by another role" "$(sed -n 5p <<< "$out")" "schema create 0"
-  check "audit $db: write privileges on pgml's tables held by another role" "$(sed -n 6p <<< "$out")" "catalog writers 0"
+  check "audit $db: write privileges on pgml's tables and sequences held by another role" "$(sed -n 6p <<< "$out")" "catalog writers 0"
+  check "audit $db: materialized snapshots readable by another role than the one that took them" "$(sed -n 7p <<< "$out")" "snapshot readers 0"
 done
-figure "$audited databases audited after the whole suite: the functions PUBLIC may execute are exactly: $PUBLIC_FUNCTIONS (train, train_joint, snapshot, load_dataset and the trigger function deployments_changed are not among them); SECURITY DEFINER functions: 0; objects (tables, views, sequences, materialized snapshots, functions, types, operators, the schema) in schema pgml owned by another role than the extension owner: 0; CREATE on the schema and INSERT / UPDATE / DELETE / TRUNCATE / TRIGGER / REFERENCES on its tables held by another role: 0"
+figure "$audited databases audited after the whole suite: the functions PUBLIC may execute are exactly: $PUBLIC_FUNCTIONS (train, train_joint, snapshot, load_dataset and the trigger function deployments_changed are not among them); SECURITY DEFINER functions: 0; objects (tables, views, sequences, materialized snapshots, functions, types, operators, the schema) in schema pgml owned by another role than the extension owner: 0; CREATE on the schema and INSERT / UPDATE / DELETE / TRUNCATE / TRIGGER / REFERENCES / USAGE on its tables and sequences held by another role: 0; materialized snapshots readable by any role but the one that took them: 0"
 
 section "pg_dump / pg_restore under the ownership model"
 "${Q[@]}" -d pgml -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS rf_priv_copy" >/dev/null
@@ -52,8 +57,8 @@ section "pg_dump / pg_restore under the ownership model"
 restored=$("$PGBIN/pg_restore" -h 127.0.0.1 -p "$PORT" -U pgml --exit-on-error -d rf_priv_copy "$WORK/rf_priv.dump" 2>&1 && echo ok || echo failed)
 check "pg_restore of rf_priv" "$(tail -n 1 <<< "$restored")" "ok"
 ownership="SELECT (SELECT string_agg(name || ':' || owner::text, ',' ORDER BY name) FROM pgml.projects) || ' / ' ||
-  (SELECT string_agg(p.name || ':' || g.grantee::text || ':' || g.privilege, ',' ORDER BY 1) FROM pgml.project_privileges g JOIN pgml.projects p ON p.id = g.project_id) || ' / ' ||
-  (SELECT string_agg(c.relname || ':' || c.relowner::regrole::text || ':' || coalesce(c.relacl::text, ''), ',' ORDER BY c.relname)
+  (SELECT string_agg(p.name || ':' || g.grantee::text || ':' || g.privilege, ',' ORDER BY p.name, g.grantee::text, g.privilege) FROM pgml.project_privileges g JOIN pgml.projects p ON p.id = g.project_id) || ' / ' ||
+  (SELECT string_agg(c.relname || ':' || c.relowner::regrole::text || ':' || coalesce(c.relacl, acldefault('r', c.relowner))::text, ',' ORDER BY c.relname)
      FROM pg_catalog.pg_class c WHERE c.relnamespace = 'pgml'::regnamespace AND c.relname LIKE 'snapshot\_%')"
 check "restored: owners, grants and materialized snapshots' owners and ACLs" \
   "$("${Q[@]}" -d rf_priv_copy -c "$ownership")" "$("${Q[@]}" -d rf_priv -c "$ownership")"
