@@ -15,6 +15,9 @@ pub enum Error {
     NoProjectName(bool),
     #[error("project \"{0}\" has no deployed model")]
     NoDeployment(String),
+    /// Past pgml.max_train_memory, or an allocation the machine refused.
+    #[error(transparent)]
+    Memory(#[from] pgml_core::memory::MemoryError),
     /// The current role lacks `privilege` on the project (src/catalog/acl.rs).
     #[error("permission denied: role \"{role}\" may not {action} project \"{project}\"")]
     ProjectPrivilege {
@@ -229,6 +232,11 @@ impl Error {
             Binding(BindingError::MissingValues { .. }) | MissingValues { .. } => {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
+            Memory(_) => Code::ERRCODE_OUT_OF_MEMORY,
+            // XGBoost's and LightGBM's C APIs turn std::bad_alloc into an error message.
+            Binding(BindingError::Library { message, .. }) if message.contains("bad_alloc") => {
+                Code::ERRCODE_OUT_OF_MEMORY
+            }
             Binding(BindingError::Library { .. }) => Code::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
             Binding(BindingError::Corrupt { .. }) => Code::ERRCODE_DATA_CORRUPTED,
             Binding(BindingError::Interrupted) => Code::ERRCODE_QUERY_CANCELED,
@@ -261,6 +269,11 @@ impl Error {
             RetrainOtherRole { project, trained_by } => format!(
                 "Name the relation to train on, e.g. SELECT * FROM pgml.train('{project}', relation_name => 'my_table'); only role \"{trained_by}\" itself may retrain on the relation it chose."
             ),
+            Memory(pgml_core::memory::MemoryError::OverLimit { need, .. }) => format!(
+                "Train on fewer rows or columns (a view with a sample: TABLESAMPLE, or WHERE random() < 0.1), or have a superuser raise pgml.max_train_memory to at least {} MB (postgresql.conf, or ALTER SYSTEM and SELECT pg_reload_conf()).",
+                need.div_ceil(pgml_core::memory::MB)
+            ),
+            Memory(pgml_core::memory::MemoryError::Unavailable { .. }) => "pgml.max_train_memory allows it, but the server's memory (or its ulimit -v, or vm.overcommit_memory = 2) does not now: train on fewer rows or columns, or lower pgml.max_train_memory so that such requests are refused up front.".into(),
             ProjectTaken { project, owner } => format!("Choose another project name, or, to train into role \"{owner}\"'s project knowingly (the owner then reads what is trained from your rows), leave task NULL: SELECT * FROM pgml.train('{project}', relation_name => ...)."),
             SchemaPrivilege(_) => "Pass schema => 'a_schema' where you may create tables (the default is pgml for the extension's owner, else the first schema on your search_path where you may create).".into(),
             NotTableOwner { .. } => "pgml.load_dataset refills only a table the current role owns: drop or rename that table, or pass schema => 'another_schema'.".into(),

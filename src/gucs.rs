@@ -5,30 +5,65 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 /// Most deployed models one backend keeps deserialized; the least recently loaded goes first.
 pub static CACHE_MAX_MODELS: GucSetting<i32> = GucSetting::<i32>::new(64);
 
-/// Threads a training may use; 0 lets the library decide (all cores). Prediction is always
-/// single-threaded: a backend serves one query at a time.
+/// Threads a training may use; 0: half the cores (see default_threads).
 pub static TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
-/// The most threads one training may use, whatever pgml.train_threads or a hyperparameter
-/// asks (0: the machine's cores). Library thread pools run inside the backend, uncounted by
+/// The most threads one training or one batch may use, whatever pgml.train_threads,
+/// pgml.predict_threads or a hyperparameter asks (0: the machine's cores). Library thread pools run inside the backend, uncounted by
 /// max_parallel_workers, so the server (postgresql.conf, SIGHUP) decides, not the user.
 pub static MAX_TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
-/// `pgml.max_train_threads` as a count (0 read as the machine's cores).
+/// The machine's cores, read once (the call asks the kernel for the affinity mask).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `pgml.max_train_threads` as a count (0 read as the machine's cores): the most threads
+/// any pool pgml starts in a backend may have, training's and the tree evaluator's. A
+/// server setting (SIGHUP): no user can raise it.
 pub fn max_train_threads() -> usize {
     match MAX_TRAIN_THREADS.get() {
         n if n > 0 => n as usize,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => cores(),
     }
 }
 
+/// Threads when a setting says 0: half the cores, rounded up, so that one training or one
+/// batch leaves the other half to the server's other backends.
+fn default_threads() -> usize {
+    cores().div_ceil(2)
+}
+
 /// Threads a training is given when its hyperparameters do not say: `pgml.train_threads`
-/// (0: as many as allowed), never more than `pgml.max_train_threads`.
+/// (0: half the cores), never more than `pgml.max_train_threads`.
 pub fn train_threads() -> usize {
     let max = max_train_threads();
     match TRAIN_THREADS.get() {
         n if n > 0 => (n as usize).min(max),
-        _ => max,
+        _ => default_threads().min(max),
+    }
+}
+
+/// `pgml.max_train_memory` in MB (0: a quarter of the machine's memory).
+pub static MAX_TRAIN_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+/// The bytes one training or one `predict_batch` may use (pgml.max_train_memory; 0 read as
+/// a quarter of the machine's physical memory: room for shared_buffers, the page cache and
+/// other backends).
+pub fn train_memory_limit() -> usize {
+    match MAX_TRAIN_MEMORY.get() {
+        n if n > 0 => (n as usize).saturating_mul(pgml_core::memory::MB),
+        _ => {
+            // SAFETY: sysconf reads system constants.
+            let (pages, size) = unsafe {
+                (
+                    libc::sysconf(libc::_SC_PHYS_PAGES),
+                    libc::sysconf(libc::_SC_PAGESIZE),
+                )
+            };
+            (pages.max(0) as usize).saturating_mul(size.max(0) as usize) / 4
+        }
     }
 }
 
@@ -57,9 +92,13 @@ pub fn evaluation() -> pgml_core::bindings::Evaluation {
     // SAFETY: as native_trees: a plain read of the int Postgres writes the setting to, on
     // the backend's main thread.
     let threads = unsafe { *PREDICT_THREADS.as_ptr() };
+    let threads = match threads {
+        n if n > 0 => n as usize,
+        _ => default_threads(),
+    };
     pgml_core::bindings::Evaluation {
         native_trees: native_trees(),
-        threads: threads.max(0) as usize,
+        threads: threads.min(max_train_threads()),
     }
 }
 
@@ -71,7 +110,8 @@ pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024
 /// catalog, for comparison).
 pub static SHARED_CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
-/// Threads pgml.predict_batch scores a large batch with on a native tree model; 0: all cores.
+/// Threads pgml.predict_batch scores a large batch with on a native tree model; 0: half the
+/// cores; never more than pgml.max_train_threads.
 pub static PREDICT_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// Whether the planner scores `pgml.predict(project, row)` over a table scan in blocks of
@@ -110,7 +150,7 @@ pub fn init() {
     }
     GucRegistry::define_int_guc(
         c"pgml.predict_threads",
-        c"Threads a large pgml.predict_batch uses on XGBoost and LightGBM models (0: all cores).",
+        c"Threads a large pgml.predict_batch uses on XGBoost and LightGBM models (0: half the cores; at most pgml.max_train_threads).",
         c"Batches of 32768 rows or more served by the native tree evaluator are split across this many threads; single-row predictions always run on one.",
         &PREDICT_THREADS,
         0,
@@ -170,13 +210,23 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"pgml.max_train_threads",
-        c"The most threads one training may use (0: the machine's cores).",
-        c"Caps pgml.train_threads and the libraries' thread hyperparameters (nthread, num_threads, n_jobs); set in postgresql.conf.",
+        c"The most threads one training or one predict_batch may use (0: the machine's cores).",
+        c"Caps pgml.train_threads, pgml.predict_threads and the libraries' thread hyperparameters (nthread, num_threads, n_jobs); set in postgresql.conf.",
         &MAX_TRAIN_THREADS,
         0,
         1024,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pgml.max_train_memory",
+        c"The most memory, in MB, one training or one predict_batch may use (0: a quarter of the machine's memory).",
+        c"Estimated before a training reads its rows (pgml's buffer plus the library's copy and working structures); past it, or past what the machine gives, the statement fails with 53200. Only a superuser changes it.",
+        &MAX_TRAIN_MEMORY,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
     );
     GucRegistry::define_int_guc(
         c"pgml.cache_max_models",

@@ -228,7 +228,22 @@ pub fn predict_batch(project: &str, x: &[f32], row_width: Option<usize>) -> Resu
             got: row_width.unwrap_or_default(),
         });
     }
+    // The rows' features (a copy when preprocessed) and one output per row per target,
+    // within pgml.max_train_memory and allocated fallibly.
+    let rows = x.len() / width.max(1);
+    let need = (x.len().saturating_add(rows.saturating_mul(s.num_features)))
+        .saturating_add(rows.saturating_mul(s.num_targets.max(s.classes.len()).max(1)))
+        .saturating_mul(4);
+    pgml_core::memory::Budget {
+        limit: crate::gucs::train_memory_limit(),
+    }
+    .check("this predict_batch", need)?;
     let mut out = Vec::new();
+    out.try_reserve_exact(rows.saturating_mul(s.num_targets.max(1)))
+        .map_err(|_| pgml_core::memory::MemoryError::Unavailable {
+            what: "this predict_batch",
+            need,
+        })?;
     predict_rows(project, &s, x, &mut out)?;
     Ok(out)
 }

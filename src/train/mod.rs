@@ -256,7 +256,11 @@ fn read(plan: &Plan, a: &TrainArgs) -> Result<Read> {
     } else {
         (None, source)
     };
-    let mut snap = source.read(&plan.y, plan.project.task == Task::Classification)?;
+    let mut snap = source.read(
+        &plan.y,
+        plan.project.task == Task::Classification,
+        Some(plan.backend),
+    )?;
     let mut pipeline = std::mem::take(&mut snap.pipeline);
     pipeline.set_rules(&a.preprocess)?;
     Ok(Read {
@@ -373,7 +377,7 @@ pub fn snapshot_only(
     let source = reader::resolve(relation)?;
     let relation_name = source.name.clone();
     let (id, table) = catalog::materialize(&source.name)?;
-    let snap = reader::resolve(&table)?.read(&y, true)?;
+    let snap = reader::resolve(&table)?.read(&y, true, None)?;
     catalog::insert_snapshot(&NewSnapshot {
         relation_name: &relation_name,
         y_column_name: snap.labels.iter().map(|l| l.name.clone()).collect(),

@@ -217,7 +217,14 @@ impl Relation {
     /// Reads every row: features in column order, then the labels in the order given.
     /// Without labels (clustering, decomposition) every column is a feature. A text label
     /// is allowed only when `text_label` (classification) and only alone.
-    pub fn read(self, y: &[String], text_label: bool) -> Result<Snapshot> {
+    /// `backend`: the algorithm to be trained, whose working set counts against
+    /// pgml.max_train_memory with the rows (None for a snapshot alone).
+    pub fn read(
+        self,
+        y: &[String],
+        text_label: bool,
+        backend: Option<&'static dyn pgml_core::bindings::Backend>,
+    ) -> Result<Snapshot> {
         let labels: Vec<Column> = y
             .iter()
             .map(|y| self.label(y).cloned())
@@ -310,10 +317,16 @@ impl Relation {
                     })
                     .collect();
                 let raw_width: usize = widths.iter().sum();
-                let mut builder = match k {
-                    0 => DenseBuilder::unlabeled(expected, raw_width),
-                    _ => DenseBuilder::joint(expected, raw_width, k),
-                };
+                // The whole working set, checked before a row is read: this buffer, then
+                // what the library will copy and build (memory::Budget).
+                let limit = crate::gucs::train_memory_limit();
+                let own = expected
+                    .saturating_mul(raw_width.saturating_add(k.max(1)))
+                    .saturating_mul(4);
+                let library = backend.map_or(0, |b| b.working_set(expected, raw_width));
+                pgml_core::memory::Budget { limit }
+                    .check("this training", own.saturating_add(library))?;
+                let mut builder = DenseBuilder::bounded(expected, raw_width, k, limit)?;
                 let mut dicts: Vec<Dictionary> =
                     kinds.iter().map(|_| Dictionary::default()).collect();
                 let mut label_dict = Dictionary::default();
@@ -352,7 +365,7 @@ impl Relation {
                         if k == 0 {
                             targets.push(None);
                         }
-                        builder.push_row_joint(values.drain(..), targets.drain(..));
+                        builder.try_push_row_joint(values.drain(..), targets.drain(..))?;
                     }
                     // pgrx keeps every fetched tuple table until the SPI connection ends:
                     // freeing each batch once copied keeps a 10M-row read at one batch of

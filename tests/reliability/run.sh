@@ -7,6 +7,9 @@
 #      be intact at the end;
 #   2. faults.sh: kill -9 and cancellation during training, concurrent training, deployments
 #      under pgbench, DROP / CREATE EXTENSION, pg_dump / pg_restore;
+#   2b. memory.sh: every training family and predict_batch past pgml.max_train_memory and
+#      under ulimit -v (53200, no restart);
+#   2c. signals.sh: library threads with the server's signals blocked, cancel under load;
 #   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path;
 #   4. attacks.sh: each attack of issue 32 as a role with README's grants;
 #   5. audit.sh: the catalog audit of every database, and pg_dump / pg_restore of ownership.
@@ -80,6 +83,8 @@ figure "tables the injection attempts named: intact ($intact rows)"
 } >> "$WORK/figures.md"
 
 source "$HERE/faults.sh"
+source "$HERE/memory.sh"
+source "$HERE/signals.sh"
 source "$HERE/privileges.sh"
 source "$HERE/attacks.sh"
 source "$HERE/audit.sh"

@@ -171,20 +171,21 @@ pub fn fit(mut a: Input<'_>, progress: &mut dyn ProgressHook) -> Result<Fitted, 
     // The training rows are read no more once the fit's library has its copy: it may give
     // their pages back (the test rows, after them in the buffer, stay).
     let train_rows = train.x.as_slice().unwrap_or(&[]);
-    let model =
-        bindings::with_releasable_rows(train_rows, || backend.fit(&train, &params, progress))
-            .map_err(|e| match e {
-                BindingError::MissingValues {
-                    algorithm,
-                    column,
-                    count,
-                } => FitError::MissingValues {
-                    algorithm,
-                    column: feature_names.get(column).cloned().unwrap_or_default(),
-                    count,
-                },
-                other => FitError::Binding(other.blaming(&params, backend.params())),
-            })?;
+    let model = bindings::with_releasable_rows(train_rows, || {
+        bindings::fit(backend, &train, &params, progress)
+    })
+    .map_err(|e| match e {
+        BindingError::MissingValues {
+            algorithm,
+            column,
+            count,
+        } => FitError::MissingValues {
+            algorithm,
+            column: feature_names.get(column).cloned().unwrap_or_default(),
+            count,
+        },
+        other => FitError::Binding(other.blaming(&params, backend.params())),
+    })?;
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();

@@ -15,6 +15,8 @@ pub mod bindings;
 pub mod blas;
 pub mod data;
 pub mod fit;
+pub mod memory;
 pub mod metrics;
 pub mod search;
+pub mod signals;
 pub mod vector;

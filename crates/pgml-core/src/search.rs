@@ -321,8 +321,7 @@ pub fn run(
                 num_targets: data.num_targets,
                 threads: data.threads,
             };
-            let model = backend
-                .fit(&fold, params, &mut *progress)
+            let model = crate::bindings::fit(backend, &fold, params, &mut *progress)
                 .map_err(|e| e.blaming(params, backend.params()))?;
             scores.push(score(
                 data.task,

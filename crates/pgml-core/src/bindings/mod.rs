@@ -381,6 +381,23 @@ pub trait Backend: Sync {
     /// The hyperparameters it accepts, with the library's own names.
     fn params(&self) -> &'static [ParamSpec];
 
+    /// Whether its fit checks for interrupts between steps and blocks the server's signals
+    /// itself around each library call (XGBoost, LightGBM: crate::signals). Any other fit
+    /// is one library call with no interrupt point, run whole with the signals blocked
+    /// ([`fit`]), so that threads its library starts (rayon, through ndarray) never take them.
+    fn blocks_signals_per_call(&self) -> bool {
+        false
+    }
+
+    /// Bytes the library needs, beyond pgml's own f32 buffer, to fit `rows` rows of
+    /// `features` values: what a training is checked against (crate::memory) before it
+    /// reads its rows. The default is one copy in f64, as linfa and smartcore take their
+    /// data (and XGBoost's DMatrix plus gradients, LightGBM's bins stay below it); quadratic
+    /// algorithms add their pairwise structures.
+    fn working_set(&self, rows: usize, features: usize) -> usize {
+        rows.saturating_mul(features).saturating_mul(8)
+    }
+
     fn fit(
         &self,
         data: &TrainData,
@@ -393,6 +410,21 @@ pub trait Backend: Sync {
     /// Checks names and types against [`Backend::params`] before any work is done.
     fn validate(&self, params: &Hyperparams) -> Result<()> {
         params.validate(self.name(), self.params())
+    }
+}
+
+/// `backend.fit`, with the server's signals blocked throughout unless the backend blocks
+/// them around each library call itself ([`Backend::blocks_signals_per_call`]).
+pub fn fit(
+    backend: &dyn Backend,
+    data: &TrainData,
+    params: &Hyperparams,
+    progress: Progress,
+) -> Result<Box<dyn Model>> {
+    if backend.blocks_signals_per_call() {
+        backend.fit(data, params, progress)
+    } else {
+        crate::signals::blocked(|| backend.fit(data, params, progress))
     }
 }
 
@@ -441,14 +473,16 @@ impl Model for Guarded {
         .ok()
         .flatten()
     }
+    // Batches may reach rayon's pool in the pure-Rust libraries: signals blocked there
+    // (crate::signals); the one-row path above starts no thread.
     fn predict(&self, x: &[f32], how: Evaluation, out: &mut Vec<f32>) -> Result<()> {
-        guard(self.backend, || self.model.predict(x, how, out))
+        crate::signals::blocked(|| guard(self.backend, || self.model.predict(x, how, out)))
     }
     fn predict_proba(&self, x: &[f32], how: Evaluation, out: &mut Vec<f32>) -> Result<()> {
-        guard(self.backend, || self.model.predict_proba(x, how, out))
+        crate::signals::blocked(|| guard(self.backend, || self.model.predict_proba(x, how, out)))
     }
     fn transform(&self, x: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        guard(self.backend, || self.model.transform(x, out))
+        crate::signals::blocked(|| guard(self.backend, || self.model.transform(x, out)))
     }
     fn to_bytes(&self) -> Result<Vec<u8>> {
         self.model.to_bytes()

@@ -5,6 +5,7 @@
 
 pub mod preprocess;
 
+use crate::memory::MemoryError;
 use ndarray::{ArrayView1, ArrayView2};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -35,10 +36,13 @@ pub struct DenseBuilder {
     x: Vec<f32>,
     y: Vec<f32>,
     null_labels: usize,
+    /// Bytes the two buffers may take together.
+    limit: usize,
 }
 
 impl DenseBuilder {
     /// `rows` is the expected row count: the buffer is allocated once at that size.
+    #[cfg(test)]
     pub fn with_capacity(rows: usize, num_features: usize) -> Self {
         DenseBuilder {
             num_features,
@@ -47,10 +51,12 @@ impl DenseBuilder {
             x: Vec::with_capacity(rows * num_features),
             y: Vec::with_capacity(rows),
             null_labels: 0,
+            limit: usize::MAX,
         }
     }
 
     /// A builder for rows without a label (clustering).
+    #[cfg(test)]
     pub fn unlabeled(rows: usize, num_features: usize) -> Self {
         DenseBuilder {
             labeled: false,
@@ -59,6 +65,7 @@ impl DenseBuilder {
     }
 
     /// A builder for rows with `num_targets` labels each (joint regression).
+    #[cfg(test)]
     pub fn joint(rows: usize, num_features: usize, num_targets: usize) -> Self {
         DenseBuilder {
             num_targets,
@@ -67,7 +74,35 @@ impl DenseBuilder {
         }
     }
 
+    /// A builder for `rows` rows of `num_features` values and `num_targets` labels (0: no
+    /// label, clustering), its buffers reserved fallibly and never grown past `limit` bytes
+    /// in all (rows added since the count grow it, within the bound).
+    pub fn bounded(
+        rows: usize,
+        num_features: usize,
+        num_targets: usize,
+        limit: usize,
+    ) -> Result<Self, MemoryError> {
+        let budget = crate::memory::Budget { limit };
+        let targets = num_targets.max(1);
+        let x = budget.vec("the training rows", rows.saturating_mul(num_features))?;
+        let y_budget = crate::memory::Budget {
+            limit: limit.saturating_sub(x.capacity() * 4),
+        };
+        let y = y_budget.vec("the training rows", rows.saturating_mul(targets))?;
+        Ok(DenseBuilder {
+            num_features,
+            labeled: num_targets > 0,
+            num_targets: targets,
+            x,
+            y,
+            null_labels: 0,
+            limit,
+        })
+    }
+
     /// Missing features are stored as NaN (XGBoost's and LightGBM's missing value).
+    #[cfg(test)]
     pub fn push_row(
         &mut self,
         features: impl IntoIterator<Item = Option<f32>>,
@@ -76,12 +111,37 @@ impl DenseBuilder {
         self.push_row_joint(features, [label]);
     }
 
-    /// A row with one value per target (a joint regression's label columns, in order).
+    #[cfg(test)]
     pub fn push_row_joint(
         &mut self,
         features: impl IntoIterator<Item = Option<f32>>,
         labels: impl IntoIterator<Item = Option<f32>>,
     ) {
+        self.try_push_row_joint(features, labels)
+            .expect("a test's rows fit");
+    }
+
+    /// A row with one value per target (a joint regression's label columns, in order); the
+    /// buffers grow fallibly, within the builder's bound.
+    pub fn try_push_row_joint(
+        &mut self,
+        features: impl IntoIterator<Item = Option<f32>>,
+        labels: impl IntoIterator<Item = Option<f32>>,
+    ) -> Result<(), MemoryError> {
+        let y_bytes = self.y.capacity() * 4;
+        crate::memory::grow(
+            &mut self.x,
+            self.num_features,
+            self.limit.saturating_sub(y_bytes) / 4 * 4,
+            "the training rows",
+        )?;
+        let x_bytes = self.x.capacity() * 4;
+        crate::memory::grow(
+            &mut self.y,
+            self.num_targets,
+            self.limit.saturating_sub(x_bytes),
+            "the training rows",
+        )?;
         let before = self.x.len();
         self.x
             .extend(features.into_iter().map(|v| v.unwrap_or(f32::NAN)));
@@ -98,6 +158,7 @@ impl DenseBuilder {
             }
         }
         debug_assert_eq!(self.y.len() - before, self.num_targets);
+        Ok(())
     }
 
     pub fn rows(&self) -> usize {

@@ -117,6 +117,17 @@ impl Backend for Clustering {
         self.params
     }
 
+    /// dbscan's neighbourhoods can hold every pair of rows (a large eps), so it is
+    /// estimated at one index per pair; kmeans keeps a copy and its centroids.
+    fn working_set(&self, rows: usize, features: usize) -> usize {
+        let copy = rows.saturating_mul(features).saturating_mul(8);
+        if self.name == "dbscan" {
+            copy.saturating_add(rows.saturating_mul(rows).saturating_mul(8))
+        } else {
+            copy
+        }
+    }
+
     fn fit(
         &self,
         data: &TrainData,

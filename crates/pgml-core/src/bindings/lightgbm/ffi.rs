@@ -46,6 +46,7 @@ impl Dataset {
         labels: &[f32],
         params: &str,
     ) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let p = c_text(params)?;
         let mut handle = ptr::null_mut();
         // SAFETY: `x` holds rows*cols floats, row-major; LightGBM reads them before returning.
@@ -93,6 +94,7 @@ unsafe impl Send for Booster {}
 
 impl Booster {
     pub fn new(train: &Dataset, params: &str) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let p = c_text(params)?;
         let mut handle = ptr::null_mut();
         check(unsafe { sys::LGBM_BoosterCreate(train.0, p.as_ptr(), &mut handle) })?;
@@ -106,6 +108,7 @@ impl Booster {
     /// The training-data metrics so far as "name: value" pairs (needs
     /// `is_provide_training_metric`; empty without it).
     pub fn training_metrics(&self) -> Result<String> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut count = 0;
         check(unsafe { sys::LGBM_BoosterGetEvalCounts(self.handle, &mut count) })?;
         let count = count.max(0) as usize;
@@ -144,12 +147,14 @@ impl Booster {
 
     /// One boosting round; true when LightGBM can split no further.
     pub fn update(&mut self) -> Result<bool> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut finished = 0;
         check(unsafe { sys::LGBM_BoosterUpdateOneIter(self.handle, &mut finished) })?;
         Ok(finished != 0)
     }
 
     pub fn load(text: &[u8]) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let corrupt = |message: String| BindingError::Corrupt {
             backend: "lightgbm",
             message,
@@ -177,6 +182,7 @@ impl Booster {
 
     /// Prepares single-row prediction on one thread.
     pub fn init_single_row(&mut self, num_features: usize) -> Result<()> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut fast = ptr::null_mut();
         check(unsafe {
             sys::LGBM_BoosterPredictForMatSingleRowFastInit(
@@ -227,6 +233,7 @@ impl Booster {
         outputs_per_row: usize,
         out: &mut Vec<f32>,
     ) -> Result<()> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let rows = x.len() / cols.max(1);
         let mut result = vec![0f64; rows * outputs_per_row];
         let mut len = 0i64;

@@ -163,6 +163,10 @@ fn param_string<'a>(pairs: impl Iterator<Item = (&'a str, String)>) -> String {
 }
 
 impl Backend for LightGBM {
+    fn blocks_signals_per_call(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "lightgbm"
     }

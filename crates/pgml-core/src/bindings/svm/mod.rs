@@ -102,6 +102,13 @@ impl Backend for SupportVectorMachine {
         "svm"
     }
 
+    /// smartcore's SMO caches kernel rows without evicting them: up to every pair of rows
+    /// in f64, on top of the data.
+    fn working_set(&self, rows: usize, features: usize) -> usize {
+        rows.saturating_mul(features.saturating_add(rows))
+            .saturating_mul(8)
+    }
+
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
     }

@@ -94,6 +94,8 @@ impl Forest {
             return self.predict_rows(x, out);
         }
         let per = rows.div_ceil(threads) * d;
+        // The scoped threads are born with the server's signals blocked (crate::signals).
+        let _signals = crate::signals::Blocked::new();
         let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
             let handles: Vec<_> = x
                 .chunks(per)

@@ -26,6 +26,7 @@ pub struct DMatrix(sys::DMatrixHandle);
 impl DMatrix {
     /// Rows without labels (NaN = missing).
     pub fn features(x: &[f32], rows: usize, cols: usize) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         debug_assert_eq!(x.len(), rows * cols);
         let mut handle = ptr::null_mut();
         // SAFETY: `x` holds rows*cols floats; XGBoost copies them before returning.
@@ -43,6 +44,7 @@ impl DMatrix {
         labels: &[f32],
         targets: usize,
     ) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         debug_assert_eq!(labels.len(), rows * targets);
         let m = DMatrix::features(x, rows, cols)?;
         // The array-interface form is the one that takes a 2-D (rows x targets) label; the
@@ -108,6 +110,7 @@ impl DMatrix {
         targets: usize,
         config: &str,
     ) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         debug_assert_eq!(x.len(), rows * cols);
         debug_assert_eq!(labels.len(), rows * targets);
         let mut proxy = ptr::null_mut();
@@ -165,6 +168,7 @@ impl Booster {
     }
 
     pub fn new(cache: &DMatrix) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut handle = ptr::null_mut();
         let dmats = [cache.0];
         // SAFETY: one valid DMatrix handle; XGBoost keeps a reference while the booster lives,
@@ -174,6 +178,7 @@ impl Booster {
     }
 
     pub fn load(bytes: &[u8]) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         super::ubjson::check(bytes).map_err(|message| BindingError::Corrupt {
             backend: "xgboost",
             message,
@@ -202,12 +207,14 @@ impl Booster {
     }
 
     pub fn update(&mut self, iteration: i32, train: &DMatrix) -> Result<()> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         check(unsafe { sys::XGBoosterUpdateOneIter(self.handle, iteration, train.0) })
     }
 
     /// XGBoost's evaluation of round `iteration` on `data` (its default metric for the
     /// objective), e.g. "train-rmse:1.234".
     pub fn eval(&self, iteration: usize, data: &DMatrix) -> Result<String> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut handles = [data.0];
         let mut names = [c"train".as_ptr()];
         let mut out: *const c_char = ptr::null();
@@ -263,6 +270,7 @@ impl Booster {
         cols: usize,
         out: &mut Vec<f32>,
     ) -> Result<()> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let interface = format!(
             r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
             x.as_ptr() as usize
@@ -290,6 +298,7 @@ impl Booster {
         cols: usize,
         out: &mut Vec<f32>,
     ) -> Result<()> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let m = DMatrix::features(x, rows, cols)?;
         // SAFETY: a live DMatrix.
         predict_into(out, |shape, dim, result| unsafe {

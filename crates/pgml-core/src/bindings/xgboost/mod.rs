@@ -140,6 +140,10 @@ fn objective(task: Task, num_classes: usize, params: &Hyperparams) -> Result<Str
 }
 
 impl Backend for XGBoost {
+    fn blocks_signals_per_call(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         if self.random_forest {
             "xgboost_random_forest"
