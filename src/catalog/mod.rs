@@ -449,8 +449,12 @@ pub fn with_latest_snapshot<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     struct Pop;
     impl Drop for Pop {
         fn drop(&mut self) {
-            // SAFETY: pushed below in this backend; on an error Postgres's abort also pops.
-            unsafe { pg_sys::PopActiveSnapshot() };
+            // Not while unwinding from an ERROR: the (sub)transaction's abort pops the
+            // active snapshots itself, and a pop here first would take another's.
+            if !std::thread::panicking() {
+                // SAFETY: pushed below in this backend, still the active one.
+                unsafe { pg_sys::PopActiveSnapshot() };
+            }
         }
     }
     // SAFETY: inside a transaction (a SQL function is running).

@@ -187,6 +187,16 @@ impl Args {
             let dims = a.cast::<u8>().add(head).cast::<i32>();
             let data = (head + 2 * std::mem::size_of::<i32>() + 7) & !7;
             let len = usize::try_from(*dims).ok()?;
+            // The varlena's own size bounds what may be read: a dims[0] it does not hold
+            // (a forged or corrupt datum) declines rather than reading past it.
+            let size = pgrx::varlena::varsize_4b(d);
+            if len
+                .checked_mul(std::mem::size_of::<T>())?
+                .checked_add(data)?
+                > size
+            {
+                return None;
+            }
             Some(std::slice::from_raw_parts(
                 a.cast::<u8>().add(data).cast::<T>(),
                 len,
@@ -243,6 +253,9 @@ impl Args {
             callback: pg_sys::MemoryContextCallback,
             value: T,
         }
+        // A memory-context reset callback runs inside Postgres: guarded, so that a panic in
+        // a value's Drop becomes an ERROR instead of unwinding through C frames.
+        #[pgrx::pg_guard]
         unsafe extern "C-unwind" fn drop_kept<T>(kept: *mut std::ffi::c_void) {
             // SAFETY: registered below with its own Kept<T>, which is dropped once here,
             // before its context frees the memory.

@@ -101,6 +101,8 @@ struct ModelSlot {
     model_id: i64,
     offset: usize,
     len: usize,
+    /// A hash of the bytes, computed before the lock is taken (see store_model).
+    hash: u64,
 }
 
 /// The area's header; the ring of `capacity` bytes follows it.
@@ -316,11 +318,14 @@ pub fn publish(scope: Scope, project: &str, epoch: u64, model_id: i64, blob: &[u
     if project.len() > PROJECT_NAME || !read_committed {
         return;
     }
+    // Hashed outside the exclusive lock: under it, "are these the bytes already held?" is
+    // then one comparison, not a pass over up to 64 MB while every other backend waits.
+    let hash = blob_hash(blob);
     locked(true, |h| {
         if h.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        store_model(h, scope, model_id, blob);
+        store_model(h, scope, model_id, blob, hash);
         let slot = match project_slot(h, scope, project) {
             Some(s) => s,
             None => match h.projects.iter_mut().find(|s| !s.used || s.epoch != epoch) {
@@ -339,7 +344,7 @@ pub fn publish(scope: Scope, project: &str, epoch: u64, model_id: i64, blob: &[u
 
 /// Copies `blob` into the ring unless it is there already, evicting the models it
 /// overwrites (the ring's oldest) and, when every slot is taken, the one stored next.
-fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8]) {
+fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8], hash: u64) {
     let len = blob.len();
     if len == 0 || len > h.capacity {
         return;
@@ -347,8 +352,9 @@ fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8]) {
     if let Some(i) = model_slot(h, scope, model_id) {
         // The same bytes unless the model's catalog rows were edited by hand (see the
         // module's comment): then the copy just read from the catalog replaces the old one.
-        let (offset, held_len) = (h.models[i].offset, h.models[i].len);
-        if ring(h)[offset..offset + held_len] == *blob {
+        // Compared by length and a 64-bit hash of every byte, taken before the lock.
+        let held = &h.models[i];
+        if held.len == blob.len() && held.hash == hash {
             return;
         }
         h.models[i].used = false;
@@ -374,8 +380,17 @@ fn store_model(h: &mut Header, scope: Scope, model_id: i64, blob: &[u8]) {
         model_id,
         offset: start,
         len,
+        hash,
     };
     h.head = start + len;
+}
+
+/// A hash of every byte of a blob (SipHash with fixed keys: the same in every backend).
+fn blob_hash(b: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    b.hash(&mut h);
+    h.finish()
 }
 
 /// (projects, models, bytes used, capacity) for pgml.cache_info.

@@ -239,7 +239,13 @@ impl Rewriter {
             let found = std::mem::take(&mut am.found);
             // A whole row still read above (or grouped by) is still built; one only
             // predicted on is not: the node gives NULL there.
-            let groups = std::slice::from_raw_parts((*a).grpColIdx, (*a).numCols.max(0) as usize);
+            // grpColIdx is NULL for an Agg without grouping columns, and from_raw_parts needs
+            // a non-null pointer even for an empty slice.
+            let groups: &[pg_sys::AttrNumber] = if (*a).grpColIdx.is_null() || (*a).numCols <= 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts((*a).grpColIdx, (*a).numCols as usize)
+            };
             let used = |k: usize| {
                 references_outer(tlist as *mut Node, k)
                     || references_outer(qual as *mut Node, k)
