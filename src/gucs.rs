@@ -5,7 +5,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 /// Most deployed models one backend keeps deserialized; the least recently loaded goes first.
 pub static CACHE_MAX_MODELS: GucSetting<i32> = GucSetting::<i32>::new(64);
 
-/// Threads a training may use; 0: half the cores (see default_threads).
+/// Threads a training may use; 0: half the cores (pgml_core::bindings::default_threads).
 pub static TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// The most threads one training or one batch may use, whatever pgml.train_threads,
@@ -13,26 +13,14 @@ pub static TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// max_parallel_workers, so the server (postgresql.conf, SIGHUP) decides, not the user.
 pub static MAX_TRAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
-/// The machine's cores, read once (the call asks the kernel for the affinity mask).
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 /// `pgml.max_train_threads` as a count (0 read as the machine's cores): the most threads
 /// any pool pgml starts in a backend may have, training's and the tree evaluator's. A
 /// server setting (SIGHUP): no user can raise it.
 pub fn max_train_threads() -> usize {
     match MAX_TRAIN_THREADS.get() {
         n if n > 0 => n as usize,
-        _ => cores(),
+        _ => pgml_core::bindings::cores(),
     }
-}
-
-/// Threads when a setting says 0: half the cores, rounded up, so that one training or one
-/// batch leaves the other half to the server's other backends.
-fn default_threads() -> usize {
-    cores().div_ceil(2)
 }
 
 /// Threads a training is given when its hyperparameters do not say: `pgml.train_threads`
@@ -41,7 +29,7 @@ pub fn train_threads() -> usize {
     let max = max_train_threads();
     match TRAIN_THREADS.get() {
         n if n > 0 => (n as usize).min(max),
-        _ => default_threads().min(max),
+        _ => pgml_core::bindings::default_threads().min(max),
     }
 }
 
@@ -86,19 +74,16 @@ pub fn native_trees() -> bool {
 }
 
 /// How models evaluate, read per call at the SQL boundary and passed down as a value (the
-/// core keeps no copy of a setting): `pgml.native_trees` and `pgml.predict_threads`.
+/// core keeps no copy of a setting): `pgml.native_trees`, `pgml.predict_threads` and its cap.
 #[inline(always)]
 pub fn evaluation() -> pgml_core::bindings::Evaluation {
     // SAFETY: as native_trees: a plain read of the int Postgres writes the setting to, on
     // the backend's main thread.
-    let threads = unsafe { *PREDICT_THREADS.as_ptr() };
-    let threads = match threads {
-        n if n > 0 => n as usize,
-        _ => default_threads(),
-    };
+    let (threads, max) = unsafe { (*PREDICT_THREADS.as_ptr(), *MAX_TRAIN_THREADS.as_ptr()) };
     pgml_core::bindings::Evaluation {
         native_trees: native_trees(),
-        threads: threads.min(max_train_threads()),
+        threads: threads.max(0) as usize,
+        max_threads: max.max(0) as usize,
     }
 }
 

@@ -26,6 +26,9 @@ pub fn lock_and_check(p: &Project, privilege: Privilege, action: &'static str) -
 /// it is now.
 fn lock_as_owner(project: &str, action: &'static str) -> Result<Project> {
     let mut p = existing(project)?;
+    // Checked before the lock too: a role that is not the owner must not hold the row, and
+    // so every training and deployment of the project, waiting on its own refusal.
+    p.check(Privilege::Owner, action)?;
     returning::<i64>(
         "SELECT id FROM pgml.projects WHERE id = $1 FOR UPDATE",
         &[p.id.into()],

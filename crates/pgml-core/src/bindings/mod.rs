@@ -283,8 +283,38 @@ pub struct Evaluation {
     /// hatch). Other models ignore it.
     pub native_trees: bool,
     /// Threads a large batch is scored with by the native tree evaluator
-    /// (`pgml.predict_threads`); 0: all cores.
+    /// (`pgml.predict_threads`); 0: [`default_threads`].
     pub threads: usize,
+    /// The server's cap on them (`pgml.max_train_threads`); 0: the machine's cores.
+    pub max_threads: usize,
+}
+
+impl Evaluation {
+    /// The threads a large batch gets: the setting or the default, within the cap. Resolved
+    /// here, on the batch path, so that a single-row predict only copies two settings.
+    pub fn batch_threads(&self) -> usize {
+        let want = match self.threads {
+            0 => default_threads(),
+            n => n,
+        };
+        let cap = match self.max_threads {
+            0 => cores(),
+            n => n,
+        };
+        want.min(cap)
+    }
+}
+
+/// The machine's cores, read once (the call asks the kernel for the affinity mask).
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Threads when a setting says 0 (training's and batches'): half the cores, rounded up, so
+/// that one training or one batch leaves the other half to the server's other backends.
+pub fn default_threads() -> usize {
+    cores().div_ceil(2)
 }
 
 impl Default for Evaluation {
@@ -293,6 +323,7 @@ impl Default for Evaluation {
         Evaluation {
             native_trees: true,
             threads: 1,
+            max_threads: 0,
         }
     }
 }

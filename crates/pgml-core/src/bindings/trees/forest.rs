@@ -16,11 +16,7 @@ fn threads_for(rows: usize, threads: usize) -> usize {
     if most < 2 {
         return 1;
     }
-    let want = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    want.min(most)
+    threads.max(1).min(most)
 }
 
 /// Rows a batch walks through each tree before moving to the next (a tree stays in L1 for

@@ -110,7 +110,7 @@ impl<L: Library> TreeModel<L> {
         let expected = x.len() / self.shape.num_features.max(1) * outputs_per_row(self.shape);
         let before = raw.len();
         match self.evaluator.native().filter(|_| how.native_trees) {
-            Some(forest) => forest.predict(x, how.threads, raw),
+            Some(forest) => forest.predict(x, how.batch_threads(), raw),
             None => self.library.predict(x, self.shape, raw)?,
         }
         if raw.len() - before != expected {

@@ -67,7 +67,11 @@ pub fn compare(
     mut library: impl FnMut(&[f32], usize, &mut Vec<f32>),
 ) {
     let mut native = vec![];
-    forest.predict(probes, super::Evaluation::default().threads, &mut native);
+    forest.predict(
+        probes,
+        super::Evaluation::default().batch_threads(),
+        &mut native,
+    );
     let mut batch = vec![];
     library(probes, PROBES, &mut batch);
     assert_identical(&format!("{what} batch"), &native, &batch);
@@ -86,7 +90,7 @@ pub fn compare(
     assert!(forest.one_row_layout(), "{what}: laid out for one row");
     let mut one = vec![];
     for row in probes.chunks_exact(FEATURES) {
-        forest.predict(row, super::Evaluation::default().threads, &mut one);
+        forest.predict(row, super::Evaluation::default().batch_threads(), &mut one);
     }
     assert_identical(&format!("{what} one row natively"), &native, &one);
     // Both forms of the one-row layout, whichever the forest chose, on the raw sums.
