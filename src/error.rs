@@ -132,6 +132,12 @@ pub enum Error {
         column: String,
         count: usize,
     },
+    #[error("{algorithm} cannot be interrupted while it trains, and {rows} training rows are more than pgml.max_uninterruptible_rows ({max})")]
+    Uninterruptible {
+        algorithm: &'static str,
+        rows: usize,
+        max: usize,
+    },
     #[error("project \"{0}\" is not a classification project: it has no class probabilities")]
     NotClassification(String),
     #[error("project \"{0}\" is not a decomposition project")]
@@ -233,6 +239,7 @@ impl Error {
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED
             }
             Memory(_) => Code::ERRCODE_OUT_OF_MEMORY,
+            Uninterruptible { .. } => Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             // XGBoost's and LightGBM's C APIs turn std::bad_alloc into an error message.
             Binding(BindingError::Library { message, .. }) if message.contains("bad_alloc") => {
                 Code::ERRCODE_OUT_OF_MEMORY
@@ -329,6 +336,7 @@ impl Error {
                     join(&pgml_core::bindings::names_for(pgml_core::bindings::Task::parse(task).unwrap_or(pgml_core::bindings::Task::Regression)))
                 ),
             },
+            Uninterruptible { max, .. } => format!("Its library runs the whole fit in one call that neither query cancel nor statement_timeout can stop. Train on at most {max} rows (a view with TABLESAMPLE, or WHERE random() < 0.1), or have a superuser raise pgml.max_uninterruptible_rows (0: no limit) for a fit that may then run deaf to cancel."),
             MissingValues { column, .. } => {
                 let raw = column.split(['[', '=']).next().unwrap_or(column);
                 format!("Give the column a fill rule, e.g. preprocess => '{}', or use xgboost or lightgbm, which take NULL as a missing value.", pgml_core::data::preprocess::impute_hint(raw))
@@ -366,6 +374,12 @@ impl Error {
 
     /// Raises the error as a Postgres ERROR. Never returns.
     pub fn report(self) -> ! {
+        if matches!(self, Error::Binding(BindingError::Interrupted)) {
+            // A library's interrupt point saw the server's cancel or terminate flag
+            // (pgml_core::interrupt): the server's own error (57014 with its message, or
+            // FATAL) is raised here, on the main thread. Ours below only if it has none.
+            pgrx::pg_sys::check_for_interrupts!();
+        }
         ErrorReport::new(self.sqlstate(), self.to_string(), "pgml")
             .set_hint(self.hint())
             .report(PgLogLevel::ERROR);

@@ -55,6 +55,10 @@ pub fn train_memory_limit() -> usize {
     }
 }
 
+/// `pgml.max_uninterruptible_rows`: the most training rows for an algorithm whose library
+/// offers no interrupt point (svm); 0: no limit.
+pub static MAX_UNINTERRUPTIBLE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
+
 /// Whether long trainings report progress as INFO messages (at most one every few seconds).
 pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -212,6 +216,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Suset,
         GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"pgml.max_uninterruptible_rows",
+        c"The most training rows for an algorithm that cannot be interrupted while it fits (svm); 0: no limit.",
+        c"Such a fit is one library call that neither query cancel, statement_timeout nor pg_terminate_backend can stop; past this many rows it is refused (54000) before it starts. Only a superuser changes it.",
+        &MAX_UNINTERRUPTIBLE_ROWS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"pgml.cache_max_models",

@@ -24,6 +24,14 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     pgml_core::blas::single_threaded();
+    // SAFETY: the server's cancel and terminate flags, process-lifetime ints that its
+    // signal handlers set; pgml_core only reads them.
+    unsafe {
+        pgml_core::interrupt::watch(
+            &raw const pg_sys::QueryCancelPending,
+            &raw const pg_sys::ProcDiePending,
+        )
+    };
     gucs::init();
     pg::preload::init();
     train::progress::init();

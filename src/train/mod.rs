@@ -82,6 +82,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             threads: Some(crate::gucs::train_threads()),
             // The test split is scored as it will be served.
             how: crate::gucs::evaluation(),
+            max_uninterruptible_rows: crate::gucs::MAX_UNINTERRUPTIBLE_ROWS.get().max(0) as usize,
         },
         &mut hook,
     )
@@ -282,6 +283,15 @@ fn fit_error(e: pgml_core::fit::FitError, relation: &str) -> Error {
         FitError::Preprocess(e) => Error::Preprocess(e),
         FitError::Binding(e) => Error::Binding(e),
         FitError::Search(e) => e.into(),
+        FitError::Uninterruptible {
+            algorithm,
+            rows,
+            max,
+        } => Error::Uninterruptible {
+            algorithm,
+            rows,
+            max,
+        },
         FitError::MissingValues {
             algorithm,
             column,

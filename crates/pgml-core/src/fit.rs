@@ -9,7 +9,7 @@ use crate::bindings::{
 };
 use crate::data::preprocess::{Pipeline, PreprocessError};
 use crate::data::{DataError, Dataset, Sampling, Split};
-use crate::{metrics, search};
+use crate::{interrupt, metrics, search};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -44,6 +44,9 @@ pub struct Input<'a> {
     pub threads: Option<usize>,
     /// How the test split is scored: as it will be served.
     pub how: Evaluation,
+    /// The most training rows for an algorithm with no interrupt point
+    /// ([`Backend::uninterruptible`]); 0: no limit.
+    pub max_uninterruptible_rows: usize,
 }
 
 /// A fitted, scored model and what the catalog records of it.
@@ -84,6 +87,13 @@ pub enum FitError {
     Binding(#[from] BindingError),
     #[error(transparent)]
     Search(#[from] search::SearchError2),
+    /// The training split is larger than an uninterruptible fit may take.
+    #[error("{algorithm} cannot be interrupted while it trains, and {rows} training rows are more than pgml.max_uninterruptible_rows ({max})")]
+    Uninterruptible {
+        algorithm: &'static str,
+        rows: usize,
+        max: usize,
+    },
     /// A column the algorithm cannot take NULLs in, by its feature name.
     #[error("{algorithm} cannot train with missing values: column \"{column}\" has {count}")]
     MissingValues {
@@ -148,6 +158,17 @@ pub fn fit(mut a: Input<'_>, progress: &mut dyn ProgressHook) -> Result<Fitted, 
         threads: a.threads,
     };
     let backend = a.backend;
+    let rows = split.train.len();
+    if backend.uninterruptible()
+        && a.max_uninterruptible_rows > 0
+        && rows > a.max_uninterruptible_rows
+    {
+        return Err(FitError::Uninterruptible {
+            algorithm: backend.name(),
+            rows,
+            max: a.max_uninterruptible_rows,
+        });
+    }
     let started = Instant::now();
     // Search: cross-validate the candidates on the training split, then refit the winner
     // on all of it (below) before it is scored on the test split.
@@ -226,9 +247,10 @@ fn score(
 ) -> Result<Map<String, Value>, FitError> {
     let x_test = data.x_slice(split.test.clone());
     let y_test = data.y_slice(split.test.clone());
+    let width = data.num_features;
     let mut pred = Vec::with_capacity(y_test.len());
     if task != Task::Decomposition {
-        model.predict(x_test, how, &mut pred)?;
+        interrupt::in_chunks(x_test, width, |x| model.predict(x, how, &mut pred))?;
     }
     let number = |v: f64| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number);
     Ok(match task {
@@ -236,7 +258,7 @@ fn score(
         Task::Decomposition => {
             let k = model.shape().num_classes;
             let mut projected = Vec::with_capacity(y_test.len() * k);
-            model.transform(x_test, &mut projected)?;
+            interrupt::in_chunks(x_test, width, |x| model.transform(x, &mut projected))?;
             let v = bindings::decomposition::explained_variance(
                 x_test,
                 data.num_features,
@@ -255,7 +277,7 @@ fn score(
         }
         Task::Classification => {
             let mut proba = Vec::with_capacity(y_test.len() * num_classes);
-            model.predict_proba(x_test, how, &mut proba)?;
+            interrupt::in_chunks(x_test, width, |x| model.predict_proba(x, how, &mut proba))?;
             metrics::classification(y_test, &pred, &proba, num_classes)
         }
     })
@@ -326,7 +348,32 @@ mod tests {
             seed: 1,
             threads: Some(1),
             how: Evaluation::default(),
+            max_uninterruptible_rows: 0,
         }
+    }
+
+    /// svm's library cannot be interrupted: past the bound it is refused before it fits,
+    /// and at or under it it trains.
+    #[test]
+    fn uninterruptible_fits_are_bounded_up_front() {
+        let none = HashMap::new();
+        let mut a = input(Task::Regression, "svm", &none);
+        a.max_uninterruptible_rows = 299;
+        assert!(matches!(
+            fit(a, &mut Quiet).err(),
+            Some(FitError::Uninterruptible {
+                algorithm: "svm",
+                rows: 300,
+                max: 299
+            })
+        ));
+        let mut a = input(Task::Regression, "svm", &none);
+        a.max_uninterruptible_rows = 300;
+        assert!(fit(a, &mut Quiet).is_ok());
+        // Others have interrupt points: the bound does not apply.
+        let mut a = input(Task::Regression, "knn", &none);
+        a.max_uninterruptible_rows = 1;
+        assert!(fit(a, &mut Quiet).is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod bindings;
 pub mod blas;
 pub mod data;
 pub mod fit;
+pub mod interrupt;
 pub mod memory;
 pub mod metrics;
 pub mod search;

@@ -238,22 +238,22 @@ fn score(
     let (m, key) = match task {
         Task::Decomposition => {
             let k = model.shape().num_classes;
-            model.transform(xs, &mut pred)?;
+            crate::interrupt::in_chunks(xs, x.ncols(), |r| model.transform(r, &mut pred))?;
             let v = crate::bindings::decomposition::explained_variance(xs, x.ncols(), &pred, k);
             let mut m = serde_json::Map::new();
             m.insert("cumulative_explained_variance".into(), json!(v));
             (m, "cumulative_explained_variance")
         }
         Task::Regression => {
-            model.predict(xs, how, &mut pred)?;
+            crate::interrupt::in_chunks(xs, x.ncols(), |r| model.predict(r, how, &mut pred))?;
             (metrics::regression_joint(ys, &pred, targets), "r2")
         }
         Task::Classification => {
-            model.predict(xs, how, &mut pred)?;
+            crate::interrupt::in_chunks(xs, x.ncols(), |r| model.predict(r, how, &mut pred))?;
             (metrics::classification(ys, &pred, &[], k), "f1")
         }
         Task::Clustering => {
-            model.predict(xs, how, &mut pred)?;
+            crate::interrupt::in_chunks(xs, x.ncols(), |r| model.predict(r, how, &mut pred))?;
             let mut m = serde_json::Map::new();
             m.insert(
                 "silhouette".into(),

@@ -63,6 +63,26 @@ pub fn is_blocked(sig: i32) -> bool {
     }
 }
 
+/// Creates rayon's global pool (what ndarray's and linfa's parallel loops use) once per
+/// process, with `threads` workers born with every signal blocked. Called before a pure-Rust
+/// fit, which then runs with the main thread's signals unblocked (crate::interrupt): the
+/// pool's threads must already exist by then, or rayon would start them lazily from the
+/// main thread's mask. Its size is the first training's thread count in this backend, which
+/// `pgml.max_train_threads` caps; left to itself rayon would take every core.
+pub fn rayon_pool(threads: usize) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        blocked(|| {
+            // An error means a pool exists already (made by a library before us, under the
+            // blocked predict paths): nothing to do.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .thread_name(|i| format!("pgml-rayon-{i}"))
+                .build_global();
+        })
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -414,9 +414,17 @@ pub trait Backend: Sync {
 
     /// Whether its fit checks for interrupts between steps and blocks the server's signals
     /// itself around each library call (XGBoost, LightGBM: crate::signals). Any other fit
-    /// is one library call with no interrupt point, run whole with the signals blocked
-    /// ([`fit`]), so that threads its library starts (rayon, through ndarray) never take them.
+    /// is pure Rust: it runs with rayon's pool made beforehand with signals blocked, the
+    /// main thread open to them, and its interrupt points in crate::interrupt ([`fit`]).
     fn blocks_signals_per_call(&self) -> bool {
+        false
+    }
+
+    /// Whether one call into its library can run long with no interrupt point of any kind
+    /// (linfa-svm's SMO: no callback, and no code of ours inside). Such a fit is refused up
+    /// front past `pgml.max_uninterruptible_rows` training rows (crate::fit), rather than
+    /// deaf to cancel for minutes.
+    fn uninterruptible(&self) -> bool {
         false
     }
 
@@ -455,7 +463,11 @@ pub fn fit(
     if backend.blocks_signals_per_call() {
         backend.fit(data, params, progress)
     } else {
-        crate::signals::blocked(|| backend.fit(data, params, progress))
+        // The main thread stays open to signals, so that the server's handlers set the
+        // flags the library's interrupt points read (crate::interrupt); rayon's workers
+        // exist before, born blocked.
+        crate::signals::rayon_pool(data.threads.unwrap_or_else(default_threads));
+        crate::interrupt::catching(|| backend.fit(data, params, progress))
     }
 }
 
@@ -480,7 +492,10 @@ pub fn load(
 }
 
 fn guard<R>(backend: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        if payload.is::<crate::interrupt::Interrupted>() {
+            return Err(BindingError::Interrupted);
+        }
         Err(BindingError::Corrupt {
             backend,
             message: "the stored model is inconsistent (the library failed on it)".into(),

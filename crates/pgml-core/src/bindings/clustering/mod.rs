@@ -68,11 +68,16 @@ fn dbscan(data: &TrainData, params: &Hyperparams) -> Result<Centroids> {
         });
     }
     let x = data.x.mapv(f64::from);
-    let clusters = Dbscan::params(min_points)
-        .tolerance(tolerance)
-        .check()
-        .map_err(library)?
-        .transform(&x);
+    // linfa's defaults (L2, a k-d tree), with a distance that is an interrupt point.
+    let clusters = Dbscan::params_with(
+        min_points,
+        crate::interrupt::PolledL2,
+        linfa_nn::CommonNearestNeighbour::KdTree,
+    )
+    .tolerance(tolerance)
+    .check()
+    .map_err(library)?
+    .transform(&x);
     let rows: Vec<&[f32]> = data
         .x
         .as_slice()
@@ -81,6 +86,8 @@ fn dbscan(data: &TrainData, params: &Hyperparams) -> Result<Centroids> {
     let mut values = Vec::new();
     let mut labels = Vec::new();
     for (i, row) in x.rows().into_iter().enumerate() {
+        // A pass over every row per row: quadratic, so an interrupt point each time.
+        crate::interrupt::poll();
         let Some(cluster) = clusters[i] else { continue };
         let row = row.to_vec();
         let near = rows
@@ -153,7 +160,15 @@ impl Backend for Clustering {
             .int_in("n_clusters", 1, data.x.nrows().max(1) as i64)?
             .unwrap_or(8)
             .min(data.x.nrows() as i64) as usize;
-        let mut builder = KMeans::params(k);
+        // KMeans::params(k) (its seed, 42), with a distance that is an interrupt point:
+        // a fit is one call into linfa (22 s on a million rows).
+        let mut builder = KMeans::params_with(
+            k,
+            <rand_xoshiro::Xoshiro256Plus as rand_xoshiro::rand_core::SeedableRng>::seed_from_u64(
+                42,
+            ),
+            crate::interrupt::PolledL2,
+        );
         if let Some(n) = params.int_in("max_n_iterations", 1, i64::MAX)? {
             builder = builder.max_n_iterations(n as u64);
         }

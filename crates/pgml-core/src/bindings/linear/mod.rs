@@ -112,6 +112,7 @@ pub(crate) fn least_squares(
     let mut cross = Array2::<f64>::zeros((d, k));
     let rows = (BLOCK_VALUES / (d + k).max(1)).max(1);
     for start in (0..n).step_by(rows) {
+        crate::interrupt::poll();
         let end = (start + rows).min(n);
         let centred = |a: ArrayView2<f32>, m: &Array1<f64>| {
             let mut b = a.mapv(f64::from);

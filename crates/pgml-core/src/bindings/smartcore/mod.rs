@@ -18,9 +18,12 @@ use smartcore::ensemble::random_forest_classifier::{
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
-use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::arrays::{
+    Array, Array2, ArrayView1, ArrayView2, MutArray, MutArrayView2,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::metrics::distance::euclidian::Euclidian;
+use smartcore::metrics::distance::Distance;
 use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
 use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
 use smartcore::neighbors::KNNWeightFunction;
@@ -30,8 +33,108 @@ use smartcore::tree::decision_tree_classifier::{
 use smartcore::tree::decision_tree_regressor::{
     DecisionTreeRegressor, DecisionTreeRegressorParameters,
 };
+use std::ops::Range;
 
-type X = DenseMatrix<f64>;
+type X = Polled;
+
+/// smartcore's DenseMatrix with an interrupt point in every element read
+/// (crate::interrupt): the trees' split search reads the matrix in its inner loop, which is
+/// the only code of ours a smartcore fit runs (13 s for one tree on a million rows, 6 s per
+/// forest tree). Only a type parameter of the stored models (PhantomData), so their bytes
+/// are those of DenseMatrix's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Polled(DenseMatrix<f64>);
+
+impl std::fmt::Display for Polled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Array<f64, (usize, usize)> for Polled {
+    #[inline]
+    fn get(&self, pos: (usize, usize)) -> &f64 {
+        crate::interrupt::poll();
+        self.0.get(pos)
+    }
+    fn shape(&self) -> (usize, usize) {
+        self.0.shape()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn iterator<'b>(&'b self, axis: u8) -> Box<dyn Iterator<Item = &'b f64> + 'b> {
+        crate::interrupt::poll();
+        self.0.iterator(axis)
+    }
+}
+
+impl MutArray<f64, (usize, usize)> for Polled {
+    fn set(&mut self, pos: (usize, usize), x: f64) {
+        self.0.set(pos, x)
+    }
+    fn iterator_mut<'b>(&'b mut self, axis: u8) -> Box<dyn Iterator<Item = &'b mut f64> + 'b> {
+        self.0.iterator_mut(axis)
+    }
+}
+
+impl ArrayView2<f64> for Polled {}
+impl MutArrayView2<f64> for Polled {}
+
+impl Array2<f64> for Polled {
+    fn get_row<'a>(&'a self, row: usize) -> Box<dyn ArrayView1<f64> + 'a> {
+        crate::interrupt::poll();
+        self.0.get_row(row)
+    }
+    fn get_col<'a>(&'a self, col: usize) -> Box<dyn ArrayView1<f64> + 'a> {
+        crate::interrupt::poll();
+        self.0.get_col(col)
+    }
+    fn slice<'a>(
+        &'a self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Box<dyn ArrayView2<f64> + 'a> {
+        self.0.slice(rows, cols)
+    }
+    fn slice_mut<'a>(
+        &'a mut self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Box<dyn MutArrayView2<f64> + 'a> {
+        self.0.slice_mut(rows, cols)
+    }
+    fn fill(nrows: usize, ncols: usize, value: f64) -> Self {
+        Polled(DenseMatrix::fill(nrows, ncols, value))
+    }
+    fn from_iterator<I: Iterator<Item = f64>>(
+        iter: I,
+        nrows: usize,
+        ncols: usize,
+        axis: u8,
+    ) -> Self {
+        Polled(DenseMatrix::from_iterator(iter, nrows, ncols, axis))
+    }
+    fn transpose(&self) -> Self {
+        Polled(self.0.transpose())
+    }
+}
+
+/// smartcore's Euclidean distance with an interrupt point per evaluation: a nearest-neighbour
+/// search on a million rows (the test split's scoring, a predict_batch) ran for minutes.
+/// Serialized as Euclidian itself, so stored models keep their bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PolledEuclidian(Euclidian<f64>);
+
+impl Distance<Vec<f64>> for PolledEuclidian {
+    #[inline]
+    fn distance(&self, a: &Vec<f64>, b: &Vec<f64>) -> f64 {
+        crate::interrupt::poll();
+        self.0.distance(a, b)
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)]
@@ -41,8 +144,8 @@ enum Fitted {
     ForestRegressor(Vec<RandomForestRegressor<f64, f64, X, Vec<f64>>>),
     TreeClassifier(DecisionTreeClassifier<f64, u32, X, Vec<u32>>),
     TreeRegressor(DecisionTreeRegressor<f64, f64, X, Vec<f64>>),
-    KnnClassifier(KNNClassifier<f64, u32, X, Vec<u32>, Euclidian<f64>>),
-    KnnRegressor(KNNRegressor<f64, f64, X, Vec<f64>, Euclidian<f64>>),
+    KnnClassifier(KNNClassifier<f64, u32, X, Vec<u32>, PolledEuclidian>),
+    KnnRegressor(KNNRegressor<f64, f64, X, Vec<f64>, PolledEuclidian>),
 }
 
 fn library(e: impl std::fmt::Display) -> BindingError {
@@ -51,7 +154,9 @@ fn library(e: impl std::fmt::Display) -> BindingError {
 
 fn matrix(x: &[f32], cols: usize) -> Result<X> {
     let rows = x.len() / cols.max(1);
-    DenseMatrix::new(rows, cols, x.iter().map(|v| f64::from(*v)).collect(), false).map_err(library)
+    DenseMatrix::new(rows, cols, x.iter().map(|v| f64::from(*v)).collect(), false)
+        .map(Polled)
+        .map_err(library)
 }
 
 fn u16_param(params: &Hyperparams, name: &str) -> Result<Option<u16>> {
@@ -234,7 +339,8 @@ impl Smartcore {
                 let p = KNNClassifierParameters::default()
                     .with_k(k)
                     .with_weight(knn_weight(params)?)
-                    .with_algorithm(knn_algorithm(params)?);
+                    .with_algorithm(knn_algorithm(params)?)
+                    .with_distance(PolledEuclidian(Euclidian::new()));
                 Fitted::KnnClassifier(KNNClassifier::fit(&x, &y_class, p).map_err(library)?)
             }
             (_, false) => {
@@ -242,7 +348,8 @@ impl Smartcore {
                 let p = KNNRegressorParameters::default()
                     .with_k(k)
                     .with_weight(knn_weight(params)?)
-                    .with_algorithm(knn_algorithm(params)?);
+                    .with_algorithm(knn_algorithm(params)?)
+                    .with_distance(PolledEuclidian(Euclidian::new()));
                 Fitted::KnnRegressor(KNNRegressor::fit(&x, &y_value, p).map_err(library)?)
             }
         })
