@@ -10,6 +10,8 @@
 #   2b. memory.sh: every training family and predict_batch past pgml.max_train_memory and
 #      under ulimit -v (53200, no restart);
 #   2c. signals.sh: library threads with the server's signals blocked, cancel under load;
+#   2d. cancel.sh: cancel latency per algorithm on a million rows, svm's up-front bound,
+#      pg_terminate_backend inside a pure-Rust fit;
 #   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path;
 #   4. attacks.sh: each attack of issue 32 as a role with README's grants;
 #   5. audit.sh: the catalog audit of every database, and pg_dump / pg_restore of ownership.
@@ -85,6 +87,7 @@ figure "tables the injection attempts named: intact ($intact rows)"
 source "$HERE/faults.sh"
 source "$HERE/memory.sh"
 source "$HERE/signals.sh"
+source "$HERE/cancel.sh"
 source "$HERE/privileges.sh"
 source "$HERE/attacks.sh"
 source "$HERE/audit.sh"
