@@ -57,7 +57,7 @@ cancel_case() {
 
 # name@variant, task, relation, label, hyperparams, setting, and whether the fit has
 # interrupt points (checked: under 1.5 s) or not (measured and reported only).
-cases=(
+cancel_cases=(
   "xgboost|regression|cancel_big|'y'|{\"n_estimators\": 1000000000}||yes"
   "lightgbm|regression|cancel_big|'y'|{\"n_estimators\": 1000000000}||yes"
   "random_forest|regression|cancel_big|'y'|{\"n_trees\": 1000}||yes"
@@ -79,7 +79,7 @@ cases=(
 )
 rows_md=""
 slow=""
-for c in "${cases[@]}"; do
+for c in "${cancel_cases[@]}"; do
   IFS='|' read -r name task rel label hp setting polled <<< "$c"
   read -r ms state before <<< "$(cancel_case "$name" "$task" "$rel" "$label" "$hp" "${setting:-SELECT 1}")"
   algo=${name%%@*}
