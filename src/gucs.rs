@@ -59,6 +59,11 @@ pub fn train_memory_limit() -> usize {
 /// offers no interrupt point (svm); 0: no limit.
 pub static MAX_UNINTERRUPTIBLE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
+/// `pgml.max_uninterruptible_rows` as a count (0: no limit).
+pub fn max_uninterruptible_rows() -> usize {
+    MAX_UNINTERRUPTIBLE_ROWS.get().max(0) as usize
+}
+
 /// Whether long trainings report progress as INFO messages (at most one every few seconds).
 pub static TRAINING_PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(true);
 

@@ -238,7 +238,7 @@ pub fn materialize(relation: &str) -> Result<(i64, String)> {
     let user = current_user();
     // SAFETY: a syscache read.
     let grant = user != acl::catalog_owner()? && !unsafe { pg_sys::superuser_arg(user) };
-    let role = quote_identifier(&role_name(user));
+    let role = pgrx::spi::quote_identifier(role_name(user));
     if grant {
         execute(&format!("GRANT SELECT, INSERT ON {table} TO {role}"))?;
     }
@@ -250,17 +250,6 @@ pub fn materialize(relation: &str) -> Result<(i64, String)> {
         execute(&format!("REVOKE INSERT ON {table} FROM {role}"))?;
     }
     Ok((id, table))
-}
-
-/// Postgres's identifier quoting.
-pub fn quote_identifier(name: &str) -> String {
-    let c = std::ffi::CString::new(name).unwrap_or_default();
-    // SAFETY: quote_identifier returns its argument or a palloc'd copy; both outlive the read.
-    unsafe {
-        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
-            .to_string_lossy()
-            .into_owned()
-    }
 }
 
 /// The project's most recent training run: (relation, label columns, the role that trained

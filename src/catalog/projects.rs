@@ -13,13 +13,18 @@ use pgrx::pg_sys;
 /// checks `privilege` on its ACL as it is now; a grant, revoke or owner change waits for
 /// this transaction (it locks the row FOR UPDATE), so what was checked holds until commit.
 pub fn lock_and_check(p: &Project, privilege: Privilege, action: &'static str) -> Result<()> {
+    locked_acl(p, "FOR SHARE")?.check(&p.name, privilege, action)
+}
+
+/// Locks the project's row (`lock`: FOR SHARE or FOR UPDATE, pgml's own text) and reads its
+/// ACL as it is now.
+fn locked_acl(p: &Project, lock: &'static str) -> Result<Acl> {
     returning::<i64>(
-        "SELECT id FROM pgml.projects WHERE id = $1 FOR SHARE",
+        &format!("SELECT id FROM pgml.projects WHERE id = $1 {lock}"),
         &[p.id.into()],
     )?
     .ok_or_else(|| Error::UnknownProject(p.name.clone()))?;
-    let acl = project_acl(p.id)?.ok_or_else(|| Error::UnknownProject(p.name.clone()))?;
-    acl.check(&p.name, privilege, action)
+    project_acl(p.id)?.ok_or_else(|| Error::UnknownProject(p.name.clone()))
 }
 
 /// The project's row locked FOR UPDATE, and the caller checked as its owner on the ACL as
@@ -29,12 +34,7 @@ fn lock_as_owner(project: &str, action: &'static str) -> Result<Project> {
     // Checked before the lock too: a role that is not the owner must not hold the row, and
     // so every training and deployment of the project, waiting on its own refusal.
     p.check(Privilege::Owner, action)?;
-    returning::<i64>(
-        "SELECT id FROM pgml.projects WHERE id = $1 FOR UPDATE",
-        &[p.id.into()],
-    )?
-    .ok_or_else(|| Error::UnknownProject(project.to_string()))?;
-    p.acl = project_acl(p.id)?.ok_or_else(|| Error::UnknownProject(project.to_string()))?;
+    p.acl = locked_acl(&p, "FOR UPDATE")?;
     p.check(Privilege::Owner, action)?;
     Ok(p)
 }

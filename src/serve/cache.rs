@@ -345,30 +345,30 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
 /// it is taken), with the caller's predict privilege checked on it: before the model is
 /// deserialized or published, so a role without it makes the server do neither.
 fn load(project: &str) -> Result<(catalog::Deployed, (pg_sys::Oid, u64))> {
+    let with_check = |d: catalog::Deployed| {
+        let checked = check_privileges(project, &d.acl)?;
+        Ok((d, checked))
+    };
     let Some(epoch) = shared::epoch() else {
         LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
-        let d = catalog::deployed(project)?;
-        let checked = check_privileges(project, &d.acl)?;
-        return Ok((d, checked));
+        return with_check(catalog::deployed(project)?);
     };
     let scope = shared::Scope::current();
     let shared = scope.and_then(|s| shared::lookup(s, project, epoch));
     if let Some(d) = shared.and_then(shared::decode) {
         LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
-        let checked = check_privileges(project, &d.acl)?;
-        return Ok((d, checked));
+        return with_check(d);
     }
     LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
     // SAFETY: a plain read of backend state.
     if unsafe { pg_sys::IsInParallelMode() } {
         // A parallel worker may not take a new snapshot: read, publish nothing.
-        let d = catalog::deployed(project)?;
-        let checked = check_privileges(project, &d.acl)?;
-        return Ok((d, checked));
+        return with_check(catalog::deployed(project)?);
     }
     // A snapshot taken after the epoch was read: see serve::shared on why that order.
-    let d = catalog::with_latest_snapshot(|| catalog::deployed(project))?;
-    let checked = check_privileges(project, &d.acl)?;
+    let (d, checked) = with_check(catalog::with_latest_snapshot(|| {
+        catalog::deployed(project)
+    })?)?;
     // Keyed by the pgml.deployments the catalog was read through, which is the one the
     // next lookup's Scope::current() finds until the extension is dropped.
     if let (Some(scope), Some(blob)) = (shared::Scope::of(d.deployments_oid), shared::encode(&d)) {

@@ -155,11 +155,7 @@ pub fn load(name: &str, schema: Option<&str>) -> Result<(String, i64)> {
 }
 
 fn load_pinned(ds: &Dataset, schema: &str, user: pg_sys::Oid) -> Result<(String, i64)> {
-    let table = format!(
-        "{}.{}",
-        crate::catalog::quote_identifier(schema),
-        quote_identifier(ds.name)
-    );
+    let table = pgrx::spi::quote_qualified_identifier(schema, ds.name);
     // Two sessions creating the same table at once would deadlock: take turns.
     Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgml.load_dataset'))")?;
     // Refill an existing table rather than dropping it: views, grants and comments on it stay.

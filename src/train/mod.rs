@@ -82,7 +82,7 @@ pub fn train(a: TrainArgs) -> Result<Trained> {
             threads: Some(crate::gucs::train_threads()),
             // The test split is scored as it will be served.
             how: crate::gucs::evaluation(),
-            max_uninterruptible_rows: crate::gucs::MAX_UNINTERRUPTIBLE_ROWS.get().max(0) as usize,
+            max_uninterruptible_rows: crate::gucs::max_uninterruptible_rows(),
         },
         &mut hook,
     )

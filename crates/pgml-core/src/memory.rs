@@ -25,6 +25,14 @@ pub enum MemoryError {
     Unavailable { what: &'static str, need: usize },
 }
 
+/// `need` bytes against `limit`: the error when past it.
+fn within(what: &'static str, need: usize, limit: usize) -> Result<(), MemoryError> {
+    if need > limit {
+        return Err(MemoryError::OverLimit { what, need, limit });
+    }
+    Ok(())
+}
+
 /// The bytes one training (or one batch) may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
@@ -34,13 +42,7 @@ pub struct Budget {
 impl Budget {
     /// Refuses `need` bytes past the bound, or when the machine cannot give them now.
     pub fn check(&self, what: &'static str, need: usize) -> Result<(), MemoryError> {
-        if need > self.limit {
-            return Err(MemoryError::OverLimit {
-                what,
-                need,
-                limit: self.limit,
-            });
-        }
+        within(what, need, self.limit)?;
         let mut probe: Vec<u8> = Vec::new();
         probe
             .try_reserve_exact(need)
@@ -54,13 +56,7 @@ impl Budget {
     /// An empty vector with room for `len` values, checked against the bound.
     pub fn vec<T>(&self, what: &'static str, len: usize) -> Result<Vec<T>, MemoryError> {
         let need = len.saturating_mul(std::mem::size_of::<T>());
-        if need > self.limit {
-            return Err(MemoryError::OverLimit {
-                what,
-                need,
-                limit: self.limit,
-            });
-        }
+        within(what, need, self.limit)?;
         let mut v = Vec::new();
         v.try_reserve_exact(len)
             .map_err(|_| MemoryError::Unavailable { what, need })?;
@@ -79,9 +75,7 @@ pub fn grow<T>(
         return Ok(());
     }
     let need = (v.len().saturating_add(more)).saturating_mul(std::mem::size_of::<T>());
-    if need > limit {
-        return Err(MemoryError::OverLimit { what, need, limit });
-    }
+    within(what, need, limit)?;
     // Doubling, as Vec would, but never past the limit.
     let target = (v.capacity().saturating_mul(2)).max(v.len() + more);
     let target = target.min(limit / std::mem::size_of::<T>().max(1));

@@ -452,8 +452,9 @@ pub trait Backend: Sync {
     }
 }
 
-/// `backend.fit`, with the server's signals blocked throughout unless the backend blocks
-/// them around each library call itself ([`Backend::blocks_signals_per_call`]).
+/// `backend.fit` as training runs it: XGBoost and LightGBM block the server's signals around
+/// each library call themselves ([`Backend::blocks_signals_per_call`]); a pure-Rust fit gets
+/// rayon's pool made with them blocked, and its interrupt points caught (crate::interrupt).
 pub fn fit(
     backend: &dyn Backend,
     data: &TrainData,
