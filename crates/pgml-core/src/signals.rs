@@ -39,6 +39,22 @@ impl Blocked {
     }
 }
 
+impl Blocked {
+    /// Opens this thread to signals for a moment and blocks them again: those that arrived
+    /// meanwhile run their handlers now, on this thread, and set the server's flags. For a
+    /// library's callback on the calling thread in the middle of a long call, where nothing
+    /// else runs in parallel (XGBoost asking for the next batch); threads the library started
+    /// keep their own, blocked, masks.
+    pub fn breathe(&self) {
+        // SAFETY: as in new() and drop(); only this thread's mask changes.
+        unsafe {
+            let mut blocked: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, &mut blocked);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &blocked, std::ptr::null_mut());
+        }
+    }
+}
+
 impl Drop for Blocked {
     fn drop(&mut self) {
         // SAFETY: restores the mask saved by new(); guards live in one function's scope, on

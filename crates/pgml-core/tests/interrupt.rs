@@ -70,6 +70,7 @@ const CASES: &[(&str, Task, &str)] = &[
     ("random_forest", Task::Regression, r#"{"n_trees": 2}"#),
     ("knn", Task::Classification, "{}"),
     ("linear", Task::Regression, "{}"),
+    ("linear", Task::Classification, "{}"),
 ];
 
 #[test]
@@ -82,7 +83,8 @@ fn a_raised_flag_interrupts_every_fit_with_interrupt_points() {
         CANCEL.store(1, Ordering::SeqCst);
         let r = fit(algorithm, *task, p, 600);
         CANCEL.store(0, Ordering::SeqCst);
-        // knn's fit builds its cover tree through the distance; linear reads in blocks.
+        // knn's fit builds its cover tree through the distance; linear reads in blocks, and
+        // logistic regression computes its loss in blocks.
         assert!(
             matches!(r, Err(BindingError::Interrupted)),
             "{algorithm}: {:?}",
@@ -159,4 +161,43 @@ fn a_served_model_reports_interrupted_not_corrupt() {
     CANCEL.store(0, Ordering::SeqCst);
     assert!(matches!(r, Err(BindingError::Interrupted)), "{:?}", r.err());
     assert!(matches!(chunked, Err(BindingError::Interrupted)));
+}
+
+/// The XGBoost calls that have no interrupt point inside are cut into calls, with one
+/// between them: the quantile DMatrix (fed in batches: a raised flag ends the build at its
+/// first batch, and XGBoost copes with the short feed) and the random forest (grown in
+/// parts: the progress hook, which checks for interrupts in the server, runs between parts).
+#[test]
+fn xgboost_calls_cut_in_parts_hear_the_flag_between_parts() {
+    let _one = setup();
+    // 2.5M rows x 4 features: more values than one batch of the DMatrix holds.
+    let (x, y) = blobs(2_500_000);
+    let backend = bindings::find("xgboost").unwrap();
+    CANCEL.store(1, Ordering::SeqCst);
+    let r = backend.fit(
+        &data(&x, &y, Task::Regression),
+        &params(serde_json::json!({"n_estimators": 1})),
+        &mut |_, _| Ok(()),
+    );
+    CANCEL.store(0, Ordering::SeqCst);
+    assert!(matches!(r, Err(BindingError::Interrupted)), "{:?}", r.err());
+
+    // 200,000 rows x 4: a 100-tree forest in two parts.
+    let (x, y) = blobs(200_000);
+    let forest = bindings::find("xgboost_random_forest").unwrap();
+    let mut parts = 0;
+    let r = forest.fit(
+        &data(&x, &y, Task::Regression),
+        &params(serde_json::json!({"n_estimators": 100})),
+        &mut |done, total| {
+            if done > 0 && done < total {
+                parts += 1;
+                CANCEL.store(1, Ordering::SeqCst);
+            }
+            interrupt::check()
+        },
+    );
+    CANCEL.store(0, Ordering::SeqCst);
+    assert!(matches!(r, Err(BindingError::Interrupted)), "{:?}", r.err());
+    assert_eq!(parts, 1, "the flag went up after the first part");
 }

@@ -62,31 +62,64 @@ impl DMatrix {
     }
 }
 
-/// The one batch a quantile DMatrix is built from: our dense buffer, handed over by
-/// reference through the proxy (no copy; XGBoost quantizes it while building).
-struct OneBatch {
+/// Rows of our dense buffer handed to XGBoost per batch of a quantile DMatrix: about 8M
+/// values (0.1-0.3 s of binning here), so that a cancel is heard between batches. A matrix
+/// this small or smaller is one batch, as before batching.
+const BATCH_VALUES: usize = 8 << 20;
+
+/// The batches a quantile DMatrix is built from: pieces of our dense buffer, handed over by
+/// reference through the proxy (no copy; XGBoost bins each as it comes, in two passes).
+struct Batches<'a> {
     proxy: sys::DMatrixHandle,
+    x: &'a [f32],
+    labels: &'a [f32],
+    cols: usize,
+    targets: usize,
+    batch_rows: usize,
+    next: usize,
+    /// Set when the server asked to stop: every later call ends the iteration.
+    interrupted: bool,
+    signals: &'a crate::signals::Blocked,
+    /// The current batch's array interfaces; XGBoost reads them during the callback.
     data: CString,
-    labels: CString,
-    given: bool,
+    label: CString,
 }
 
 unsafe extern "C" fn batch_reset(handle: sys::DataIterHandle) {
-    // SAFETY: `handle` is the &mut OneBatch passed to XGQuantileDMatrixCreateFromCallback.
-    unsafe { (*(handle as *mut OneBatch)).given = false };
+    // SAFETY: `handle` is the &mut Batches passed to XGQuantileDMatrixCreateFromCallback.
+    unsafe { (*(handle as *mut Batches)).next = 0 };
 }
 
 unsafe extern "C" fn batch_next(handle: sys::DataIterHandle) -> std::os::raw::c_int {
-    // SAFETY: as in batch_reset; the interfaces point at buffers alive for the whole build.
-    let batch = unsafe { &mut *(handle as *mut OneBatch) };
-    if batch.given {
+    // SAFETY: as in batch_reset; the buffers outlive the whole build.
+    let b = unsafe { &mut *(handle as *mut Batches) };
+    // An interrupt point: this runs on the backend's main thread between batches, with
+    // XGBoost's own threads idle, so pending signals may run their handlers here.
+    b.signals.breathe();
+    if b.interrupted || crate::interrupt::pending() {
+        b.interrupted = true;
         return 0;
     }
-    batch.given = true;
+    let rows = b.x.len() / b.cols.max(1);
+    if b.next >= rows {
+        return 0;
+    }
+    let end = (b.next + b.batch_rows).min(rows);
+    let n = end - b.next;
+    let (Ok(data), Ok(label)) = (
+        interface(b.x[b.next * b.cols..].as_ptr(), n, b.cols),
+        interface(b.labels[b.next * b.targets..].as_ptr(), n, b.targets),
+    ) else {
+        return 0; // no NUL in our JSON: unreachable; XGBoost then sees too few rows
+    };
+    b.data = data;
+    b.label = label;
+    b.next = end;
     // Errors here surface as the build's own error (XGBoost checks the proxy's data).
+    // SAFETY: a live proxy; the interfaces describe `n` rows of the caller's buffers.
     unsafe {
-        sys::XGProxyDMatrixSetDataDense(batch.proxy, batch.data.as_ptr());
-        sys::XGDMatrixSetInfoFromInterface(batch.proxy, c"label".as_ptr(), batch.labels.as_ptr());
+        sys::XGProxyDMatrixSetDataDense(b.proxy, b.data.as_ptr());
+        sys::XGDMatrixSetInfoFromInterface(b.proxy, c"label".as_ptr(), b.label.as_ptr());
     }
     1
 }
@@ -101,7 +134,8 @@ fn interface(ptr: *const f32, rows: usize, cols: usize) -> Result<CString> {
 impl DMatrix {
     /// A quantile DMatrix for the `hist` tree method: XGBoost bins the features straight
     /// from `x` (one byte or so per value) instead of first copying them into its own
-    /// sparse layout (8 bytes per value), which on 10M x 10 rows cost 1.5 GB.
+    /// sparse layout (8 bytes per value), which on 10M x 10 rows cost 1.5 GB. Fed in
+    /// batches of [`BATCH_VALUES`], with an interrupt point between batches.
     pub fn quantile(
         x: &[f32],
         rows: usize,
@@ -110,25 +144,32 @@ impl DMatrix {
         targets: usize,
         config: &str,
     ) -> Result<Self> {
-        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
+        let signals = crate::signals::Blocked::new(); // threads it starts: see signals
         debug_assert_eq!(x.len(), rows * cols);
         debug_assert_eq!(labels.len(), rows * targets);
         let mut proxy = ptr::null_mut();
         check(unsafe { sys::XGProxyDMatrixCreate(&mut proxy) })?;
         let proxy = DMatrix(proxy); // freed on every path
-        let mut batch = OneBatch {
+        let mut batches = Batches {
             proxy: proxy.0,
-            data: interface(x.as_ptr(), rows, cols)?,
-            labels: interface(labels.as_ptr(), rows, targets)?,
-            given: false,
+            x,
+            labels,
+            cols,
+            targets,
+            batch_rows: (BATCH_VALUES / cols.max(1)).max(1),
+            next: 0,
+            interrupted: false,
+            signals: &signals,
+            data: CString::default(),
+            label: CString::default(),
         };
         let config = c_text(config)?;
         let mut out = ptr::null_mut();
-        // SAFETY: `batch` and the buffers it points at outlive the call; XGBoost calls the
-        // two callbacks only during it.
-        check(unsafe {
+        // SAFETY: `batches` and the buffers it points at outlive the call; XGBoost calls the
+        // two callbacks only during it, on this thread.
+        let built = check(unsafe {
             sys::XGQuantileDMatrixCreateFromCallback(
-                (&mut batch as *mut OneBatch).cast(),
+                (&mut batches as *mut Batches).cast(),
                 proxy.0,
                 ptr::null_mut(),
                 Some(batch_reset),
@@ -136,8 +177,13 @@ impl DMatrix {
                 config.as_ptr(),
                 &mut out,
             )
-        })?;
-        Ok(DMatrix(out))
+        });
+        // Cut short, the build fails or holds part of the rows: either way it is not used.
+        let built = built.map(|()| DMatrix(out));
+        if batches.interrupted {
+            return Err(BindingError::Interrupted);
+        }
+        built
     }
 }
 
@@ -197,6 +243,23 @@ impl Booster {
         .map_err(|e| BindingError::Corrupt {
             backend: "xgboost",
             message: e.to_string(),
+        })?;
+        Ok(booster)
+    }
+
+    /// A model pgml itself just wrote as JSON (a joined forest): trusted, not stored bytes.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
+        let mut handle = ptr::null_mut();
+        check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
+        let booster = Booster::from_handle(handle);
+        // SAFETY: `len` bytes; XGBoost reads JSON (it starts with '{') and copies what it keeps.
+        check(unsafe {
+            sys::XGBoosterLoadModelFromBuffer(
+                booster.handle,
+                json.as_ptr().cast(),
+                json.len() as u64,
+            )
         })?;
         Ok(booster)
     }
