@@ -26,6 +26,7 @@ psql:
 # After an intended change of output: copy the last golden run's results over the expected files.
 golden-update:
 	cp /var/tmp/pgml-regress/results/*.out tests/expected/
+	if [ -d /var/tmp/pgml-regress/isolation/results ]; then cp /var/tmp/pgml-regress/isolation/results/*.out tests/isolation/expected/; fi
 
 clean: stop
 	rm -rf .pgml-data

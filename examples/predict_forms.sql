@@ -28,3 +28,13 @@ SELECT * FROM unnest(pgml.predict_batch('forms', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.
 -- Probabilities: one per class, summing to 1.
 SELECT array_length(p, 1) AS n, round((p[1] + p[2] + p[3])::numeric, 4) AS total, p[1] > 0.5 AS setosa
   FROM pgml.predict_proba('forms', ARRAY[5.1, 3.5, 1.4, 0.2]) p;
+
+-- A one-row form takes one row: a 2-D array (a matrix meant for predict_batch) is refused
+-- with 2202E rather than predicted flattened as one long row.
+SELECT pgml.predict('forms', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]::real[]);
+\set VERBOSITY sqlstate
+SELECT pgml.predict('forms', ARRAY[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]::real[]);
+SELECT pgml.predict('forms', ARRAY[[5.1, 3.5, 1.4, 0.2]]::float8[]);
+SELECT pgml.predict_proba('forms', ARRAY[[5.1, 3.5, 1.4, 0.2]]::real[]);
+SELECT pgml.predict_label('forms', ARRAY[[5.1, 3.5, 1.4, 0.2]]::real[]);
+\set VERBOSITY default

@@ -111,6 +111,81 @@ SELECT pgml.predict('no such project', t) FROM scan_empty t;
 CREATE TABLE scan_partial AS SELECT id, x1, x2 FROM scan_rows LIMIT 5;
 SELECT pgml.predict('scan', t) FROM scan_partial t;
 
+-- Guarded calls, LIMIT, errors: the scan is an optimisation, never a change of what a query
+-- returns or raises. A model that refuses NULL features (x4 is NULL on every 11th row):
+CREATE VIEW scan_train_strict AS SELECT x1, x2, x4, y FROM scan_rows WHERE x4 IS NOT NULL;
+SELECT project, algorithm FROM pgml.train('scan strict', 'regression', 'scan_train_strict', 'y', 'linear');
+-- Each query both ways, rows or error (SQLSTATE and message) compared; plain statements at
+-- the top level, so that a data-modifying WITH may be one.
+CREATE FUNCTION scan_outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  rows text[] := '{}';
+BEGIN
+  FOR r IN EXECUTE q LOOP
+    rows := rows || r::text;
+  END LOOP;
+  RETURN (SELECT string_agg(x, ';' ORDER BY x) FROM unnest(rows) x);
+EXCEPTION WHEN OTHERS THEN
+  RETURN 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE FUNCTION scan_both(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  on_result text;
+  off_result text;
+BEGIN
+  SET LOCAL pgml.predict_scan = on;
+  on_result := scan_outcome(q);
+  SET LOCAL pgml.predict_scan = off;
+  off_result := scan_outcome(q);
+  RETURN CASE WHEN on_result IS DISTINCT FROM off_result THEN 'DIFFERENT: ' || coalesce(on_result, 'no rows') || ' / ' || coalesce(off_result, 'no rows')
+              WHEN on_result LIKE 'ERROR %' THEN 'same ' || on_result
+              WHEN on_result IS NULL THEN 'same, no rows'
+              ELSE 'same' END;
+END $$;
+-- Guarded: the call runs only for rows whose x4 is not NULL, so no error either way.
+SELECT scan_both($$SELECT count(CASE WHEN x4 IS NOT NULL THEN pgml.predict('scan strict', t) END) FROM scan_rows t$$) AS case_in_aggregate;
+SELECT scan_both($$SELECT id, CASE WHEN x4 IS NULL THEN 0 ELSE pgml.predict('scan strict', t) END FROM scan_rows t$$) AS case_in_output;
+SELECT scan_both($$SELECT id, COALESCE(CASE WHEN x4 IS NULL THEN -1 END, pgml.predict('scan strict', t)) FROM scan_rows t$$) AS coalesce;
+SELECT scan_both($$SELECT id FROM scan_rows t WHERE x4 IS NULL OR pgml.predict('scan strict', t) > 10$$) AS or_filter;
+SELECT scan_both($$SELECT id FROM scan_rows t WHERE x4 IS NOT NULL AND pgml.predict('scan strict', t) > 10$$) AS and_filter;
+SELECT scan_both($$SELECT id, x4 IS NOT NULL AND pgml.predict('scan strict', t) > 10 FROM scan_rows t$$) AS and_in_output;
+SELECT scan_both($$SELECT count(pgml.predict('scan strict', t)) FILTER (WHERE x4 IS NOT NULL) FROM scan_rows t$$) AS aggregate_filter;
+-- The AND filter still scores in blocks: the plain condition stays on the scan, below.
+EXPLAIN (COSTS OFF) SELECT id FROM scan_rows t WHERE x4 IS NOT NULL AND pgml.predict('scan strict', t) > 10;
+EXPLAIN (COSTS OFF) SELECT id FROM scan_rows t WHERE x4 IS NULL OR pgml.predict('scan strict', t) > 10;
+-- Unguarded: the first bad row (id 11) fails either way, with the same error.
+SELECT scan_both($$SELECT id, pgml.predict('scan strict', t) FROM scan_rows t$$) AS unguarded;
+SELECT scan_both($$SELECT sum(pgml.predict('scan strict', t)) FROM scan_rows t$$) AS unguarded_aggregate;
+-- LIMIT stops before the bad row (row 10 is good, row 11 is not): one row either way; two
+-- rows reach it, and fail either way.
+SELECT scan_both($$SELECT id, pgml.predict('scan strict', t) FROM scan_rows t WHERE id >= 10 LIMIT 1$$) AS limit_before_bad_row;
+SELECT scan_both($$SELECT id, pgml.predict('scan strict', t) FROM scan_rows t WHERE id >= 10 LIMIT 2$$) AS limit_reaches_bad_row;
+-- A filter the scan could not run ahead of the node without raising an error the
+-- executor would not (a division by zero at id 5 when the prediction is checked first):
+SELECT scan_both($$SELECT id FROM scan_rows t WHERE 100 / (id - 5) > 1 AND pgml.predict('scan', t) > 1$$) AS division_filter;
+-- A data-modifying WITH keeps its plan (EvalPlanQual may re-run its scans); the same rows.
+CREATE TABLE scan_written AS SELECT id, x1, x2, x3, x4, color, note, 0::real AS s FROM scan_rows WHERE id <= 40;
+EXPLAIN (COSTS OFF) WITH u AS (UPDATE scan_written w SET s = 1 WHERE id < 3 RETURNING id) SELECT count(pgml.predict('scan', t)) FROM scan_rows t;
+SELECT scan_both($$WITH u AS (UPDATE scan_written w SET s = pgml.predict('scan', w) WHERE id < 20 RETURNING id, s) SELECT id, s FROM u$$) AS writable_cte;
+SELECT scan_both($$WITH u AS (UPDATE scan_written w SET note = note WHERE id < 3 RETURNING id) SELECT (SELECT count(*) FROM u), sum(pgml.predict('scan', t)::numeric) FROM scan_rows t$$) AS writable_cte_beside;
+-- REVOKE EXECUTE on the function is obeyed by the node as by the call: 42501 either way.
+CREATE ROLE scan_no_execute;
+GRANT USAGE ON SCHEMA pgml TO scan_no_execute;
+GRANT SELECT ON scan_rows TO scan_no_execute;
+REVOKE EXECUTE ON FUNCTION pgml.predict(text, anyelement) FROM PUBLIC;
+SET ROLE scan_no_execute;
+-- (The examples' tables and functions are in schema pgml: the path's "$user" for role pgml.)
+SET search_path = pgml, public;
+SELECT scan_both($$SELECT sum(pgml.predict('scan', t)) FROM scan_rows t$$) AS revoked;
+SELECT scan_both($$SELECT id, pgml.predict('scan', t) FROM scan_rows t$$) AS revoked_output;
+RESET search_path;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION pgml.predict(text, anyelement) TO PUBLIC;
+REVOKE SELECT ON scan_rows FROM scan_no_execute;
+REVOKE USAGE ON SCHEMA pgml FROM scan_no_execute;
+DROP ROLE scan_no_execute;
+
 -- A scrollable cursor keeps the plain scan (the node reads forward only).
 BEGIN;
 DECLARE scan_cursor SCROLL CURSOR FOR SELECT id, pgml.predict('scan', t) > 0 AS positive FROM scan_rows t WHERE id <= 3;

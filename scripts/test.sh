@@ -120,3 +120,24 @@ if [ $status -ne 0 ]; then
   exit 1
 fi
 echo "golden: $total passed, 0 failed"
+
+# Concurrent writes that read pgml.predict, with the prediction scan on and off
+# (tests/isolation/specs; pg_isolation_regress ships with postgresql-server-dev-15).
+log "isolation tests (tests/isolation/specs against tests/isolation/expected/)"
+ISO="$REG/isolation"
+mkdir -p "$ISO"
+cp -r tests/isolation/specs tests/isolation/expected "$ISO/"
+[ "$PGUSER_OS" = postgres ] && chown -R postgres: "$ISO"
+specs=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+set +e
+as_pg env PGOPTIONS="-c pgml.training_progress=off" "$(dirname "$PG_REGRESS")/../isolation/pg_isolation_regress" \
+  --inputdir="$ISO" --outputdir="$ISO" --bindir="$PGBIN" \
+  --host=127.0.0.1 --port="$REG_PORT" --user=pgml --dbname=pgml_isolation $specs
+status=$?
+set -e
+if [ $status -ne 0 ]; then
+  cat "$ISO/regression.diffs" 2>/dev/null | head -200
+  echo "isolation: failed (results in $ISO/output_iso/)"
+  exit 1
+fi
+echo "isolation: $(echo $specs | wc -w) passed"

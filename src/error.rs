@@ -148,6 +148,8 @@ pub enum Error {
     NothingToDeploy { project: String, strategy: String },
     #[error("pgml.predict needs a row or an array of numbers, got type {0}")]
     NotARow(String),
+    #[error("{function} takes one row: a one-dimensional array, got {ndim} dimensions")]
+    NotOneRow { function: &'static str, ndim: usize },
     #[error("the row has no column \"{column}\" and has {count} columns for {expected} features")]
     RowMismatch {
         column: String,
@@ -212,6 +214,7 @@ impl Error {
             | NothingToDeploy { .. }
             | UnknownDataset { .. } => Code::ERRCODE_UNDEFINED_OBJECT,
             UnknownRelation(_) => Code::ERRCODE_UNDEFINED_TABLE,
+            NotOneRow { .. } => Code::ERRCODE_ARRAY_ELEMENT_ERROR,
             UnknownSchema(_) => Code::ERRCODE_INVALID_SCHEMA_NAME,
             WrongRelationKind { .. } => Code::ERRCODE_WRONG_OBJECT_TYPE,
             UnknownColumn { .. } => Code::ERRCODE_UNDEFINED_COLUMN,
@@ -352,6 +355,7 @@ impl Error {
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
             NotDecomposition(_) => "pgml.decompose needs a project trained with task => 'decomposition' (algorithm => 'pca').".into(),
             NothingToDeploy { .. } => "Train a model first; rollback needs an earlier deployment.".into(),
+            NotOneRow { .. } => "pgml.predict_batch(project, features) predicts every row of a 2-D array (one row per first index), or pass one row as a one-dimensional array.".into(),
             NotARow(_) => "Pass a table row, e.g. SELECT pgml.predict('p', t) FROM t t, or an array such as ARRAY[1.0, 2.0].".into(),
             RowMismatch { .. } => "Name the row's columns like the training columns, or pass exactly as many columns, in training order.".into(),
             JointNotRegression(_) => "Train classification projects with pgml.train and one y_column_name.".into(),

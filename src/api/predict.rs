@@ -76,6 +76,26 @@ fn with_row_width<'a, T: pgrx::datum::UnboxDatum>(
     }
 }
 
+/// `arr` itself when it has at most one dimension: the one-row forms refuse a matrix, which
+/// flattened would be predicted as one long row (`predict_batch` takes matrices).
+fn one_row<'a, T: pgrx::datum::UnboxDatum>(
+    function: &'static str,
+    arr: Array<'a, T>,
+) -> Result<Array<'a, T>> {
+    let ptr = arr.into_array_type();
+    // SAFETY: as in with_row_width: the header is read, the Array rebuilt from the same datum.
+    unsafe {
+        let ndim = (*ptr).ndim as usize;
+        if ndim > 1 {
+            return Err(Error::NotOneRow { function, ndim });
+        }
+        Ok(
+            Array::<T>::from_polymorphic_datum(pg_sys::Datum::from(ptr), false, pg_sys::InvalidOid)
+                .expect("a non-null array datum"),
+        )
+    }
+}
+
 /// A `real[]` result built in one copy: pgrx's conversion of a `Vec` appends element by
 /// element (~30 ms for a million predictions, a sixth of a 25-tree batch).
 pub struct RealArray(pub Vec<f32>);
@@ -126,8 +146,8 @@ macro_rules! predict_overload {
         /// Predicts one row given as an array of feature values, in training column order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict")]
         fn $predict(project_name: &str, features: Array<$t>) -> f32 {
-            features
-                .with_f32(|x| serve::predict(project_name, x))
+            one_row("pgml.predict", features)
+                .and_then(|f| f.with_f32(|x| serve::predict(project_name, x)))
                 .or_report()
         }
     };
@@ -161,8 +181,17 @@ crate::pg::fmgr::fmgr_function!(
 fn predict_real(args: &crate::pg::fmgr::Args) -> f32 {
     args.project(0)
         .and_then(|project| {
+            let array = args.array(1);
             // SAFETY: a detoasted array that lives as long as the call.
-            let x = unsafe { real_array(args.array(1))? };
+            let ndim = unsafe { (*array).ndim } as usize;
+            if ndim > 1 {
+                return Err(Error::NotOneRow {
+                    function: "pgml.predict",
+                    ndim,
+                });
+            }
+            // SAFETY: as above.
+            let x = unsafe { real_array(array)? };
             serve::predict(project, x)
         })
         .or_report()
@@ -204,11 +233,13 @@ macro_rules! array_overloads {
         /// The predicted label of one row given as raw values (as the array form of predict).
         #[pg_extern(stable, parallel_safe, strict, name = "predict_label")]
         fn $label(project_name: &str, features: Array<$t>) -> String {
-            features
-                .with_f32(|x| {
-                    serve::predict_label(project_name, |_, raw| {
-                        raw.extend_from_slice(x);
-                        Ok(())
+            one_row("pgml.predict_label", features)
+                .and_then(|f| {
+                    f.with_f32(|x| {
+                        serve::predict_label(project_name, |_, raw| {
+                            raw.extend_from_slice(x);
+                            Ok(())
+                        })
                     })
                 })
                 .or_report()
@@ -217,24 +248,24 @@ macro_rules! array_overloads {
         /// Class probabilities for one row, in the order of pgml.models.classes.
         #[pg_extern(stable, parallel_safe, strict, name = "predict_proba")]
         fn $proba(project_name: &str, features: Array<$t>) -> Vec<f32> {
-            features
-                .with_f32(|x| serve::predict_proba(project_name, x))
+            one_row("pgml.predict_proba", features)
+                .and_then(|f| f.with_f32(|x| serve::predict_proba(project_name, x)))
                 .or_report()
         }
 
         /// Every target of one row of a joint regression, in y_column_name order.
         #[pg_extern(stable, parallel_safe, strict, name = "predict_joint")]
         fn $joint(project_name: &str, features: Array<$t>) -> Vec<f32> {
-            features
-                .with_f32(|x| serve::predict_joint(project_name, x))
+            one_row("pgml.predict_joint", features)
+                .and_then(|f| f.with_f32(|x| serve::predict_joint(project_name, x)))
                 .or_report()
         }
 
         /// The principal components of one row (decomposition projects).
         #[pg_extern(stable, parallel_safe, strict, name = "decompose")]
         fn $decompose(project_name: &str, features: Array<$t>) -> Vec<f32> {
-            features
-                .with_f32(|x| serve::decompose(project_name, x))
+            one_row("pgml.decompose", features)
+                .and_then(|f| f.with_f32(|x| serve::decompose(project_name, x)))
                 .or_report()
         }
 

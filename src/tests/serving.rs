@@ -101,12 +101,12 @@ mod tests {
             let x = features_array(table);
             let hits = crate::serve::WARM_HITS.load(std::sync::atomic::Ordering::Relaxed);
             // Row after row in one query: each predict after the first takes the warm lane;
-            // predict_batch takes Model::predict, and a two-dimensional array the general
-            // path (the lane reads one dimension only). All three agree bit for bit.
+            // predict_batch takes Model::predict, and a double precision array the general
+            // path (the lane reads real[] only). All three agree bit for bit.
             let differ = one::<i64>(&format!(
                 "SELECT count(*) FROM pgml.{table} \
                  WHERE pgml.predict('{p}', {x}) IS DISTINCT FROM (pgml.predict_batch('{p}', {x}))[1] \
-                    OR pgml.predict('{p}', {x}) IS DISTINCT FROM pgml.predict('{p}', ARRAY[{x}])"
+                    OR pgml.predict('{p}', {x}) IS DISTINCT FROM pgml.predict('{p}', {x}::float8[])"
             ));
             assert_eq!(
                 differ, 0,

@@ -65,6 +65,11 @@ struct Batch {
     pos: usize,
     done: bool,
     block: usize,
+    /// The block's first row whose features could not be read or scored, and why: the
+    /// block ends there, and the error is raised when the executor asks for that row, as
+    /// the function would raise it at that row (rows before it come back scored; a LIMIT
+    /// that stops before it never sees it).
+    failed: Option<(usize, crate::error::Error)>,
     /// Holds the block's copied values (and what reading features allocates); reset per block.
     memory: pg_sys::MemoryContext,
 }
@@ -122,6 +127,9 @@ unsafe extern "C-unwind" fn begin(
                 continue;
             }
             let f = (*te).expr as *mut pg_sys::FuncExpr;
+            // What the executor checks when it sets up a function call (ExecInitFunc), here
+            // where the call no longer is: EXECUTE on pgml.predict, at the same moment.
+            check_execute((*f).funcid);
             let args: Vec<*mut Node> = nodes((*f).args).collect();
             let (project, row) = (args[0] as *mut pg_sys::Const, args[1] as *mut pg_sys::Var);
             let text = pg_sys::text_to_cstring((*project).constvalue.cast_mut_ptr());
@@ -158,6 +166,7 @@ unsafe extern "C-unwind" fn begin(
             pos: 0,
             done: false,
             block: FIRST_BLOCK,
+            failed: None,
             memory,
         }));
         // The Rust side goes with the query's memory, whether the query ends or fails (an
@@ -170,6 +179,33 @@ unsafe extern "C-unwind" fn begin(
         (*cb).arg = batch as *mut c_void;
         pg_sys::MemoryContextRegisterResetCallback((*estate).es_query_cxt, cb);
         (*(css as *mut ScanNode)).batch = batch;
+    }
+}
+
+/// Raises `42501` as a call of `funcid` would when the current user lacks EXECUTE on it.
+///
+/// # Safety
+/// In a transaction, `funcid` a function's OID.
+unsafe fn check_execute(funcid: pg_sys::Oid) {
+    // SAFETY: catalog lookups in a transaction; aclcheck_error raises the ERROR itself.
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        let result =
+            pg_sys::pg_proc_aclcheck(funcid, pg_sys::GetUserId(), pg_sys::ACL_EXECUTE as _);
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        let result = pg_sys::object_aclcheck(
+            pg_sys::ProcedureRelationId,
+            funcid,
+            pg_sys::GetUserId(),
+            pg_sys::ACL_EXECUTE as _,
+        );
+        if result != pg_sys::AclResult::ACLCHECK_OK {
+            pg_sys::aclcheck_error(
+                result,
+                pg_sys::ObjectType::OBJECT_FUNCTION,
+                pg_sys::get_func_name(funcid),
+            );
+        }
     }
 }
 
@@ -193,13 +229,15 @@ unsafe extern "C-unwind" fn exec(css: *mut pg_sys::CustomScanState) -> *mut pg_s
             // Nothing to filter or project (the output is the node's row, see
             // Rewriter::node): ExecScan would only reset the per-row memory no expression
             // uses. Its recheck is for EvalPlanQual, which never runs this node (statements
-            // that lock or modify rows are not rewritten).
+            // that lock or modify rows, data-modifying WITH included, are not rewritten).
             return next(ss);
         }
         exec_scan(ss, Some(next), Some(recheck))
     }
 }
 
+/// EvalPlanQual's recheck: never called, since no statement that can recheck a row (one
+/// that locks or modifies rows) gets this node (plan.rs, `rewrite`).
 #[pg_guard]
 unsafe extern "C-unwind" fn recheck(
     _ss: *mut pg_sys::ScanState,
@@ -226,6 +264,11 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
             b.refill().or_report();
             if b.len == 0 {
                 return slot;
+            }
+        }
+        if b.failed.as_ref().is_some_and(|(row, _)| *row == b.pos) {
+            if let Some((_, e)) = b.failed.take() {
+                Err::<(), _>(e).or_report();
             }
         }
         let at = b.pos * b.width;
@@ -256,6 +299,7 @@ impl Batch {
         for p in &mut self.predicts {
             p.raw.clear();
         }
+        self.failed = None;
         // The first row alone: the models are looked up at a block's first row, so that a
         // scan of no rows looks nothing up.
         let first = self.fetch(1, false)?;
@@ -265,38 +309,91 @@ impl Batch {
         self.load()?;
         // SAFETY: the child's current row; deforming more of it is what slot_getsomeattrs
         // does, guarded.
-        unsafe {
+        let read = unsafe {
             if c_int::from((*first).tts_nvalid) < self.deform {
                 pg_sys::slot_getsomeattrs_int(first, self.deform);
             }
-            self.read(first)?;
+            self.read(first)
+        };
+        if let Err(e) = read {
+            self.failed = Some((0, e));
+            return Ok(());
         }
         let pure = self
             .predicts
             .iter()
             .all(|p| p.sources.as_ref().is_some_and(|(_, s)| s.all_in_place));
-        if pure {
-            self.fetch(rows, true)?;
+        let read = if pure {
+            self.fetch(rows, true).map(|_| ())
         } else {
             // Reading these features may call into Postgres (detoasting, arrays, text):
             // outside the guard, one row at a time.
+            let mut read = Ok(());
             while self.len < rows {
-                let slot = self.fetch(self.len + 1, false)?;
-                if slot.is_null() {
+                let slot = match self.fetch(self.len + 1, false) {
+                    Ok(slot) if slot.is_null() => break,
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        read = Err(e);
+                        break;
+                    }
+                };
+                // SAFETY: the child's current row, deformed up to `deform` columns.
+                if let Err(e) = unsafe { self.read(slot) } {
+                    // The row was read from the child (its columns copied) but not counted.
+                    read = Err(e);
                     break;
                 }
-                // SAFETY: the child's current row, deformed up to `deform` columns.
-                unsafe { self.read(slot)? };
             }
+            read
+        };
+        // Rows 0..scored have their features; a row that failed to read ends the block.
+        let scored = self.len;
+        if let Err(e) = read {
+            self.failed = Some((self.len, e));
+            self.len += 1;
         }
         for p in &mut self.predicts {
             let Some(s) = p.served.take() else {
                 continue;
             };
-            serve::predict_rows(&p.project, &s, &p.raw, &mut p.out)?;
+            let rows = scored.min(self.failed.as_ref().map_or(usize::MAX, |f| f.0));
+            if rows == 0 {
+                continue;
+            }
+            // Features per row; a row that failed to read may have left some of its own.
+            let width = s.pipeline.raw_width();
+            let raw = &p.raw[..(rows * width).min(p.raw.len())];
+            let failed = match serve::predict_rows(&p.project, &s, raw, &mut p.out) {
+                Ok(()) => None,
+                // Some row fails: scored one at a time, up to the first that does, which is
+                // where the function would have failed.
+                Err(_) => {
+                    let mut one = Vec::new();
+                    p.out.clear();
+                    let mut failed = None;
+                    for (i, row) in raw.chunks_exact(width.max(1)).enumerate() {
+                        match serve::predict_rows(&p.project, &s, row, &mut one) {
+                            Ok(()) => p.out.extend_from_slice(&one),
+                            Err(e) => {
+                                failed = Some((i, e));
+                                break;
+                            }
+                        }
+                    }
+                    failed
+                }
+            };
             for (i, v) in p.out.iter().enumerate() {
                 self.values[i * self.width + p.col] = pg_sys::Datum::from(v.to_bits());
                 self.nulls[i * self.width + p.col] = false;
+            }
+            if let Some((row, e)) = failed {
+                // An earlier row's failure (another model's, or a read) comes first.
+                if self.failed.as_ref().is_none_or(|f| row < f.0) {
+                    self.failed = Some((row, e));
+                    self.len = row + 1;
+                }
             }
         }
         Ok(())
@@ -467,6 +564,7 @@ unsafe extern "C-unwind" fn rescan(css: *mut pg_sys::CustomScanState) {
         b.pos = 0;
         b.done = false;
         b.block = FIRST_BLOCK;
+        b.failed = None;
         let child = b.child;
         if !(*css).ss.ps.chgParam.is_null() {
             pg_sys::UpdateChangedParamSet(child, (*css).ss.ps.chgParam);

@@ -11,12 +11,24 @@
 //! their predictions. Everything else stays as the planner made it: the scan and its filter,
 //! parallel workers (the node is parallel-safe and runs in each), the nodes above.
 //!
-//! The results are the same values the function gives (the batch and the one-row paths of
-//! every model agree), with the same errors; a model is looked up only once a row has been
-//! read, as the function is. `SET pgml.predict_scan = off` keeps plans as they are.
-//! Not rewritten: scrollable cursors (the node scans forward only), statements that lock or
-//! modify rows (UPDATE, DELETE, MERGE, FOR UPDATE: their rechecks re-run the scan), rows of
-//! other scans and joins, and a project that is not a constant.
+//! The node is an optimisation, never a change of what a query returns, raises or writes:
+//! - only calls that every row reaching them evaluates are scored in blocks (plan.rs,
+//!   `always_evaluated`): a call under CASE, after the first argument of COALESCE, AND or
+//!   OR, in an aggregate with FILTER, or in a filter after the first that predicts stays a
+//!   call, run row by row over the whole row the node returns;
+//! - the scan below is read ahead, a block at a time, only when its own filter can neither
+//!   raise an error nor have a side effect (no volatile function, only leakproof ones on
+//!   the row); otherwise the plan is left alone;
+//! - a row that fails to read or score ends its block and raises its error only when the
+//!   executor asks for it (exec.rs, `Batch::failed`), so LIMIT stops before a bad row;
+//! - EXECUTE on the function is checked when the node starts, as ExecInitFunc does;
+//! - a model is looked up only once a row has been read, as the function is.
+//!
+//! `SET pgml.predict_scan = off` keeps plans as they are. Not rewritten: scrollable cursors
+//! (the node scans forward only), statements that lock or modify rows (UPDATE, DELETE,
+//! MERGE, FOR UPDATE and any data-modifying WITH: their EvalPlanQual rechecks re-run scans,
+//! which this node does not take part in), rows of other scans and joins, and a project
+//! that is not a constant.
 //!
 //! The planner side (finding the calls, rewriting the plan) is in `plan`, the executor node
 //! in `exec`; the generic node walking both use is in `crate::pg::walker`.

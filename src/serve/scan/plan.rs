@@ -43,7 +43,10 @@ unsafe fn rewrite(stmt: *mut pg_sys::PlannedStmt) {
             st.commandType,
             pg_sys::CmdType::CMD_SELECT | pg_sys::CmdType::CMD_INSERT
         );
-        if !command_ok || !st.rowMarks.is_null() || st.planTree.is_null() {
+        // Statements that lock or modify rows (UPDATE, DELETE, MERGE, FOR UPDATE, and a
+        // data-modifying WITH) may re-run a scan for EvalPlanQual, which this node does not
+        // take part in: they keep their plans.
+        if !command_ok || !st.rowMarks.is_null() || st.hasModifyingCTE || st.planTree.is_null() {
             return;
         }
         let subplans: Vec<*mut Plan> = nodes::<Plan>(st.subplans)
@@ -169,21 +172,57 @@ impl Rewriter {
             if !has(tlist as *mut c_void) && !has(qual as *mut c_void) {
                 return scan;
             }
-            let mut m = Mapper::new(rel);
+            // Quals run in list order and stop at the first false: the ones before the first
+            // that predicts stay on the scan (rows they drop are never scored), that one and
+            // the rest go to the node, in order. The first predicting qual runs for every row
+            // the node gets, so its calls outside CASE, COALESCE, AND and OR are scored in
+            // blocks; the later quals run only for rows the earlier ones passed, and the
+            // output only for rows every qual passed, so their calls are scored in blocks
+            // only when they repeat one that is (or, with no qual on the node, for the output).
+            let quals: Vec<*mut Node> = nodes::<Node>(qual).collect();
+            let first = quals
+                .iter()
+                .position(|q| has(*q as *mut c_void))
+                .unwrap_or(quals.len());
+            let mut hoisted = Vec::new();
+            if first < quals.len() {
+                always_evaluated(quals[first], &whole_row, &mut hoisted);
+                let mut repeats = Vec::new();
+                always_evaluated(tlist as *mut Node, &whole_row, &mut repeats);
+                for later in &quals[first + 1..] {
+                    always_evaluated(*later, &whole_row, &mut repeats);
+                }
+                repeats.retain(|c| {
+                    hoisted
+                        .iter()
+                        .any(|h| pg_sys::equal(*h as *const c_void, *c as *const c_void))
+                });
+                hoisted.extend(repeats);
+            } else {
+                always_evaluated(tlist as *mut Node, &whole_row, &mut hoisted);
+            }
+            if hoisted.is_empty() {
+                return scan;
+            }
+            let mut kept = std::ptr::null_mut();
+            for q in &quals[..first] {
+                kept = pg_sys::lappend(kept, *q as *mut c_void);
+            }
+            // The scan runs ahead of the node (a block at a time): its quals must not do
+            // anything a row the executor never asks for could show (an error, a side effect).
+            if !reads_ahead_safely(kept as *mut Node) {
+                return scan;
+            }
+            let mut m = Mapper::new(rel, hoisted);
             let mut out = std::ptr::null_mut();
             for te in nodes::<pg_sys::TargetEntry>(tlist) {
                 let copy = pg_sys::copyObjectImpl(te as *const c_void) as *mut pg_sys::TargetEntry;
                 (*copy).expr = m.map((*te).expr as *mut Node) as *mut pg_sys::Expr;
                 out = pg_sys::lappend(out, copy as *mut c_void);
             }
-            // Conditions on plain columns stay on the scan, so rows they drop are not scored.
-            let (mut kept, mut moved) = (std::ptr::null_mut(), std::ptr::null_mut());
-            for q in nodes::<Node>(qual) {
-                if has(q as *mut c_void) {
-                    moved = pg_sys::lappend(moved, m.map(q) as *mut c_void);
-                } else {
-                    kept = pg_sys::lappend(kept, q as *mut c_void);
-                }
+            let mut moved = std::ptr::null_mut();
+            for q in &quals[first..] {
+                moved = pg_sys::lappend(moved, m.map(*q) as *mut c_void);
             }
             (*scan).qual = kept;
             self.node(scan, m, out, moved)
@@ -216,7 +255,8 @@ impl Rewriter {
                     && (*v).varno == scanrelid
                     && (*v).varattno == 0
             };
-            if !inputs.iter().any(any_row) {
+            // The scan runs ahead of the node: see scan_itself.
+            if !inputs.iter().any(any_row) || !reads_ahead_safely((*scan).qual as *mut Node) {
                 return;
             }
             let Some(rel) = self.relation(scan) else {
@@ -251,7 +291,7 @@ impl Rewriter {
                     || references_outer(qual as *mut Node, k)
                     || groups.contains(&(k as i16))
             };
-            let mut m = Mapper::new(rel);
+            let mut m = Mapper::new(rel, Vec::new());
             let mut out = std::ptr::null_mut();
             for (i, te) in inputs.iter().enumerate() {
                 let copy = pg_sys::copyObjectImpl(*te as *const c_void) as *mut pg_sys::TargetEntry;
@@ -501,6 +541,86 @@ unsafe fn contains_predict(node: *mut Node, is_row: &dyn Fn(*mut pg_sys::Var) ->
     }
 }
 
+/// Appends to `out` the predict calls on a row `is_row` accepts that evaluating `node` always
+/// evaluates: reached through function and operator arguments, casts, tests, row and array
+/// constructors, GREATEST / LEAST, NULLIF and `= ANY`, and the first argument of AND, OR and
+/// COALESCE; not inside the other arguments of those, CASE, subqueries or anything else,
+/// where whether a call runs depends on the row. Only these may be scored ahead, in blocks:
+/// a guarded call (`CASE WHEN x IS NOT NULL THEN pgml.predict(...) END`) must not be.
+///
+/// # Safety
+/// `node` is null or a valid expression tree (or List of them).
+unsafe fn always_evaluated(
+    node: *mut Node,
+    is_row: &dyn Fn(*mut pg_sys::Var) -> bool,
+    out: &mut Vec<*mut Node>,
+) {
+    // SAFETY: as the contract; each cast follows a tag check.
+    unsafe {
+        walk(node, &mut |n| {
+            if let Some(row) = predict_call(n) {
+                if is_row(row as *mut pg_sys::Var) {
+                    out.push(n);
+                }
+                return Some(false);
+            }
+            match (*n).type_ {
+                // A set-returning function: left alone (it runs in its own node).
+                NodeTag::T_FuncExpr if (*(n as *mut pg_sys::FuncExpr)).funcretset => Some(false),
+                NodeTag::T_FuncExpr
+                | NodeTag::T_List
+                | NodeTag::T_TargetEntry
+                | NodeTag::T_OpExpr
+                | NodeTag::T_DistinctExpr
+                | NodeTag::T_NullIfExpr
+                | NodeTag::T_ScalarArrayOpExpr
+                | NodeTag::T_RelabelType
+                | NodeTag::T_CoerceViaIO
+                | NodeTag::T_ConvertRowtypeExpr
+                | NodeTag::T_CollateExpr
+                | NodeTag::T_CoerceToDomain
+                | NodeTag::T_NullTest
+                | NodeTag::T_BooleanTest
+                | NodeTag::T_RowExpr
+                | NodeTag::T_ArrayExpr
+                | NodeTag::T_MinMaxExpr
+                | NodeTag::T_FieldSelect => None,
+                NodeTag::T_BoolExpr => {
+                    let b = n as *mut pg_sys::BoolExpr;
+                    // NOT runs its one argument; AND and OR stop at the first that decides.
+                    if let Some(first) = nodes::<Node>((*b).args).next() {
+                        always_evaluated(first, is_row, out);
+                    }
+                    Some(false)
+                }
+                NodeTag::T_CoalesceExpr => {
+                    let c = n as *mut pg_sys::CoalesceExpr;
+                    if let Some(first) = nodes::<Node>((*c).args).next() {
+                        always_evaluated(first, is_row, out);
+                    }
+                    Some(false)
+                }
+                _ => Some(false),
+            }
+        });
+    }
+}
+
+/// Whether a scan's quals may run ahead of the rows the executor asks for: no volatile
+/// function (a side effect, a different draw) and every function on the row's columns
+/// leakproof (which promises no error that depends on the values), so that a row read
+/// ahead and never asked for changes nothing the query shows.
+///
+/// # Safety
+/// `quals` is null or a valid List of expressions.
+unsafe fn reads_ahead_safely(quals: *mut Node) -> bool {
+    // SAFETY: planner functions on a valid expression list.
+    unsafe {
+        quals.is_null()
+            || (!pg_sys::contain_volatile_functions(quals) && !pg_sys::contain_leaked_vars(quals))
+    }
+}
+
 /// `node` reads column `k` of the node below (an OUTER_VAR Var).
 ///
 /// # Safety
@@ -551,13 +671,17 @@ enum Extra {
 struct Mapper {
     rel: Relation,
     extras: Vec<Extra>,
+    /// The calls scored in blocks (the nodes themselves, see [`always_evaluated`]); other
+    /// calls stay calls, on the whole row the node then returns as a column.
+    hoisted: Vec<*mut Node>,
 }
 
 impl Mapper {
-    fn new(rel: Relation) -> Self {
+    fn new(rel: Relation, hoisted: Vec<*mut Node>) -> Self {
         Mapper {
             rel,
             extras: Vec::new(),
+            hoisted,
         }
     }
 
@@ -589,8 +713,9 @@ impl Mapper {
         // SAFETY: the casts follow the node tags; new nodes are copies.
         unsafe {
             mutate(node, &mut |n| {
-                if predict_call(n)
-                    .is_some_and(|row| is_whole_row(row as *mut pg_sys::Var, r, rowtype))
+                if self.hoisted.contains(&n)
+                    && predict_call(n)
+                        .is_some_and(|row| is_whole_row(row as *mut pg_sys::Var, r, rowtype))
                 {
                     let f = pg_sys::copyObjectImpl(n as *const c_void) as *mut pg_sys::FuncExpr;
                     let col = self.predict_column(f);
@@ -657,35 +782,55 @@ impl AggMapper<'_> {
     /// `node` is null or a valid expression over the node below (OUTER_VAR).
     unsafe fn map(&mut self, node: *mut Node) -> *mut Node {
         let whole = self.whole;
+        let on_whole_row = move |row: *mut pg_sys::Var| {
+            is(row as *const c_void, NodeTag::T_Var)
+                && (*row).varno == pg_sys::OUTER_VAR
+                && (*row).varattno > 0
+                && whole.get((*row).varattno as usize - 1) == Some(&true)
+        };
         // SAFETY: the casts follow the node tags.
         unsafe {
             mutate(node, &mut |n| {
-                let row = predict_call(n)? as *mut pg_sys::Var;
-                let on_whole_row = is(row as *const c_void, NodeTag::T_Var)
-                    && (*row).varno == pg_sys::OUTER_VAR
-                    && (*row).varattno > 0
-                    && whole.get((*row).varattno as usize - 1) == Some(&true);
-                if !on_whole_row {
+                // An aggregate's arguments run for every row it reads, unless it has a
+                // FILTER; calls elsewhere (grouped expressions) run once per group.
+                if !is(n as *const c_void, NodeTag::T_Aggref) {
                     return None;
                 }
-                let f = n as *mut pg_sys::FuncExpr;
-                let seen = self
-                    .found
-                    .iter()
-                    .position(|(_, g)| pg_sys::equal(*g as *const c_void, f as *const c_void));
-                let j = seen.unwrap_or_else(|| {
-                    self.found.push(((*row).varattno as usize, f));
-                    self.found.len() - 1
-                });
-                let var = pg_sys::makeVar(
-                    pg_sys::OUTER_VAR,
-                    self.first + j as i16,
-                    pg_sys::FLOAT4OID,
-                    -1,
-                    pg_sys::InvalidOid,
-                    0,
-                );
-                Some(var as *mut Node)
+                let aggref = n as *mut pg_sys::Aggref;
+                let mut calls = Vec::new();
+                if (*aggref).aggfilter.is_null() {
+                    always_evaluated((*aggref).args as *mut Node, &on_whole_row, &mut calls);
+                }
+                let copy = pg_sys::copyObjectImpl(n as *const c_void) as *mut pg_sys::Aggref;
+                if calls.is_empty() {
+                    return Some(copy as *mut Node);
+                }
+                (*copy).args = mutate((*aggref).args as *mut Node, &mut |m| {
+                    if !calls.contains(&m) {
+                        return None;
+                    }
+                    let f = m as *mut pg_sys::FuncExpr;
+                    let row =
+                        predict_call(m).expect("a call always_evaluated found") as *mut pg_sys::Var;
+                    let seen = self
+                        .found
+                        .iter()
+                        .position(|(_, g)| pg_sys::equal(*g as *const c_void, f as *const c_void));
+                    let j = seen.unwrap_or_else(|| {
+                        self.found.push(((*row).varattno as usize, f));
+                        self.found.len() - 1
+                    });
+                    let var = pg_sys::makeVar(
+                        pg_sys::OUTER_VAR,
+                        self.first + j as i16,
+                        pg_sys::FLOAT4OID,
+                        -1,
+                        pg_sys::InvalidOid,
+                        0,
+                    );
+                    Some(var as *mut Node)
+                }) as *mut pg_sys::List;
+                Some(copy as *mut Node)
             })
         }
     }
