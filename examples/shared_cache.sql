@@ -31,8 +31,9 @@ SELECT prediction = :'here'::real AS same_prediction, from_shared, from_catalog
 SELECT prediction = :'here'::real AS same_prediction, from_shared, from_catalog
   FROM pg_temp.in_new_connection($$SET pgml.shared_cache = off; SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02])$$);
 
--- A deployment in an open transaction is not published: other sessions keep the committed
--- model, and this transaction serves its own new one.
+-- A deployment in an open transaction is not published, nor does it make the shared copy
+-- stale before it commits: other sessions keep the committed model (from shared memory),
+-- and this transaction serves its own new one.
 BEGIN;
 SELECT project, algorithm FROM pgml.train('shared demo', algorithm => 'linear');
 SELECT pgml.predict('shared demo', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.00, 0.02, -0.02]) <> :'here'::real AS serves_its_own;

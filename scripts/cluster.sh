@@ -27,6 +27,8 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DATA'
 shared_preload_libraries = 'pgml'
+# Two-phase commit available (the reliability suite's cache.sh deploys inside PREPARE TRANSACTION).
+max_prepared_transactions = 10
 CONF
   fi
   if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then

@@ -11,8 +11,10 @@ COMMENT ON VIEW pgml.training_progress IS
 GRANT SELECT ON pgml.training_progress TO PUBLIC;
 
 -- Every change of a table a served model is read from invalidates every backend's model cache
--- (pgml.deployments_changed, src/api/deploy.rs): pgml.deployments on every change, the others on
--- UPDATE, DELETE and TRUNCATE (pgml itself only inserts there).
+-- (pgml.deployments_changed, src/api/deploy.rs): pgml.deployments and pgml.files (a model's
+-- bytes) on every change, the others on UPDATE, DELETE and TRUNCATE (pgml itself only inserts
+-- there). ENABLE ALWAYS: they fire under session_replication_role = replica too (a logical
+-- replication subscriber applying a deployment, a restore run in that mode).
 CREATE TRIGGER deployments_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
@@ -26,7 +28,7 @@ CREATE TRIGGER served_rows_changed
     AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.models
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
 CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.files
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.files
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
 -- A trigger function needs EXECUTE only to be attached (CREATE TRIGGER), not to fire: nobody
 -- but the extension owner may attach this one to a table of their own.
@@ -34,6 +36,12 @@ REVOKE EXECUTE ON FUNCTION pgml.deployments_changed() FROM PUBLIC;
 CREATE TRIGGER served_rows_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.project_privileges
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+ALTER TABLE pgml.deployments ENABLE ALWAYS TRIGGER deployments_changed;
+ALTER TABLE pgml.projects ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.snapshots ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.models ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.files ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.project_privileges ENABLE ALWAYS TRIGGER served_rows_changed;
 
 -- Privileges (README.md, section Privileges). Only pgml writes the catalog, as the extension
 -- owner, after checking the caller's privilege on the project (src/catalog/acl.rs); nobody

@@ -36,10 +36,11 @@ fn deploy_model(
     TableIterator::once((d.project, d.strategy, d.algorithm))
 }
 
-/// Statement trigger on the tables a served model is read from: pgml.deployments (every
-/// change), and pgml.projects, pgml.snapshots, pgml.models and pgml.files (UPDATE, DELETE,
-/// TRUNCATE: pgml itself only inserts there, so these are a rename, a hand-edited model, a
-/// deleted project). Each invalidates pgml.deployments' relcache entry, which Postgres
+/// Statement trigger on the tables a served model is read from: pgml.deployments and
+/// pgml.files (every change: an inserted part would change a model's bytes), and
+/// pgml.projects, pgml.snapshots and pgml.models (UPDATE, DELETE, TRUNCATE: pgml itself only
+/// inserts there, so these are a rename, a hand-edited model, a deleted project). The
+/// triggers are ENABLE ALWAYS, so they fire under session_replication_role = replica too. Each invalidates pgml.deployments' relcache entry, which Postgres
 /// delivers to every backend when (and only if) the change commits; src/serve/cache.rs listens for
 /// it, and the shared model cache treats it as a new deployment (src/serve/shared.rs).
 #[pg_trigger]

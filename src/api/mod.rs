@@ -62,6 +62,7 @@ fn cache_info() -> TableIterator<
         name!(shared_models, Option<i64>),
         name!(shared_bytes, Option<i64>),
         name!(shared_capacity, Option<i64>),
+        name!(shared_epoch, Option<i64>),
     ),
 > {
     let (generation, watched, models, from_shared, from_catalog) = crate::serve::cache::info();
@@ -76,5 +77,6 @@ fn cache_info() -> TableIterator<
         shared.map(|s| s.1),
         shared.map(|s| s.2),
         shared.map(|s| s.3),
+        crate::serve::shared::current_epoch().map(|e| e as i64),
     ))
 }

@@ -493,14 +493,22 @@ pub fn deployed(project_name: &str) -> Result<Deployed> {
                     message,
                 })
             })?;
+        // The model's own file, in parts 0, 1, 2, ... as store_model wrote them: a row of
+        // another path, or a gap, is not read into the model (a hand-edited catalog).
         let mut bytes = Vec::new();
         let parts = client.select(
-            "SELECT data FROM pgml.files WHERE model_id = $1 ORDER BY part",
+            "SELECT part, data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part",
             None,
             &[model_id.into()],
         )?;
-        for part in parts {
-            bytes.extend_from_slice(&part.get::<Vec<u8>>(1)?.unwrap_or_default());
+        for (i, part) in parts.enumerate() {
+            if part.get::<i32>(1)? != Some(i as i32) {
+                return Err(Error::Binding(pgml_core::bindings::BindingError::Corrupt {
+                    backend: "pgml.files",
+                    message: format!("model {model_id}: part {i} is missing"),
+                }));
+            }
+            bytes.extend_from_slice(&part.get::<Vec<u8>>(2)?.unwrap_or_default());
         }
         Ok(Deployed {
             model_id,

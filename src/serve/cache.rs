@@ -171,8 +171,10 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
     let watched = DEPLOYMENTS_OID.load(Ordering::Relaxed);
     // InvalidOid means "all relations" (e.g. after an invalidation queue overflow).
     if relid == pg_sys::InvalidOid || u32::from(relid) == watched {
+        // This backend's cache only: the shared cache's epoch is bumped once per change, by
+        // the transaction that committed it (serve::shared), not again by every backend
+        // that processes its invalidation.
         GENERATION.fetch_add(1, Ordering::Relaxed);
-        shared::bump();
     }
 }
 
@@ -289,17 +291,24 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
     if !crate::pg::preload::preloaded() {
         crate::pg::preload::notice_once();
     }
-    let (d, checked) = load(project)?;
+    let (d, checked, publish, model) = match load(project, true)? {
+        // A copy from the shared cache that does not load: dropped there, and the model
+        // read from the catalog instead, so that one bad copy fails no other connection.
+        (d, _, Source::Shared(scope), Err(_)) => {
+            shared::forget(scope, project, d.model_id);
+            load(project, false)?
+        }
+        (d, checked, publish, model) => (d, checked, publish, model),
+    };
+    let model = model?;
+    // Published only once it has loaded: bytes that do not (a hand-edited pgml.files, read
+    // in the transaction that edited it) are never offered to other connections.
+    if let Source::Catalog(Some((scope, epoch, blob))) = publish {
+        shared::publish(scope, project, epoch, d.model_id, &blob);
+    }
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
     let backend =
         bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
-    let shape = ModelShape {
-        task: d.task,
-        num_features: d.num_features,
-        num_classes: d.classes.len(),
-        num_targets: d.num_targets,
-    };
-    let model = bindings::load(backend, &d.bytes, shape)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
         let models = &mut *m.borrow_mut();
@@ -340,41 +349,70 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
     Ok(served)
 }
 
-/// The project's deployed model from the shared model cache when it holds a current copy,
-/// else from the catalog (then offered to the shared cache; src/serve/shared.rs says when
-/// it is taken), with the caller's predict privilege checked on it: before the model is
-/// deserialized or published, so a role without it makes the server do neither.
-fn load(project: &str) -> Result<(catalog::Deployed, (pg_sys::Oid, u64))> {
-    let with_check = |d: catalog::Deployed| {
+/// Where [`load`] found a model: in the shared cache (under this scope), or in the catalog,
+/// with what to publish to the shared cache once the model has loaded.
+enum Source {
+    Shared(shared::Scope),
+    Catalog(Option<(shared::Scope, u64, Vec<u8>)>),
+}
+
+/// The model of a deployment, deserialized.
+fn model_of(d: &catalog::Deployed) -> Result<Box<dyn Model>> {
+    let backend =
+        bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
+    let shape = ModelShape {
+        task: d.task,
+        num_features: d.num_features,
+        num_classes: d.classes.len(),
+        num_targets: d.num_targets,
+    };
+    Ok(bindings::load(backend, &d.bytes, shape)?)
+}
+
+/// The loaded deployment, the caller's privilege check, where it came from, and its model.
+type Loaded = (
+    catalog::Deployed,
+    (pg_sys::Oid, u64),
+    Source,
+    Result<Box<dyn Model>>,
+);
+
+/// The project's deployed model from the shared model cache when it holds a current copy
+/// (and `shared` allows it), else from the catalog (then offered to the shared cache by the
+/// caller once it loads; src/serve/shared.rs says when it is taken), with the caller's
+/// predict privilege checked on it: before the model is deserialized or published, so a
+/// role without it makes the server do neither.
+fn load(project: &str, shared: bool) -> Result<Loaded> {
+    let with_check = |d: catalog::Deployed, source: Source| {
         let checked = check_privileges(project, &d.acl)?;
-        Ok((d, checked))
+        let model = model_of(&d);
+        Ok((d, checked, source, model))
     };
     let Some(epoch) = shared::epoch() else {
         LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
-        return with_check(catalog::deployed(project)?);
+        return with_check(catalog::deployed(project)?, Source::Catalog(None));
     };
     let scope = shared::Scope::current();
-    let shared = scope.and_then(|s| shared::lookup(s, project, epoch));
-    if let Some(d) = shared.and_then(shared::decode) {
-        LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
-        return with_check(d);
+    if shared {
+        let found = scope.and_then(|s| Some((s, shared::lookup(s, project, epoch)?)));
+        if let Some((scope, d)) = found.and_then(|(s, b)| Some((s, shared::decode(b)?))) {
+            LOADED_FROM_SHARED.fetch_add(1, Ordering::Relaxed);
+            return with_check(d, Source::Shared(scope));
+        }
     }
     LOADED_FROM_CATALOG.fetch_add(1, Ordering::Relaxed);
     // SAFETY: a plain read of backend state.
     if unsafe { pg_sys::IsInParallelMode() } {
         // A parallel worker may not take a new snapshot: read, publish nothing.
-        return with_check(catalog::deployed(project)?);
+        return with_check(catalog::deployed(project)?, Source::Catalog(None));
     }
     // A snapshot taken after the epoch was read: see serve::shared on why that order.
-    let (d, checked) = with_check(catalog::with_latest_snapshot(|| {
-        catalog::deployed(project)
-    })?)?;
+    let d = catalog::with_latest_snapshot(|| catalog::deployed(project))?;
     // Keyed by the pgml.deployments the catalog was read through, which is the one the
     // next lookup's Scope::current() finds until the extension is dropped.
-    if let (Some(scope), Some(blob)) = (shared::Scope::of(d.deployments_oid), shared::encode(&d)) {
-        shared::publish(scope, project, epoch, d.model_id, &blob);
-    }
-    Ok((d, checked))
+    let publish = shared::Scope::of(d.deployments_oid)
+        .and_then(|scope| Some((scope, epoch, shared::encode(&d)?)));
+    with_check(d, Source::Catalog(publish))
 }
 
 /// (invalidation generation, watched relation OID, models held, loads from the shared

@@ -11,12 +11,16 @@
 //! the area is one for the whole cluster, and project names and model ids repeat across
 //! databases and across a `DROP EXTENSION pgml` / `CREATE EXTENSION pgml` (ids restart at 1).
 //!
-//! Coherence. The shared `epoch` is bumped after every commit that changed pgml.deployments, or
-//! changed served rows of pgml.projects, pgml.snapshots, pgml.models or pgml.files by hand
-//! (api/deploy.rs's trigger; the commit callback below runs once the commit is visible), and by
-//! every backend that processes the relcache invalidation of pgml.deployments that trigger
-//! sends (cache.rs; this also covers COMMIT PREPARED). An entry is trusted only while its epoch
-//! is current. A backend that missed publishes what it read only if the epoch did not move
+//! Coherence. The shared `epoch` is bumped once per commit that changed pgml.deployments or
+//! pgml.files, or changed served rows of pgml.projects, pgml.snapshots or pgml.models by hand
+//! (api/deploy.rs's trigger, which fires under session_replication_role = replica too): by the
+//! committing backend's commit callback below, which runs once the commit is visible, or, for
+//! a transaction committed by COMMIT PREPARED (which may run in another session), by the
+//! utility hook below once that statement has made it visible; nothing is bumped at PREPARE,
+//! when the change is not visible yet. The backends that process the relcache invalidation
+//! the trigger also sends drop their own caches (cache.rs) without bumping again, so one
+//! deployment costs the shared cache one epoch. An entry is trusted only while its epoch is
+//! current. A backend that missed publishes what it read only if the epoch did not move
 //! between reading it and publishing, and it reads the catalog with a snapshot taken *after*
 //! reading the epoch: a deployment committed before that snapshot is in what it read, and one
 //! committed after bumps the epoch after the snapshot, so the publish is dropped. Nothing is
@@ -156,6 +160,83 @@ pub fn init() {
         PREV_STARTUP = pg_sys::shmem_startup_hook;
         pg_sys::shmem_startup_hook = Some(startup);
         pg_sys::RegisterXactCallback(Some(xact_callback), std::ptr::null_mut());
+        PREV_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(utility);
+    }
+}
+
+static mut PREV_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+
+unsafe extern "C-unwind" {
+    /// Declared here unguarded (see `utility`).
+    #[link_name = "standard_ProcessUtility"]
+    fn standard_process_utility(
+        pstmt: *mut pg_sys::PlannedStmt,
+        query_string: *const std::ffi::c_char,
+        read_only_tree: bool,
+        context: pg_sys::ProcessUtilityContext::Type,
+        params: pg_sys::ParamListInfo,
+        query_env: *mut pg_sys::QueryEnvironment,
+        dest: *mut pg_sys::DestReceiver,
+        qc: *mut pg_sys::QueryCompletion,
+    );
+}
+
+/// Bumps the epoch after a COMMIT PREPARED: the prepared transaction's changes are visible
+/// once it returns, and the session running it is not the one whose trigger saw them (its
+/// PREPARE bumped nothing). Any prepared transaction: whether it changed a deployment is not
+/// known here, and a bump costs only a reread of the catalog.
+///
+/// Every utility statement passes here, so it is not behind pgrx's guard: an ERROR of the
+/// statement passes through untouched (a guard would turn it into a panic and raise it again,
+/// losing its cursor position; a guard around pgrx's own guarded standard_ProcessUtility
+/// aborted the backend). Nothing here owns anything to drop, and nothing of ours can fail.
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: the arguments are the executor's, passed on to the previous hook or the
+    // standard function (C, which may longjmp through this frame: it holds no Rust value
+    // with a destructor). The statement is read by its node tag and, for a
+    // TransactionStmt, its kind.
+    unsafe {
+        let stmt = (*pstmt).utilityStmt;
+        let commit_prepared = !stmt.is_null()
+            && (*stmt).type_ == pg_sys::NodeTag::T_TransactionStmt
+            && (*(stmt as *mut pg_sys::TransactionStmt)).kind
+                == pg_sys::TransactionStmtKind::TRANS_STMT_COMMIT_PREPARED;
+        match PREV_UTILITY {
+            Some(prev) => prev(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+            None => standard_process_utility(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+        }
+        if commit_prepared {
+            bump();
+        }
     }
 }
 
@@ -200,12 +281,13 @@ unsafe extern "C-unwind" fn xact_callback(
     use pg_sys::XactEvent::*;
     match event {
         // After the commit is visible to new snapshots (see the module's comment).
-        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE
-            if CHANGED.with(|c| c.replace(false)) =>
-        {
+        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT if CHANGED.with(|c| c.replace(false)) => {
             bump()
         }
-        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => CHANGED.with(|c| c.set(false)),
+        // A prepared transaction is not visible until COMMIT PREPARED (the utility hook).
+        XACT_EVENT_PREPARE | XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
+            CHANGED.with(|c| c.set(false))
+        }
         _ => {}
     }
 }
@@ -232,6 +314,26 @@ pub fn bump() {
     if let Some(h) = header() {
         h.epoch.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// The shared epoch now (pgml.cache_info), None without a shared cache.
+pub fn current_epoch() -> Option<u64> {
+    Some(header()?.epoch.load(Ordering::SeqCst))
+}
+
+/// Drops `project`'s entry in `scope` when it names `model_id`: a copy that did not load,
+/// which the next lookup then reads from the catalog (and publishes only once it loads).
+pub fn forget(scope: Scope, project: &str, model_id: i64) {
+    locked(true, |h| {
+        if let Some(slot) = project_slot(h, scope, project) {
+            if slot.model_id == model_id {
+                slot.used = false;
+            }
+        }
+        if let Some(i) = model_slot(h, scope, model_id) {
+            h.models[i].used = false;
+        }
+    });
 }
 
 /// The epoch to read the catalog under, when this backend may use the shared cache now.

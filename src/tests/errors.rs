@@ -6,6 +6,17 @@ mod tests {
     use crate::tests::{assert_error, error_of, one, run};
     use pgrx::prelude::*;
 
+    /// pgml's utility hook (serve::shared, for COMMIT PREPARED) passes a utility statement's
+    /// ERROR on as an ERROR: a guard around pgrx's own guarded call once aborted the backend
+    /// on any failing DDL or SET.
+    #[pg_test]
+    fn a_failing_utility_statement_is_an_error_not_a_crash() {
+        run("CREATE TABLE utility_twice ()");
+        assert_eq!(error_of("CREATE TABLE utility_twice ()").0, "42P07");
+        assert_eq!(error_of("SET pgml.predict_scan = 'maybe'").0, "22023");
+        assert_eq!(one::<i32>("SELECT 1"), 1);
+    }
+
     #[pg_test]
     fn relation_names_are_resolved_and_quoted_safely() {
         run(r#"CREATE SCHEMA "Odd Schema""#);

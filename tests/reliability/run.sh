@@ -12,6 +12,9 @@
 #   2c. signals.sh: library threads with the server's signals blocked, cancel under load;
 #   2d. cancel.sh: cancel latency per algorithm on a million rows, svm's up-front bound,
 #      pg_terminate_backend inside a pure-Rust fit;
+#   2e. cache.sh: the shared model cache serves only what was committed (a rolled-back
+#      INSERT into pgml.files, a prepared deployment, session_replication_role = replica)
+#      and moves its epoch once per deployment;
 #   3. privileges.sh: a non-superuser role, tables it may not read, a hostile search_path;
 #   4. attacks.sh: each attack of issue 32 as a role with README's grants;
 #   5. audit.sh: the catalog audit of every database, and pg_dump / pg_restore of ownership.
@@ -88,6 +91,7 @@ source "$HERE/faults.sh"
 source "$HERE/memory.sh"
 source "$HERE/signals.sh"
 source "$HERE/cancel.sh"
+source "$HERE/cache.sh"
 source "$HERE/privileges.sh"
 source "$HERE/attacks.sh"
 source "$HERE/audit.sh"
