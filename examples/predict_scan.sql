@@ -161,6 +161,17 @@ SELECT scan_both($$SELECT sum(pgml.predict('scan strict', t)) FROM scan_rows t$$
 -- rows reach it, and fail either way.
 SELECT scan_both($$SELECT id, pgml.predict('scan strict', t) FROM scan_rows t WHERE id >= 10 LIMIT 1$$) AS limit_before_bad_row;
 SELECT scan_both($$SELECT id, pgml.predict('scan strict', t) FROM scan_rows t WHERE id >= 10 LIMIT 2$$) AS limit_reaches_bad_row;
+-- The same with a feature read row by row (an array; row 11's has one element too few):
+CREATE TABLE scan_arrays AS
+SELECT i AS id, CASE WHEN i = 11 THEN ARRAY[1, 2]::real[] ELSE ARRAY[i % 7, i % 5, i % 3]::real[] END AS v,
+       (i % 7 + 2 * (i % 5))::real AS y
+  FROM generate_series(1, 200) i;
+CREATE VIEW scan_arrays_train AS SELECT v, y FROM scan_arrays WHERE id <> 11;
+SELECT project, algorithm FROM pgml.train('scan arrays', 'regression', 'scan_arrays_train', 'y', 'linear');
+EXPLAIN (COSTS OFF) SELECT id, pgml.predict('scan arrays', t) FROM scan_arrays t WHERE id >= 10 LIMIT 1;
+SELECT scan_both($$SELECT id, pgml.predict('scan arrays', t) FROM scan_arrays t WHERE id >= 10 LIMIT 1$$) AS array_limit_before_bad_row;
+SELECT scan_both($$SELECT id, pgml.predict('scan arrays', t) FROM scan_arrays t WHERE id >= 10 LIMIT 2$$) AS array_limit_reaches_bad_row;
+SELECT scan_both($$SELECT id, coalesce(pgml.predict('scan arrays', t), -1) FROM scan_arrays t$$) AS array_unguarded;
 -- A filter the scan could not run ahead of the node without raising an error the
 -- executor would not (a division by zero at id 5 when the prediction is checked first):
 SELECT scan_both($$SELECT id FROM scan_rows t WHERE 100 / (id - 5) > 1 AND pgml.predict('scan', t) > 1$$) AS division_filter;
@@ -192,3 +203,12 @@ DECLARE scan_cursor SCROLL CURSOR FOR SELECT id, pgml.predict('scan', t) > 0 AS 
 FETCH 3 FROM scan_cursor;
 FETCH BACKWARD 2 FROM scan_cursor;
 COMMIT;
+
+-- A cursor declared without SCROLL may still fetch backward when its plan allows it, as a
+-- plain scan's does: the node's plan gets a Material on top to keep that working.
+BEGIN;
+DECLARE scan_plain_cursor CURSOR FOR SELECT id, pgml.predict('scan', t) > 0 AS positive FROM scan_rows t WHERE id <= 3;
+FETCH 3 FROM scan_plain_cursor;
+FETCH BACKWARD 2 FROM scan_plain_cursor;
+COMMIT;
+EXPLAIN (COSTS OFF) DECLARE scan_explained CURSOR FOR SELECT id, pgml.predict('scan', t) FROM scan_rows t;

@@ -11,37 +11,57 @@ COMMENT ON VIEW pgml.training_progress IS
 GRANT SELECT ON pgml.training_progress TO PUBLIC;
 
 -- Every change of a table a served model is read from invalidates every backend's model cache
--- (pgml.deployments_changed, src/api/deploy.rs): pgml.deployments and pgml.files (a model's
--- bytes) on every change, the others on UPDATE, DELETE and TRUNCATE (pgml itself only inserts
--- there). ENABLE ALWAYS: they fire under session_replication_role = replica too (a logical
--- replication subscriber applying a deployment, a restore run in that mode).
+-- (pgml.deployments_changed, src/api/deploy.rs): pgml.deployments, pgml.files (a model's bytes)
+-- and pgml.project_privileges on every change, the others on UPDATE, DELETE and TRUNCATE
+-- (pgml itself only inserts there). Row triggers, plus a statement trigger for TRUNCATE: a
+-- logical replication apply worker fires row triggers (and TRUNCATE's) but no other
+-- statement trigger. ENABLE ALWAYS: they fire under session_replication_role = replica too
+-- (that apply worker, a restore run in that mode).
 CREATE TRIGGER deployments_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+    AFTER INSERT OR UPDATE OR DELETE ON pgml.deployments
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
 CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.projects
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+    AFTER UPDATE OR DELETE ON pgml.projects
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
 CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.snapshots
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+    AFTER UPDATE OR DELETE ON pgml.snapshots
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
 CREATE TRIGGER served_rows_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.models
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+    AFTER UPDATE OR DELETE ON pgml.models
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
 CREATE TRIGGER served_rows_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.files
+    AFTER INSERT OR UPDATE OR DELETE ON pgml.files
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_changed
+    AFTER INSERT OR UPDATE OR DELETE ON pgml.project_privileges
+    FOR EACH ROW EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER deployments_truncated AFTER TRUNCATE ON pgml.deployments
     FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_truncated AFTER TRUNCATE ON pgml.projects
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_truncated AFTER TRUNCATE ON pgml.snapshots
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_truncated AFTER TRUNCATE ON pgml.models
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_truncated AFTER TRUNCATE ON pgml.files
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+CREATE TRIGGER served_rows_truncated AFTER TRUNCATE ON pgml.project_privileges
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
+ALTER TABLE pgml.deployments ENABLE ALWAYS TRIGGER deployments_changed;
+ALTER TABLE pgml.deployments ENABLE ALWAYS TRIGGER deployments_truncated;
+ALTER TABLE pgml.projects ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.projects ENABLE ALWAYS TRIGGER served_rows_truncated;
+ALTER TABLE pgml.snapshots ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.snapshots ENABLE ALWAYS TRIGGER served_rows_truncated;
+ALTER TABLE pgml.models ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.models ENABLE ALWAYS TRIGGER served_rows_truncated;
+ALTER TABLE pgml.files ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.files ENABLE ALWAYS TRIGGER served_rows_truncated;
+ALTER TABLE pgml.project_privileges ENABLE ALWAYS TRIGGER served_rows_changed;
+ALTER TABLE pgml.project_privileges ENABLE ALWAYS TRIGGER served_rows_truncated;
 -- A trigger function needs EXECUTE only to be attached (CREATE TRIGGER), not to fire: nobody
 -- but the extension owner may attach this one to a table of their own.
 REVOKE EXECUTE ON FUNCTION pgml.deployments_changed() FROM PUBLIC;
-CREATE TRIGGER served_rows_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.project_privileges
-    FOR EACH STATEMENT EXECUTE FUNCTION pgml.deployments_changed();
-ALTER TABLE pgml.deployments ENABLE ALWAYS TRIGGER deployments_changed;
-ALTER TABLE pgml.projects ENABLE ALWAYS TRIGGER served_rows_changed;
-ALTER TABLE pgml.snapshots ENABLE ALWAYS TRIGGER served_rows_changed;
-ALTER TABLE pgml.models ENABLE ALWAYS TRIGGER served_rows_changed;
-ALTER TABLE pgml.files ENABLE ALWAYS TRIGGER served_rows_changed;
-ALTER TABLE pgml.project_privileges ENABLE ALWAYS TRIGGER served_rows_changed;
 
 -- Privileges (README.md, section Privileges). Only pgml writes the catalog, as the extension
 -- owner, after checking the caller's privilege on the project (src/catalog/acl.rs); nobody

@@ -36,13 +36,15 @@ fn deploy_model(
     TableIterator::once((d.project, d.strategy, d.algorithm))
 }
 
-/// Statement trigger on the tables a served model is read from: pgml.deployments and
-/// pgml.files (every change: an inserted part would change a model's bytes), and
-/// pgml.projects, pgml.snapshots and pgml.models (UPDATE, DELETE, TRUNCATE: pgml itself only
-/// inserts there, so these are a rename, a hand-edited model, a deleted project). The
-/// triggers are ENABLE ALWAYS, so they fire under session_replication_role = replica too. Each invalidates pgml.deployments' relcache entry, which Postgres
-/// delivers to every backend when (and only if) the change commits; src/serve/cache.rs listens for
-/// it, and the shared model cache treats it as a new deployment (src/serve/shared.rs).
+/// Row trigger (and TRUNCATE statement trigger) on the tables a served model is read from:
+/// pgml.deployments and pgml.files (every change: an inserted part would change a model's
+/// bytes), and pgml.projects, pgml.snapshots and pgml.models (UPDATE, DELETE, TRUNCATE: pgml
+/// itself only inserts there, so these are a rename, a hand-edited model, a deleted project).
+/// Row triggers because a logical replication apply worker fires no other statement trigger;
+/// ENABLE ALWAYS, so they fire under session_replication_role = replica (sql/finalize.sql).
+/// Each invalidates pgml.deployments' relcache entry, which Postgres delivers to every
+/// backend when (and only if) the change commits; src/serve/cache.rs listens for it, and the
+/// shared model cache treats it as a new deployment (src/serve/shared.rs).
 #[pg_trigger]
 fn deployments_changed<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,

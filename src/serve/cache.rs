@@ -11,7 +11,7 @@
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::serve::shared;
-use pgml_core::bindings::{self, Model, ModelShape, Task};
+use pgml_core::bindings::{self, BindingError, Model, ModelShape, Task};
 use pgml_core::data::preprocess::Pipeline;
 use pgrx::pg_sys;
 use std::cell::{Cell, RefCell};
@@ -292,9 +292,11 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
         crate::pg::preload::notice_once();
     }
     let (d, checked, publish, model) = match load(project, true)? {
-        // A copy from the shared cache that does not load: dropped there, and the model
-        // read from the catalog instead, so that one bad copy fails no other connection.
-        (d, _, Source::Shared(scope), Err(_)) => {
+        // A copy from the shared cache whose bytes do not load: dropped there, and the
+        // model read from the catalog instead, so that one bad copy fails no other
+        // connection (a cancel or an allocation refused while loading leaves it).
+        (d, _, Source::Shared(scope), Err(Error::Binding(BindingError::Corrupt { .. })))
+        | (d, _, Source::Shared(scope), Err(Error::Binding(BindingError::Library { .. }))) => {
             shared::forget(scope, project, d.model_id);
             load(project, false)?
         }

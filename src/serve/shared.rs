@@ -114,6 +114,9 @@ struct ModelSlot {
 struct Header {
     /// Bumped by every change of pgml.deployments; read without the lock.
     epoch: AtomicU64,
+    /// COMMIT PREPAREDs running now (see `utility`): while any is, nothing is looked up or
+    /// published.
+    committing_prepared: std::sync::atomic::AtomicU32,
     capacity: usize,
     /// Where the next model is written in the ring.
     head: usize,
@@ -137,6 +140,28 @@ static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 thread_local! {
     /// This transaction changed pgml.deployments (set by the statement trigger).
     static CHANGED: Cell<bool> = const { Cell::new(false) };
+    /// This backend counts in `committing_prepared` (until its COMMIT PREPARED returns or
+    /// its transaction aborts).
+    static COMMITTING_PREPARED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Enters or leaves this backend's count in `committing_prepared`.
+fn committing_prepared(on: bool) {
+    let Some(h) = header() else {
+        return;
+    };
+    if COMMITTING_PREPARED.with(|c| c.replace(on)) != on {
+        if on {
+            h.committing_prepared.fetch_add(1, Ordering::SeqCst);
+        } else {
+            h.committing_prepared.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Whether a COMMIT PREPARED is making changes visible right now.
+fn prepared_commit_running(h: &Header) -> bool {
+    h.committing_prepared.load(Ordering::SeqCst) != 0
 }
 
 fn ring_size() -> usize {
@@ -185,7 +210,11 @@ unsafe extern "C-unwind" {
 /// Bumps the epoch after a COMMIT PREPARED: the prepared transaction's changes are visible
 /// once it returns, and the session running it is not the one whose trigger saw them (its
 /// PREPARE bumped nothing). Any prepared transaction: whether it changed a deployment is not
-/// known here, and a bump costs only a reread of the catalog.
+/// known here, and a bump costs only a reread of the catalog. While it runs (its changes
+/// visible and its invalidations sent before the bump), `committing_prepared` keeps every
+/// backend from looking up or publishing a copy: one that processed the invalidation in
+/// that window would otherwise take the copy published before the commit, under the old
+/// epoch, and keep it. An ERROR leaves the count at the transaction's abort (xact_callback).
 ///
 /// Every utility statement passes here, so it is not behind pgrx's guard: an ERROR of the
 /// statement passes through untouched (a guard would turn it into a panic and raise it again,
@@ -212,6 +241,9 @@ unsafe extern "C-unwind" fn utility(
             && (*stmt).type_ == pg_sys::NodeTag::T_TransactionStmt
             && (*(stmt as *mut pg_sys::TransactionStmt)).kind
                 == pg_sys::TransactionStmtKind::TRANS_STMT_COMMIT_PREPARED;
+        if commit_prepared {
+            committing_prepared(true);
+        }
         match PREV_UTILITY {
             Some(prev) => prev(
                 pstmt,
@@ -236,6 +268,7 @@ unsafe extern "C-unwind" fn utility(
         }
         if commit_prepared {
             bump();
+            committing_prepared(false);
         }
     }
 }
@@ -285,8 +318,15 @@ unsafe extern "C-unwind" fn xact_callback(
             bump()
         }
         // A prepared transaction is not visible until COMMIT PREPARED (the utility hook).
-        XACT_EVENT_PREPARE | XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
-            CHANGED.with(|c| c.set(false))
+        XACT_EVENT_PREPARE => CHANGED.with(|c| c.set(false)),
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
+            CHANGED.with(|c| c.set(false));
+            // A COMMIT PREPARED that failed: its count goes (the epoch moves too, in case
+            // it failed after its changes became visible).
+            if COMMITTING_PREPARED.with(|c| c.get()) {
+                bump();
+                committing_prepared(false);
+            }
         }
         _ => {}
     }
@@ -401,6 +441,9 @@ fn model_slot(h: &Header, scope: Scope, model_id: i64) -> Option<usize> {
 /// `epoch` and the model is in the ring.
 pub fn lookup(scope: Scope, project: &str, epoch: u64) -> Option<Vec<u8>> {
     locked(false, |h| {
+        if prepared_commit_running(h) {
+            return None;
+        }
         let slot = project_slot(h, scope, project)?;
         if slot.epoch != epoch {
             return None;
@@ -424,7 +467,7 @@ pub fn publish(scope: Scope, project: &str, epoch: u64, model_id: i64, blob: &[u
     // then one comparison, not a pass over up to 64 MB while every other backend waits.
     let hash = blob_hash(blob);
     locked(true, |h| {
-        if h.epoch.load(Ordering::SeqCst) != epoch {
+        if h.epoch.load(Ordering::SeqCst) != epoch || prepared_commit_running(h) {
             return;
         }
         store_model(h, scope, model_id, blob, hash);

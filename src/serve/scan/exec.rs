@@ -340,7 +340,9 @@ impl Batch {
                 };
                 // SAFETY: the child's current row, deformed up to `deform` columns.
                 if let Err(e) = unsafe { self.read(slot) } {
-                    // The row was read from the child (its columns copied) but not counted.
+                    // fetch counted the row (its columns copied); its features are not
+                    // read, so it is not one of the rows scored: it becomes the failed one.
+                    self.len -= 1;
                     read = Err(e);
                     break;
                 }

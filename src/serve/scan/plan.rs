@@ -25,17 +25,31 @@ pub(super) unsafe extern "C-unwind" fn planner(
             None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
         }
     };
-    let scroll = cursor_options as u32 & pg_sys::CURSOR_OPT_SCROLL != 0;
+    let options = cursor_options as u32;
+    let scroll = options & pg_sys::CURSOR_OPT_SCROLL != 0;
     if gucs::PREDICT_SCAN.get() && !scroll {
+        // A cursor declared without SCROLL or NO SCROLL (DECLARE, a PL/pgSQL FOR loop: no
+        // PARALLEL_OK either) is made scrollable after planning when its plan can run
+        // backward, as a plain scan can and this node cannot: such a plan gets a Material
+        // on top, so that FETCH BACKWARD works as it did.
+        let maybe_scrolled =
+            options & (pg_sys::CURSOR_OPT_NO_SCROLL | pg_sys::CURSOR_OPT_PARALLEL_OK) == 0;
         // SAFETY: a finished plan, ours until returned.
-        unsafe { rewrite(stmt) };
+        unsafe {
+            let backward = maybe_scrolled && pg_sys::ExecSupportsBackwardScan((*stmt).planTree);
+            if rewrite(stmt) && backward && !pg_sys::ExecSupportsBackwardScan((*stmt).planTree) {
+                (*stmt).planTree = pg_sys::materialize_finished_plan((*stmt).planTree);
+            }
+        }
     }
     stmt
 }
 
+/// Whether anything was rewritten.
+///
 /// # Safety
 /// `stmt` is a finished plan that nothing else refers to yet.
-unsafe fn rewrite(stmt: *mut pg_sys::PlannedStmt) {
+unsafe fn rewrite(stmt: *mut pg_sys::PlannedStmt) -> bool {
     // SAFETY: as the contract; the plan trees are walked and edited in place.
     unsafe {
         let st = &mut *stmt;
@@ -47,7 +61,7 @@ unsafe fn rewrite(stmt: *mut pg_sys::PlannedStmt) {
         // data-modifying WITH) may re-run a scan for EvalPlanQual, which this node does not
         // take part in: they keep their plans.
         if !command_ok || !st.rowMarks.is_null() || st.hasModifyingCTE || st.planTree.is_null() {
-            return;
+            return false;
         }
         let subplans: Vec<*mut Plan> = nodes::<Plan>(st.subplans)
             .filter(|p| !p.is_null())
@@ -67,6 +81,7 @@ unsafe fn rewrite(stmt: *mut pg_sys::PlannedStmt) {
                 cell.ptr_value = r.visit(cell.ptr_value as *mut Plan) as *mut c_void;
             }
         }
+        r.next_id != next_id
     }
 }
 
