@@ -224,41 +224,39 @@ impl Booster {
     }
 
     pub fn load(bytes: &[u8]) -> Result<Self> {
-        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         super::ubjson::check(bytes).map_err(|message| BindingError::Corrupt {
             backend: "xgboost",
             message,
         })?;
+        // SAFETY: UBJSON that ubjson::check found the reader stays inside of.
+        unsafe { Booster::from_buffer(bytes) }.map_err(|e| BindingError::Corrupt {
+            backend: "xgboost",
+            message: e.to_string(),
+        })
+    }
+
+    /// A model pgml itself just wrote as JSON (a joined forest): trusted, not stored bytes.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        // SAFETY: XGBoost's own JSON writer's output (it starts with '{').
+        unsafe { Booster::from_buffer(json) }
+    }
+
+    /// A booster loaded from a model buffer (XGBoost tells JSON from UBJSON by the first byte).
+    ///
+    /// # Safety
+    /// `bytes` must be a buffer XGBoost's reader stays inside of (checked UBJSON, or its own
+    /// JSON).
+    unsafe fn from_buffer(bytes: &[u8]) -> Result<Self> {
+        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
         let mut handle = ptr::null_mut();
         check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
         let booster = Booster::from_handle(handle);
-        // SAFETY: `len` bytes of UBJSON that ubjson::check found the reader stays inside of.
+        // SAFETY: `len` bytes, as the contract says; XGBoost copies what it keeps.
         check(unsafe {
             sys::XGBoosterLoadModelFromBuffer(
                 booster.handle,
                 bytes.as_ptr().cast(),
                 bytes.len() as u64,
-            )
-        })
-        .map_err(|e| BindingError::Corrupt {
-            backend: "xgboost",
-            message: e.to_string(),
-        })?;
-        Ok(booster)
-    }
-
-    /// A model pgml itself just wrote as JSON (a joined forest): trusted, not stored bytes.
-    pub fn from_json(json: &[u8]) -> Result<Self> {
-        let _signals = crate::signals::Blocked::new(); // threads it starts: see signals
-        let mut handle = ptr::null_mut();
-        check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
-        let booster = Booster::from_handle(handle);
-        // SAFETY: `len` bytes; XGBoost reads JSON (it starts with '{') and copies what it keeps.
-        check(unsafe {
-            sys::XGBoosterLoadModelFromBuffer(
-                booster.handle,
-                json.as_ptr().cast(),
-                json.len() as u64,
             )
         })?;
         Ok(booster)
