@@ -349,7 +349,7 @@ impl Error {
             NotClassification(_) => "Use pgml.predict for regression and clustering projects.".into(),
             VectorNull { .. } => "Replace NULL elements first, e.g. array_replace(v, NULL, 0).".into(),
             VectorDimensions { .. } => "Both arrays need the same number of elements.".into(),
-            VectorType { .. } => "The function's SQL declaration does not match the library; recreate the extension (DROP EXTENSION pgml CASCADE; CREATE EXTENSION pgml).".into(),
+            VectorType { .. } => "The function's SQL declaration does not match the library: this database's pgml SQL is from another release than the installed library. Run ALTER EXTENSION pgml UPDATE (it keeps every project and model).".into(),
             VectorShape => "Pass a one-dimensional array; a row of a matrix is m[i:i][:] flattened, e.g. ARRAY(SELECT unnest(m[i:i][:])).".into(),
             DivisionByZero => "Divide by a non-zero value; pgml.normalize_l2 and friends leave zero vectors as they are.".into(),
             UnknownModel(_) => "Model ids are listed in pgml.models.".into(),
