@@ -309,8 +309,7 @@ fn load_served(project: &str, generation: u64) -> Result<Rc<Served>> {
         shared::publish(scope, project, epoch, d.model_id, &blob);
     }
     DEPLOYMENTS_OID.store(u32::from(d.deployments_oid), Ordering::Relaxed);
-    let backend =
-        bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
+    let backend = backend_of(&d)?;
     let max = crate::gucs::CACHE_MAX_MODELS.get().max(1) as usize;
     let served = MODELS.with(|m| {
         let models = &mut *m.borrow_mut();
@@ -358,10 +357,14 @@ enum Source {
     Catalog(Option<(shared::Scope, u64, Vec<u8>)>),
 }
 
+/// The library a deployment's algorithm names.
+fn backend_of(d: &catalog::Deployed) -> Result<&'static dyn bindings::Backend> {
+    bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))
+}
+
 /// The model of a deployment, deserialized.
 fn model_of(d: &catalog::Deployed) -> Result<Box<dyn Model>> {
-    let backend =
-        bindings::find(&d.algorithm).ok_or_else(|| Error::UnknownAlgorithm(d.algorithm.clone()))?;
+    let backend = backend_of(d)?;
     let shape = ModelShape {
         task: d.task,
         num_features: d.num_features,

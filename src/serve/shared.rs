@@ -244,28 +244,17 @@ unsafe extern "C-unwind" fn utility(
         if commit_prepared {
             committing_prepared(true);
         }
-        match PREV_UTILITY {
-            Some(prev) => prev(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-            None => standard_process_utility(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-        }
+        let next = PREV_UTILITY.unwrap_or(standard_process_utility);
+        next(
+            pstmt,
+            query_string,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc,
+        );
         if commit_prepared {
             bump();
             committing_prepared(false);
