@@ -70,3 +70,13 @@ INI
   done
   "$PGBIN/psql" -X -h 127.0.0.1 -p "$port" -U pgml -d pgml -c "SELECT 1" >/dev/null
 }
+
+# The frozen SQL of earlier releases (sql/releases/): cargo pgrx installs only the current
+# version's script and the upgrade scripts (sql/pgml--A--B.sql), and CREATE EXTENSION pgml
+# VERSION 'A' (tests/upgrade.sh) needs A's full script.
+install_release_sql() {
+  local dir
+  dir="$("$PG_CONFIG" --sharedir)/extension"
+  if [ "$(id -u)" = 0 ]; then install -m 644 "$ROOT"/sql/releases/pgml--*.sql "$dir/"
+  else sudo install -m 644 "$ROOT"/sql/releases/pgml--*.sql "$dir/"; fi
+}

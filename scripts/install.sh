@@ -11,3 +11,4 @@ else
   cargo pgrx install --release --pg-config "$PG_CONFIG"
 fi
 "$ROOT/scripts/install-libxgboost.sh"
+install_release_sql

@@ -48,6 +48,15 @@ pub enum Error {
     UnknownPrivilege(String),
     #[error("trigger function pgml.deployments_changed() fires only on pgml's catalog tables, not on {0}")]
     ForeignTrigger(String),
+    /// This database's pgml SQL is at a release the library was not built to serve
+    /// (src/catalog/version.rs).
+    #[error("this database's pgml SQL is at version {installed}, which pgml library {library} does not serve")]
+    SqlVersion {
+        installed: String,
+        library: &'static str,
+        /// The oldest release the library serves: anything older is a development build.
+        oldest: &'static str,
+    },
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
     #[error("\"{relation}\" is a {kind}, not a table, view or materialized view")]
@@ -200,6 +209,30 @@ impl From<pgrx::spi::SpiError> for Error {
     }
 }
 
+/// What to do about SQL at `installed` under library `library`: update, or match the library.
+fn sql_version_hint(installed: &str, library: &str, oldest: &str) -> String {
+    // major.minor.patch as numbers; None (anything else) orders first.
+    let parse = |v: &str| -> Option<(u32, u32, u32)> {
+        let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+        let r = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(r)
+    };
+    let v = parse(installed);
+    if v.is_some() && v < parse(oldest) {
+        format!(
+            "Version {installed} was a development build, which has no upgrade path (README.md, section Upgrading): reinstall the library built from the same commit to reach its models, or create the extension in a new database to train under {library}."
+        )
+    } else if v > parse(library) {
+        format!(
+            "The SQL was updated by a newer release: install pgml's library {installed} or later (package postgresql-15-pgml); every project and model is kept."
+        )
+    } else {
+        format!(
+            "Run ALTER EXTENSION pgml UPDATE; to bring the SQL to {library} (it keeps every project and model); pgml.versions() shows both versions."
+        )
+    }
+}
+
 fn join(v: &[impl AsRef<str>]) -> String {
     v.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", ")
 }
@@ -261,6 +294,7 @@ impl Error {
             | NotTableOwner { .. }
             | ForeignTrigger(_)
             | NotMemberOf(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            SqlVersion { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             ProjectTaken { .. } => Code::ERRCODE_DUPLICATE_OBJECT,
             UnknownRole(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             _ => Code::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -291,6 +325,7 @@ impl Error {
             UnknownSchema(_) => "Pass schema => the name of an existing schema, exactly as it is spelled (no quotes).".into(),
             NotMemberOf(r) => format!("As with ALTER ... OWNER TO, a project goes to a role you are a member of: a superuser can GRANT \"{r}\" TO you first."),
             UnknownPrivilege(_) => "Valid project privileges: predict, train (and owner, for pgml.has_project_privilege).".into(),
+            SqlVersion { installed, library, oldest } => sql_version_hint(installed, library, oldest),
             ForeignTrigger(_) => "pgml attaches it to its own tables when the extension is created; drop this trigger.".into(),
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."

@@ -7,12 +7,32 @@ mod projects;
 mod train;
 mod vector;
 
+use crate::error::OrReport;
 use pgrx::prelude::*;
 
-/// The extension's version.
+/// The library's version (the SQL's may be older: see [`versions`]).
 #[pg_extern(immutable, parallel_safe)]
 fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+    crate::catalog::version::LIBRARY
+}
+
+/// The library's version, this database's SQL version, the SQL versions the library serves,
+/// and whether `ALTER EXTENSION pgml UPDATE` has a newer SQL to install: what a DBA checks
+/// after replacing the package (README.md, section Upgrading).
+#[pg_extern(stable, parallel_safe)]
+fn versions() -> TableIterator<
+    'static,
+    (
+        name!(library, &'static str),
+        name!(extension, Option<String>),
+        name!(served, Vec<&'static str>),
+        name!(update_available, bool),
+    ),
+> {
+    use crate::catalog::version::{installed, LIBRARY, SERVED};
+    let sql = installed().or_report();
+    let update = sql.as_deref().is_some_and(|v| v != LIBRARY);
+    TableIterator::once((LIBRARY, sql, SERVED.to_vec(), update))
 }
 
 /// Every hyperparameter pgml accepts, per algorithm, with the kind of value it takes (a

@@ -3,6 +3,7 @@
 
 mod acl;
 mod projects;
+pub mod version;
 
 pub use acl::{acts_as, current_user, role_name, role_oid, Acl, Privilege};
 pub use projects::*;
@@ -112,11 +113,13 @@ pub(crate) fn pinned_search_path<R>(f: impl FnOnce() -> R) -> R {
 /// Reads through SPI under [`pinned_search_path`], as the catalog's owner
 /// ([`acl::as_catalog_owner`]): every catalog statement goes through here or [`returning`].
 fn read<R>(f: impl FnOnce(&SpiClient<'_>) -> Result<R>) -> Result<R> {
+    version::check()?;
     acl::as_catalog_owner(|| pinned_search_path(|| Spi::connect(f)))
 }
 
 /// A mutating statement whose first column of the first row is returned.
 fn returning<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
+    version::check()?;
     acl::as_catalog_owner(|| {
         pinned_search_path(|| {
             Spi::connect_mut(|client| {
@@ -202,6 +205,7 @@ pub fn insert_snapshot(s: &NewSnapshot) -> Result<i64> {
 
 /// A statement of pgml's own (DDL, GRANT) run as the catalog's owner.
 fn execute(sql: &str) -> Result<()> {
+    version::check()?;
     acl::as_catalog_owner(|| pinned_search_path(|| Ok(Spi::run(sql)?)))
 }
 

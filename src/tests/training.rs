@@ -15,6 +15,39 @@ mod tests {
     }
 
     #[pg_test]
+    fn the_library_serves_its_own_sql_and_the_releases_listed() {
+        let served = crate::catalog::version::SERVED;
+        assert_eq!(served.last(), Some(&env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            one::<String>("SELECT extension || ' ' || update_available::text FROM pgml.versions()"),
+            format!("{} false", env!("CARGO_PKG_VERSION"))
+        );
+        // The SQL of an older release this library serves: catalog statements run.
+        run("UPDATE pg_catalog.pg_extension SET extversion = '0.2.0' WHERE extname = 'pgml'");
+        assert_error("SELECT pgml.deploy('nope', 'most_recent')", "42704", "nope");
+        assert!(one::<bool>("SELECT update_available FROM pgml.versions()"));
+    }
+
+    #[pg_test]
+    fn sql_of_a_release_not_served_is_refused_with_what_to_run() {
+        // The version is read per transaction until a check passes: no catalog call before.
+        for (version, advice) in [
+            ("0.1.0", "development build"),
+            ("99.0.0", "library 99.0.0 or later"),
+            ("0.2.5", "ALTER EXTENSION pgml UPDATE"),
+        ] {
+            run(&format!(
+                "UPDATE pg_catalog.pg_extension SET extversion = '{version}' WHERE extname = 'pgml'"
+            ));
+            let (state, message, hint) =
+                crate::tests::error_of("SELECT pgml.deploy('nope', 'most_recent')");
+            assert_eq!(state, "55000", "{version}: {message}");
+            assert!(message.contains(version), "{message}");
+            assert!(hint.contains(advice), "{version}: {hint}");
+        }
+    }
+
+    #[pg_test]
     fn datasets_load_with_their_row_counts() {
         for (name, rows) in [
             ("iris", 150),
