@@ -7,11 +7,16 @@
 # PgBouncer): tests/replica.sh and tests/pgbouncer.sh; and tests/compose.sh validates
 # docker-compose.yml, the same topology for Docker.
 # tests/reliability/run.sh runs the bad-input corpus against a server of its own.
-# PGML_TEST_STAGES picks stages for development (default: all of "lint core pgrx topology reliability golden").
+# The release stages (issue 35): scripts/install.sh puts a non-test build in place, then
+# tests/upgrade.sh checks the release policy and ALTER EXTENSION pgml UPDATE from every frozen
+# release, and tests/package.sh builds the Debian package and installs it into a Debian root
+# of its own.
+# PGML_TEST_STAGES picks stages for development
+# (default: all of "lint core pgrx topology reliability upgrade package golden").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 XGB_LIB="$PGML_CACHE/xgboost-3.4.0/lib"
-STAGES=${PGML_TEST_STAGES:-lint core pgrx topology reliability golden}
+STAGES=${PGML_TEST_STAGES:-lint core pgrx topology reliability upgrade package golden}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage lint; then
@@ -74,6 +79,24 @@ fi
 if stage reliability; then
 log "reliability: the bad-input corpus (tests/reliability/)"
 "$ROOT/tests/reliability/run.sh"
+fi
+
+if stage upgrade; then
+log "upgrade: the release policy and ALTER EXTENSION pgml UPDATE from every frozen release"
+# cargo pgrx test installed a pg_test build (its SQL has a tests schema): the upgrade is
+# compared against what users install.
+"$ROOT/scripts/install.sh"
+"$ROOT/tests/upgrade.sh"
+fi
+
+if stage package; then
+log "package: make package, installed into a Debian root of its own"
+deb=$("$ROOT/scripts/package.sh" | tail -n 1 | cut -d' ' -f1)
+if [ "$(id -u)" = 0 ]; then
+  PGML_DEB="$deb" "$ROOT/tests/package.sh"
+else
+  sudo env PGML_DEB="$deb" PGML_CACHE="$PGML_CACHE" CARGO_TARGET_DIR="$CARGO_TARGET_DIR" "$ROOT/tests/package.sh"
+fi
 fi
 
 stage golden || exit 0
