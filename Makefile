@@ -2,7 +2,7 @@
 # every test. Both are idempotent and install what they need (Debian 12).
 SHELL := /bin/bash
 
-.PHONY: all deps install demo test stop psql golden-update clean
+.PHONY: all deps install demo test package stop psql golden-update clean
 all: demo
 
 deps:
@@ -16,6 +16,10 @@ demo: install
 
 test: deps
 	scripts/test.sh
+
+# dist/postgresql-15-pgml_<version>_amd64.deb (README.md, section Install from a package).
+package: deps
+	scripts/package.sh
 
 stop:
 	scripts/cluster.sh stop

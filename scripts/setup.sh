@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything pgml needs on Debian 12, idempotently: apt packages, cargo-pgrx,
-# XGBoost's C++ library, and pgrx's registration of PostgreSQL 15.
+# XGBoost's C++ library, and pgrx's registration of PostgreSQL 15. debootstrap is for
+# tests/package.sh (a Debian root to install the package into).
 source "$(dirname "$0")/common.sh"
 
 APT_PACKAGES="build-essential pkg-config libssl-dev libclang-dev clang postgresql-15 \
-postgresql-server-dev-15 postgresql-contrib sudo cmake ninja-build libopenblas-dev python3 python3-pip python3-venv pgbouncer"
+postgresql-server-dev-15 postgresql-contrib sudo cmake ninja-build libopenblas-dev python3 python3-pip python3-venv pgbouncer debootstrap"
 missing=$(for p in $APT_PACKAGES; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then
   log "apt: installing $(echo $missing)"

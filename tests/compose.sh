@@ -45,4 +45,9 @@ if grep -v ' 127\.0\.0\.1:' <<< "$ports"; then fail "ports published beyond 127.
 # No network connection is trusted, and no role but postgres (local socket only) is a superuser.
 if grep -nE '^host.*trust|SUPERUSER' docker/entrypoint.sh; then fail "trust or SUPERUSER in docker/entrypoint.sh (above)"; fi
 grep -q 'scram-sha-256' docker/entrypoint.sh || fail "docker/entrypoint.sh sets no scram-sha-256"
-echo "compose: ok (docker-compose.yml valid; services: $services; ports $(awk '{print $2}' <<< "$ports" | tr '\n' ' ')on loopback; passwords required, scram-sha-256)"
+# The image installs the Debian package (issue 35): the runtime stage builds nothing.
+runtime=$(sed -n '/^FROM debian/,$p' docker/Dockerfile)
+grep -q 'scripts/package.sh' docker/Dockerfile || fail "docker/Dockerfile does not build the package"
+grep -q 'apt-get install .*/tmp/pgml.deb' <<< "$runtime" || fail "the runtime stage does not apt-get install the package"
+if grep -nE 'cargo|install\.sh|COPY --from=build /out' <<< "$runtime"; then fail "the runtime stage builds or copies files past the package (above)"; fi
+echo "compose: ok (docker-compose.yml valid; the image installs the .deb; services: $services; ports $(awk '{print $2}' <<< "$ports" | tr '\n' ' ')on loopback; passwords required, scram-sha-256)"

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The Debian package (scripts/package.sh, `make package`; issue 35), installed as a DBA
+# installs it, into a Debian 12 root of its own (debootstrap --variant=minbase, cached as a
+# tarball in $PGML_CACHE), so the development install under /usr is never touched:
+#   1. apt-get install ./postgresql-15-pgml_<version>_amd64.deb resolves the declared
+#      dependencies (postgresql-15, libopenblas0, libgomp1, ...) from Debian's mirror;
+#   2. pg_createcluster 15 pgml_pkg with shared_preload_libraries = 'pgml', started with
+#      pg_ctlcluster; CREATE EXTENSION pgml; train (xgboost, linear) and predict;
+#      pgml.versions() names the package's version;
+#   3. the cluster is dropped and apt-get purge removes every file the package installed.
+# Needs root (chroot, mount). Builds the package first unless PGML_DEB names one.
+#   tests/package.sh      (run by scripts/test.sh)
+source "$(dirname "$0")/../scripts/common.sh"
+[ "$(id -u)" = 0 ] || { echo "tests/package.sh: run as root (chroot, mount)" >&2; exit 1; }
+MIRROR=${PGML_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ROOTFS=${PGML_PACKAGE_ROOT:-/var/tmp/pgml-package-root}
+TARBALL="$PGML_CACHE/debian-bookworm-minbase.tar"
+PORT=${PGML_PACKAGE_PORT:-5439}
+failed=0 checks=0
+check() {
+  checks=$((checks + 1))
+  if [ "$2" != "$3" ]; then failed=$((failed + 1)); echo "FAIL: $1: got '$2', want '$3'" >&2
+  else echo "  ok: $1"; fi
+}
+
+# Mounts under the root go before anything under it is removed.
+unmount_all() {
+  local m
+  for m in "$ROOTFS/dev/shm" "$ROOTFS/proc"; do
+    if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi
+  done
+  if findmnt -rn -o TARGET | grep -q "^$ROOTFS/"; then
+    echo "tests/package.sh: mounts remain under $ROOTFS; not removing it" >&2
+    exit 1
+  fi
+}
+in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+cleanup() {
+  if [ -x "$ROOTFS/usr/bin/pg_ctlcluster" ]; then in_root pg_ctlcluster 15 pgml_pkg stop -m immediate >/dev/null 2>&1 || true; fi
+  unmount_all
+}
+unmount_all
+rm -rf "$ROOTFS"
+trap cleanup EXIT
+
+if [ -z "${PGML_DEB:-}" ]; then
+  PGML_DEB=$("$ROOT/scripts/package.sh" | tail -n 1 | cut -d' ' -f1)
+fi
+log "package: $(basename "$PGML_DEB"), $(du -h "$PGML_DEB" | cut -f1)"
+
+if [ ! -s "$TARBALL" ]; then
+  log "package: debootstrap a Debian 12 root (once; cached in $TARBALL)"
+  build="$ROOTFS.build"
+  rm -rf "$build"
+  debootstrap --variant=minbase bookworm "$build" "$MIRROR" >/dev/null
+  # No service starts inside the root, and postgresql-common creates no cluster of its own.
+  printf '#!/bin/sh\nexit 101\n' > "$build/usr/sbin/policy-rc.d"
+  chmod 755 "$build/usr/sbin/policy-rc.d"
+  mkdir -p "$build/etc/postgresql-common/createcluster.d"
+  echo "create_main_cluster = false" > "$build/etc/postgresql-common/createcluster.d/no-main.conf"
+  tar -C "$build" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
+  rm -rf "$build"
+fi
+mkdir -p "$ROOTFS"
+tar -C "$ROOTFS" -xf "$TARBALL"
+cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+mount -t proc proc "$ROOTFS/proc"
+mount -t tmpfs -o mode=1777 shm "$ROOTFS/dev/shm"
+cp "$PGML_DEB" "$ROOTFS/tmp/pgml.deb"
+host_lib=$(md5sum "$("$PG_CONFIG" --pkglibdir)/pgml.so" 2>/dev/null || true)
+
+log "package: apt-get install ./pgml.deb (its dependencies from $MIRROR)"
+APT=(apt-get -q -o Acquire::Check-Valid-Until=false -o Dpkg::Use-Pty=0)
+in_root "${APT[@]}" update >/dev/null
+in_root "${APT[@]}" install -y --no-install-recommends /tmp/pgml.deb > "$ROOTFS/tmp/install.log" 2>&1 ||
+  { tail -30 "$ROOTFS/tmp/install.log"; exit 1; }
+VERSION=$(dpkg-deb -f "$PGML_DEB" Version)
+check "the package is installed" "$(in_root dpkg-query -W -f '${Status} ${Version}' postgresql-15-pgml)" "install ok installed $VERSION"
+for dep in postgresql-15 libopenblas0 libgomp1; do
+  check "dependency $dep installed with it" "$(in_root dpkg-query -W -f '${Status}' "$dep" 2>/dev/null)" "install ok installed"
+done
+check "pgml.so finds every library it links" \
+  "$(in_root ldd /usr/lib/postgresql/15/lib/pgml.so | grep -c 'not found')" 0
+
+log "package: a cluster the Debian way, CREATE EXTENSION, train, predict"
+in_root pg_createcluster 15 pgml_pkg --port "$PORT" -o "shared_preload_libraries=pgml" \
+  -o "listen_addresses=" >/dev/null
+in_root pg_ctlcluster --skip-systemctl-redirect 15 pgml_pkg start
+PSQL=(in_root runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p "$PORT")
+out=$("${PSQL[@]}" -d postgres <<'SQL'
+SET client_min_messages = warning;
+SET pgml.training_progress = off;
+CREATE EXTENSION pgml;
+SELECT table_name FROM pgml.load_dataset('diabetes', schema => 'public');
+SELECT project FROM pgml.train('pkg xgboost', 'regression', 'public.diabetes', 'target', 'xgboost', '{"n_estimators": 10}');
+SELECT project FROM pgml.train('pkg linear', 'regression', 'public.diabetes', 'target', 'linear');
+SELECT 'predicted ' || count(*) FILTER (WHERE pgml.predict('pkg xgboost', d) > 0 AND pgml.predict('pkg linear', d) > 0)
+  FROM public.diabetes d;
+SELECT 'versions ' || library || ' ' || extension || ' ' || update_available FROM pgml.versions();
+SELECT 'library ' || setting FROM pg_catalog.pg_settings WHERE name = 'shared_preload_libraries';
+SQL
+) || { echo "$out"; tail -20 "$ROOTFS/var/log/postgresql/postgresql-15-pgml_pkg.log"; exit 1; }
+check "every row predicted by both models" "$(grep '^predicted' <<< "$out")" "predicted 442"
+check "pgml.versions() names the package's version" "$(grep '^versions' <<< "$out")" "versions $VERSION $VERSION false"
+check "pgml preloaded" "$(grep '^library' <<< "$out")" "library pgml"
+in_root pg_ctlcluster --skip-systemctl-redirect 15 pgml_pkg stop
+in_root pg_dropcluster 15 pgml_pkg
+
+log "package: apt-get purge"
+files=$(in_root dpkg -L postgresql-15-pgml | grep -E '\.(so(\.[0-9]+)?|sql|control)$')
+in_root "${APT[@]}" purge -y postgresql-15-pgml > "$ROOTFS/tmp/purge.log" 2>&1 || { tail -20 "$ROOTFS/tmp/purge.log"; exit 1; }
+left=$(for f in $files; do if [ -e "$ROOTFS$f" ]; then echo "$f"; fi; done | tr '\n' ' ')
+check "purge removed the package's $(wc -w <<< "$files") libraries and SQL files" "${left:-none}" none
+check "dpkg no longer knows the package" "$(in_root dpkg-query -W -f '${Status}' postgresql-15-pgml 2>/dev/null || echo gone)" gone
+check "the development install is untouched" "$(md5sum "$("$PG_CONFIG" --pkglibdir)/pgml.so" 2>/dev/null || true)" "$host_lib"
+echo "package: $((checks - failed)) of $checks checks passed"
+[ "$failed" = 0 ]
