@@ -1,6 +1,6 @@
 -- pgml demo (run by `make demo`): load two real datasets, train two models, predict.
 CREATE EXTENSION IF NOT EXISTS pgml;
-SELECT pgml.version();
+SELECT * FROM pgml.versions();   -- the library, this database's SQL (README.md, section Upgrading)
 
 -- scikit-learn's toy datasets ship inside the extension: no network needed.
 SELECT * FROM pgml.load_dataset('iris');
