@@ -12,7 +12,7 @@ if [ -n "$at" ] && [ "$at" != "$want" ]; then
   if err=$("${PSQL[@]}" -q -c "ALTER EXTENSION pgml UPDATE" 2>&1); then
     log "the demo database's pgml: updated from $at to $want"
   elif grep -q "no update path" <<< "$err"; then
-    kept="pgml_dev_${at//./_}_$(date +%Y%m%d%H%M%S)"
+    kept="pgml_dev_${at//[^0-9A-Za-z]/_}_$(date +%Y%m%d%H%M%S)"
     log "the demo database's pgml is development build $at (no update path): kept as database $kept"
     "${PSQL[@]}" -q -d postgres -c "ALTER DATABASE pgml RENAME TO $kept" -c "CREATE DATABASE pgml OWNER pgml"
   else

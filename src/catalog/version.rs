@@ -29,9 +29,19 @@ thread_local! {
 
 /// The `extversion` of pgml in the current database, None where the extension is not created.
 pub fn installed() -> Result<Option<String>> {
-    Ok(Spi::get_one::<String>(
-        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pgml'",
-    )?)
+    // A read-only SPI select: pgrx's Spi::get_one goes through `update`, which assigns a
+    // transaction id, and a hot standby refuses that.
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pgml'",
+            Some(1),
+            &[],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        Ok(table.first().get_one::<String>()?)
+    })
 }
 
 /// Ok where this database's pgml SQL is at a release this library serves; called before
