@@ -54,8 +54,8 @@ pub enum Error {
     SqlVersion {
         installed: String,
         library: &'static str,
-        /// The oldest release the library serves: anything older is a development build.
-        oldest: &'static str,
+        /// Whether ALTER EXTENSION pgml UPDATE has a path from `installed` to `library`.
+        updatable: bool,
     },
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
@@ -209,26 +209,26 @@ impl From<pgrx::spi::SpiError> for Error {
     }
 }
 
-/// What to do about SQL at `installed` under library `library`: update, or match the library.
-fn sql_version_hint(installed: &str, library: &str, oldest: &str) -> String {
+/// What to do about SQL at `installed` under library `library`: update where a path exists,
+/// else install the library that matches.
+fn sql_version_hint(installed: &str, library: &str, updatable: bool) -> String {
     // major.minor.patch as numbers; None (anything else) orders first.
     let parse = |v: &str| -> Option<(u32, u32, u32)> {
         let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
         let r = (it.next()??, it.next()??, it.next()??);
         it.next().is_none().then_some(r)
     };
-    let v = parse(installed);
-    if v.is_some() && v < parse(oldest) {
+    if updatable {
         format!(
-            "Version {installed} was a development build, which has no upgrade path (README.md, section Upgrading): reinstall the library built from the same commit to reach its models, or create the extension in a new database to train under {library}."
+            "Run ALTER EXTENSION pgml UPDATE; to bring the SQL to {library} (it keeps every project and model); pgml.versions() shows both versions."
         )
-    } else if v > parse(library) {
+    } else if parse(installed) > parse(library) {
         format!(
-            "The SQL was updated by a newer release: install pgml's library {installed} or later (package postgresql-15-pgml); every project and model is kept."
+            "The SQL was updated by a newer release: install pgml's library {installed} or later (package postgresql-15-pgml) and restart the server; every project and model is kept."
         )
     } else {
         format!(
-            "Run ALTER EXTENSION pgml UPDATE; to bring the SQL to {library} (it keeps every project and model); pgml.versions() shows both versions."
+            "Version {installed} has no update path to {library}: it is a development build or a release this library no longer serves (README.md, section Upgrading). Reinstall the library built for {installed} to reach its models, or create the extension in a new database to train under {library}."
         )
     }
 }
@@ -325,7 +325,7 @@ impl Error {
             UnknownSchema(_) => "Pass schema => the name of an existing schema, exactly as it is spelled (no quotes).".into(),
             NotMemberOf(r) => format!("As with ALTER ... OWNER TO, a project goes to a role you are a member of: a superuser can GRANT \"{r}\" TO you first."),
             UnknownPrivilege(_) => "Valid project privileges: predict, train (and owner, for pgml.has_project_privilege).".into(),
-            SqlVersion { installed, library, oldest } => sql_version_hint(installed, library, oldest),
+            SqlVersion { installed, library, updatable } => sql_version_hint(installed, library, *updatable),
             ForeignTrigger(_) => "pgml attaches it to its own tables when the extension is created; drop this trigger.".into(),
             UnknownProject(p) => format!(
                 "Train it first, e.g. SELECT * FROM pgml.train('{p}', 'regression', 'my_table', 'my_label'); projects are listed in pgml.projects."

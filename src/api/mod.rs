@@ -29,9 +29,12 @@ fn versions() -> TableIterator<
         name!(update_available, bool),
     ),
 > {
-    use crate::catalog::version::{installed, LIBRARY, SERVED};
+    use crate::catalog::version::{installed, update_path_to_library, LIBRARY, SERVED};
     let sql = installed().or_report();
-    let update = sql.as_deref().is_some_and(|v| v != LIBRARY);
+    let update = match sql.as_deref() {
+        Some(v) => update_path_to_library(v).or_report(),
+        None => false,
+    };
     TableIterator::once((LIBRARY, sql, SERVED.to_vec(), update))
 }
 

@@ -14,34 +14,66 @@ use std::cell::Cell;
 
 /// The releases whose SQL this library serves, oldest first. The last is this library's own
 /// (a test checks that it is the crate's version); tests/upgrade.sh creates a database at
-/// every release frozen in sql/releases/ and checks that each one is served.
+/// every release frozen in sql/releases/ and trains in it, which fails unless it is served.
 pub const SERVED: &[&str] = &["0.2.0", "0.3.0"];
 
 /// This library's version.
 pub const LIBRARY: &str = env!("CARGO_PKG_VERSION");
 
 thread_local! {
-    /// The start time of the last transaction in which the check passed: RLS policies call
-    /// catalog functions per row, and one pg_extension read per transaction is enough
-    /// (an ALTER EXTENSION in another session is seen by the next transaction).
-    static CHECKED_IN: Cell<i64> = const { Cell::new(i64::MIN) };
+    /// The local transaction in which the check last passed: RLS policies call catalog
+    /// functions per row, and one pg_extension read per transaction is enough (an ALTER
+    /// EXTENSION in another session is seen by the next transaction).
+    static CHECKED_IN: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
-/// The `extversion` of pgml in the current database, None where the extension is not created.
-pub fn installed() -> Result<Option<String>> {
-    // A read-only SPI select: pgrx's Spi::get_one goes through `update`, which assigns a
-    // transaction id, and a hot standby refuses that.
+/// This backend's local transaction id: a new one for every transaction, read-only ones too
+/// (their start time is not: transactions of one simple-query message share it).
+fn local_transaction() -> u32 {
+    // SAFETY: MyProc is this backend's PGPROC, set before any SQL function can run.
+    unsafe {
+        #[cfg(not(feature = "pg17"))]
+        {
+            (*pg_sys::MyProc).lxid
+        }
+        #[cfg(feature = "pg17")]
+        {
+            (*pg_sys::MyProc).vxid.lxid
+        }
+    }
+}
+
+/// One text value from a read-only select. Not Spi::get_one: pgrx runs that through
+/// `update`, which assigns a transaction id, and a hot standby refuses that.
+fn select_text(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Option<String>> {
     Spi::connect(|client| {
-        let table = client.select(
-            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pgml'",
-            Some(1),
-            &[],
-        )?;
+        let table = client.select(sql, Some(1), args)?;
         if table.is_empty() {
             return Ok(None);
         }
         Ok(table.first().get_one::<String>()?)
     })
+}
+
+/// The `extversion` of pgml in the current database, None where the extension is not created.
+pub fn installed() -> Result<Option<String>> {
+    select_text(
+        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pgml'",
+        &[],
+    )
+}
+
+/// Whether the installed scripts lead from SQL version `from` to this library's.
+pub fn update_path_to_library(from: &str) -> Result<bool> {
+    if from == LIBRARY {
+        return Ok(false);
+    }
+    Ok(select_text(
+        "SELECT path FROM pg_catalog.pg_extension_update_paths('pgml')
+          WHERE source OPERATOR(pg_catalog.=) $1 AND target OPERATOR(pg_catalog.=) $2",
+        &[from.into(), LIBRARY.into()],
+    )?
+    .is_some())
 }
 
 /// Ok where this database's pgml SQL is at a release this library serves; called before
@@ -52,19 +84,21 @@ pub fn check() -> Result<()> {
     if unsafe { pg_sys::creating_extension } {
         return Ok(());
     }
-    // SAFETY: inside a transaction (a SQL function is running).
-    let started = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    if CHECKED_IN.get() == started {
+    let transaction = local_transaction();
+    if CHECKED_IN.get() == Some(transaction) {
         return Ok(());
     }
     match installed()? {
-        Some(v) if !SERVED.contains(&v.as_str()) => Err(Error::SqlVersion {
-            installed: v,
-            library: LIBRARY,
-            oldest: SERVED[0],
-        }),
+        Some(v) if !SERVED.contains(&v.as_str()) => {
+            let updatable = update_path_to_library(&v)?;
+            Err(Error::SqlVersion {
+                installed: v,
+                library: LIBRARY,
+                updatable,
+            })
+        }
         _ => {
-            CHECKED_IN.set(started);
+            CHECKED_IN.set(Some(transaction));
             Ok(())
         }
     }

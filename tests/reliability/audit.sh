@@ -8,7 +8,7 @@ section "Catalog audit"
 # caller's privilege on the project) and introspection. Training, snapshots and datasets are
 # granted by the DBA; the trigger function by nobody. A new function fails this check until
 # it is listed here, on purpose.
-PUBLIC_FUNCTIONS="add alter_project_owner avg avg_accum avg_final cache_info cosine_distance cosine_similarity decompose deploy distance_l1 distance_l2 divide dot_product drop_project grant_project has_model_privilege has_project_privilege has_snapshot_privilege hyperparameters key_metric max maximum min minimum multiply norm_l0 norm_l1 norm_l2 norm_max normalize_l1 normalize_l2 normalize_max predict predict_batch predict_joint predict_label predict_proba revoke_project subtract sum training_progress_rows version"
+PUBLIC_FUNCTIONS="add alter_project_owner avg avg_accum avg_final cache_info cosine_distance cosine_similarity decompose deploy distance_l1 distance_l2 divide dot_product drop_project grant_project has_model_privilege has_project_privilege has_snapshot_privilege hyperparameters key_metric max maximum min minimum multiply norm_l0 norm_l1 norm_l2 norm_max normalize_l1 normalize_l2 normalize_max predict predict_batch predict_joint predict_label predict_proba revoke_project subtract sum training_progress_rows version versions"
 audit_sql="
 WITH ext AS (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pgml'),
      ns AS (SELECT 'pgml'::pg_catalog.regnamespace AS oid)
