@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The release policy and the upgrade path (issue 35; README.md, section Upgrading; how to add
-# a release: CONTRIBUTING.md). Against the installed library (scripts/install.sh, a non-test
-# build), on a cluster of its own:
-#   1. policy: every sql/pgml--A--B.sql starts at a release frozen in sql/releases/; every
-#      frozen release has an update path to the crate's version (pg_extension_update_paths);
-#      pgml.so exports every C symbol that any frozen release's SQL names;
-#   2. per frozen release R: a database created at R (this library under R's SQL) trains
-#      xgboost, lightgbm, linear, random_forest (smartcore), kmeans, and xgboost on a
-#      materialized snapshot, deploys; its predictions (every form) and catalog rows are
+# a release: CONTRIBUTING.md, section Releases). Against the installed library
+# (scripts/install.sh, a non-test build), on a cluster of its own:
+#   1. policy: the crate's version is frozen in sql/releases/ and the installed build's SQL
+#      for it has the same statements as the frozen file (a released SQL never changes);
+#      sql/releases/SHA256SUMS lists every frozen file and upgrade script, unchanged; every
+#      sql/pgml--A--B.sql starts at a frozen release; every frozen release has an update path
+#      to the crate's version (pg_extension_update_paths) and a recording by its own library
+#      in tests/upgrade/<release>/; pgml.so exports every C symbol any frozen release's SQL names;
+#   2. per frozen release R older than the crate: a database created at R (this library under
+#      R's SQL) trains xgboost, lightgbm, linear, random_forest (smartcore), kmeans, and xgboost
+#      on a materialized snapshot, deploys; its predictions (every form) and catalog rows are
 #      recorded and it is dumped; ALTER EXTENSION pgml UPDATE; predictions and rows are
-#      identical from a new session, and its schema (pg_dump --binary-upgrade: every member
+#      identical from a new session, its schema (pg_dump --binary-upgrade: every member
 #      object) equals a database created fresh at the current version that ran the same
-#      training; the dump taken at R restores into a new database with identical predictions;
-#   3. no backend crashed (the postmaster never restarted).
+#      training, training goes on; the dump taken at R restores into a new database with
+#      identical predictions;
+#   3. per release R recorded by its own library (tests/upgrade/<R>/, tests/upgrade/record.sh):
+#      the dump restored into a database at R's SQL serves R's recorded predictions under this
+#      library, and again after ALTER EXTENSION pgml UPDATE; restored into a fresh database at
+#      the current version, the same;
+#   4. no backend crashed.
 #   tests/upgrade.sh      (run by scripts/test.sh)
 source "$(dirname "$0")/../scripts/common.sh"
 HERE="$ROOT/tests/upgrade"
@@ -54,13 +62,32 @@ for script in "$ROOT"/sql/pgml--*--*.sql; do
 done
 check "the installed control file's default_version is the crate's" \
   "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$EXTDIR/pgml.control")" "$CURRENT"
+check "release $CURRENT (the crate's version) is frozen in sql/releases/ (scripts/freeze-release.sh)" \
+  "$([ -f "$ROOT/sql/releases/pgml--$CURRENT.sql" ] && echo yes || echo no)" yes
+if [ -f "$ROOT/sql/releases/pgml--$CURRENT.sql" ]; then
+  if python3 "$HERE/same_sql.py" "$ROOT/sql/releases/pgml--$CURRENT.sql" "$EXTDIR/pgml--$CURRENT.sql" > "$WORK/same_sql"; then
+    check "the build's SQL for $CURRENT has the frozen release's statements" same same
+  else
+    head -40 "$WORK/same_sql" >&2
+    echo "Release $CURRENT is out: a change of the SQL is a new release (CONTRIBUTING.md, section Releases)." >&2
+    check "the build's SQL for $CURRENT has the frozen release's statements" differs same
+  fi
+fi
 check "at least one release older than $CURRENT is frozen" \
-  "$(printf '%s\n' "${RELEASES[@]}" | grep -vxc "$CURRENT")" "${#RELEASES[@]}"
+  "$(printf '%s\n' "${RELEASES[@]}" | grep -vxc "$CURRENT" || true)" "$(( ${#RELEASES[@]} - 1 ))"
+sums=$(cd "$ROOT" && sha256sum -c --quiet sql/releases/SHA256SUMS 2>&1 && echo ok || true)
+check "sql/releases/SHA256SUMS: released SQL and upgrade scripts unchanged" "$(tail -n 1 <<< "$sums")" ok
+for f in "$ROOT"/sql/releases/pgml--*.sql "$ROOT"/sql/pgml--*--*.sql; do
+  rel=${f#"$ROOT/"}
+  check "$rel is listed in sql/releases/SHA256SUMS" "$(grep -c "  $rel\$" "$ROOT/sql/releases/SHA256SUMS" || true)" 1
+done
 exported=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sort -u)
 for r in "${RELEASES[@]}"; do
   missing=$(grep -o "'MODULE_PATHNAME', *'[A-Za-z0-9_]*'" "$ROOT/sql/releases/pgml--$r.sql" |
-    sed "s/.*, *'\(.*\)'/\1/" | sort -u | comm -23 - <(echo "$exported") | tr '\n' ' ')
+    sed "s/.*, *'\(.*\)'/\1/" | sort -u | comm -23 - <(echo "$exported") | tr '\n' ' ' || true)
   check "pgml.so exports every C symbol release $r's SQL names" "${missing:-none}" none
+  check "release $r has a recording by its own library (tests/upgrade/$r/)" \
+    "$([ -s "$HERE/$r/trained.dump" ] && [ -s "$HERE/$r/predictions.out" ] && echo yes || echo no)" yes
 done
 
 "$ROOT/scripts/cluster.sh" start "$PORT" "$DATA" >/dev/null
@@ -70,7 +97,7 @@ started=$("${Q[@]}" -d pgml -c "SELECT pg_postmaster_start_time()")
 for r in "${RELEASES[@]}"; do
   path=$("${Q[@]}" -d pgml -c "SELECT coalesce(path, 'none') FROM pg_catalog.pg_extension_update_paths('pgml')
                                  WHERE source = '$r' AND target = '$CURRENT'")
-  [ "$r" = "$CURRENT" ] || check "an update path from $r to $CURRENT" "$([ "$path" != none ] && echo yes)" yes
+  [ "$r" = "$CURRENT" ] || check "an update path from $r to $CURRENT" "$([ -n "$path" ] && [ "$path" != none ] && echo yes || echo no)" yes
 done
 
 # Catalog rows in the columns a table had at the earlier release, model bytes as md5 per part,
@@ -133,8 +160,9 @@ for r in "${RELEASES[@]}"; do
   diff_check "schema updated from $r (trained) equals a fresh $CURRENT's" "$WORK/fresh.schema" "$WORK/$db.schema"
   schema_of "${db}_empty" > "$WORK/${db}_empty.schema"
   diff_check "schema updated from $r (empty) equals a fresh $CURRENT's" "$WORK/fresh_empty.schema" "$WORK/${db}_empty.schema"
-  "${Q[@]}" -d "$db" -c "SET pgml.training_progress = off" -c "SELECT count(*) FROM pgml.train('up xgboost', algorithm => 'lightgbm')" >/dev/null
-  check "training after the update from $r deploys" \
+  "${Q[@]}" -d "$db" -c "SET pgml.training_progress = off" -c "SELECT count(*) FROM pgml.train('up xgboost', algorithm => 'lightgbm')" \
+    -c "SELECT count(*) FROM pgml.deploy('up xgboost', 'most_recent')" >/dev/null
+  check "training and deploying after the update from $r" \
     "$("${Q[@]}" -d "$db" -c "SELECT algorithm FROM pgml.deployed_models WHERE name = 'up xgboost'")" lightgbm
 
   "${Q[@]}" -d pgml -c "CREATE DATABASE ${db}_restored"
@@ -144,6 +172,36 @@ for r in "${RELEASES[@]}"; do
     "$("${Q[@]}" -d "${db}_restored" -c "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgml'")" "$CURRENT"
   "${Q[@]}" -d "${db}_restored" -f "$HERE/predict.sql" > "$WORK/$db.restored.predictions"
   diff_check "every prediction identical in the database restored from $r's dump" "$WORK/$db.before.predictions" "$WORK/$db.restored.predictions"
+done
+
+# Models made by each release's own library, under this one.
+for r in "${RELEASES[@]}"; do
+  [ -s "$HERE/$r/trained.dump" ] || continue
+  log "upgrade: release $r's own recording (tests/upgrade/$r/)"
+  db="recorded_${r//./_}"
+  targets=("${db}_fresh")
+  [ "$r" = "$CURRENT" ] || targets=("${db}_at" "${db}_fresh")
+  for t in "${targets[@]}"; do
+    "${Q[@]}" -d pgml -c "CREATE DATABASE $t"
+    "$PGBIN/pg_restore" -l "$HERE/$r/trained.dump" > "$WORK/$t.list"
+    if [ "$t" = "${db}_at" ]; then
+      # The extension first, at R (the dump's CREATE EXTENSION IF NOT EXISTS then keeps it),
+      # and without the dump's CREATE SCHEMA pgml, which that made.
+      "${Q[@]}" -d "$t" -c "CREATE EXTENSION pgml VERSION '$r'"
+      grep -v ' SCHEMA - pgml ' "$WORK/$t.list" > "$WORK/$t.list.tmp" || true
+      mv "$WORK/$t.list.tmp" "$WORK/$t.list"
+    fi
+    restored=$("$PGBIN/pg_restore" -h 127.0.0.1 -p "$PORT" -U pgml --exit-on-error -L "$WORK/$t.list" -d "$t" "$HERE/$r/trained.dump" 2>&1 && echo ok || echo failed)
+    at=$("${Q[@]}" -d "$t" -c "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgml'")
+    check "release $r's dump restores into a database at $at" "$(tail -n 1 <<< "$restored")" ok
+    "${Q[@]}" -d "$t" -f "$HERE/predict.sql" > "$WORK/$t.predictions"
+    diff_check "release $r's models predict as they did under $r's library (SQL at $at)" "$HERE/$r/predictions.out" "$WORK/$t.predictions"
+    if [ "$at" != "$CURRENT" ]; then
+      "${Q[@]}" -d "$t" -c "ALTER EXTENSION pgml UPDATE"
+      "${Q[@]}" -d "$t" -f "$HERE/predict.sql" > "$WORK/$t.updated.predictions"
+      diff_check "release $r's models predict as they did after ALTER EXTENSION pgml UPDATE to $CURRENT" "$HERE/$r/predictions.out" "$WORK/$t.updated.predictions"
+    fi
+  done
 done
 
 check "the postmaster never restarted (no backend crashed)" \
