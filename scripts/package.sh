@@ -34,8 +34,9 @@ strip --strip-unneeded "$ROOTFS/$LIBDIR/$soname"
 install -m 0644 "$built_ext/pgml.control" "$built_ext/pgml--$VERSION.sql" "$ROOTFS/$EXTDIR/"
 install -m 0644 "$built_ext"/pgml--*--*.sql "$ROOTFS/$EXTDIR/"
 # A package that says which release's SQL it carries must carry that release's SQL.
-grep -qx "default_version = '$VERSION'" "$ROOTFS/$EXTDIR/pgml.control"
-if grep -q 'CREATE SCHEMA tests\|pg_schema.*tests' "$ROOTFS/$EXTDIR/pgml--$VERSION.sql"; then
+grep -qx "default_version = '$VERSION'" "$ROOTFS/$EXTDIR/pgml.control" ||
+  { echo "package.sh: pgml.control's default_version is not $VERSION" >&2; exit 1; }
+if grep -q 'SCHEMA IF NOT EXISTS tests\|CREATE SCHEMA tests' "$ROOTFS/$EXTDIR/pgml--$VERSION.sql"; then
   echo "package.sh: the SQL has the test schema: a pg_test build was packaged" >&2; exit 1
 fi
 install -m 0644 README.md "$ROOTFS/usr/share/doc/$NAME/README.md"

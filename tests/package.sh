@@ -13,7 +13,13 @@
 source "$(dirname "$0")/../scripts/common.sh"
 [ "$(id -u)" = 0 ] || { echo "tests/package.sh: run as root (chroot, mount)" >&2; exit 1; }
 MIRROR=${PGML_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-ROOTFS=${PGML_PACKAGE_ROOT:-/var/tmp/pgml-package-root}
+# Removed and recreated as root on every run: an absolute path of its own, never / or a
+# system directory.
+ROOTFS=$(realpath -m "${PGML_PACKAGE_ROOT:-/var/tmp/pgml-package-root}")
+case "$ROOTFS" in
+  /var/tmp/?*|/tmp/?*|"$PGML_CACHE"/?*) ;;
+  *) echo "tests/package.sh: PGML_PACKAGE_ROOT must be under /var/tmp, /tmp or PGML_CACHE, not $ROOTFS" >&2; exit 1 ;;
+esac
 TARBALL="$PGML_CACHE/debian-bookworm-minbase.tar"
 PORT=${PGML_PACKAGE_PORT:-5439}
 failed=0 checks=0
@@ -23,24 +29,26 @@ check() {
   else echo "  ok: $1"; fi
 }
 
-# Mounts under the root go before anything under it is removed.
+# Mounts under a root go before anything under it is removed; what cannot be unmounted
+# keeps the directory from being removed.
 unmount_all() {
-  local m
-  for m in "$ROOTFS/dev/shm" "$ROOTFS/proc"; do
-    if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi
+  local dir=${1:-$ROOTFS} m mounts
+  for m in "$dir/dev/shm" "$dir/proc" "$dir/sys"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount "$m" || umount -l "$m"; fi
   done
-  if findmnt -rn -o TARGET | grep -q "^$ROOTFS/"; then
-    echo "tests/package.sh: mounts remain under $ROOTFS; not removing it" >&2
+  mounts=$(findmnt -rn -o TARGET)
+  if grep -q "^$dir/" <<< "$mounts"; then
+    echo "tests/package.sh: mounts remain under $dir; not removing it" >&2
     exit 1
   fi
 }
+remove_root() { unmount_all "$1"; rm -rf --one-file-system "$1"; }
 in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 cleanup() {
   if [ -x "$ROOTFS/usr/bin/pg_ctlcluster" ]; then in_root pg_ctlcluster 15 pgml_pkg stop -m immediate >/dev/null 2>&1 || true; fi
   unmount_all
 }
-unmount_all
-rm -rf "$ROOTFS"
+remove_root "$ROOTFS"
 trap cleanup EXIT
 
 if [ -z "${PGML_DEB:-}" ]; then
@@ -51,25 +59,26 @@ log "package: $(basename "$PGML_DEB"), $(du -h "$PGML_DEB" | cut -f1)"
 if [ ! -s "$TARBALL" ]; then
   log "package: debootstrap a Debian 12 root (once; cached in $TARBALL)"
   build="$ROOTFS.build"
-  rm -rf "$build"
+  remove_root "$build"
   debootstrap --variant=minbase bookworm "$build" "$MIRROR" >/dev/null
   # No service starts inside the root, and postgresql-common creates no cluster of its own.
   printf '#!/bin/sh\nexit 101\n' > "$build/usr/sbin/policy-rc.d"
   chmod 755 "$build/usr/sbin/policy-rc.d"
   mkdir -p "$build/etc/postgresql-common/createcluster.d"
   echo "create_main_cluster = false" > "$build/etc/postgresql-common/createcluster.d/no-main.conf"
+  unmount_all "$build"
   tar -C "$build" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
-  rm -rf "$build"
+  remove_root "$build"
 fi
 mkdir -p "$ROOTFS"
 tar -C "$ROOTFS" -xf "$TARBALL"
-cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+cp --remove-destination /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 # /proc for dpkg's maintainer scripts and pg_ctlcluster, a tmpfs for POSIX shared memory.
 # Where mounting is not allowed, go on without: /dev/shm is then a plain directory of the
 # root, which shm_open uses as well.
 mount -t proc proc "$ROOTFS/proc" || echo "tests/package.sh: cannot mount /proc in the root; going on without" >&2
 mount -t tmpfs -o mode=1777 shm "$ROOTFS/dev/shm" || chmod 1777 "$ROOTFS/dev/shm"
-cp "$PGML_DEB" "$ROOTFS/tmp/pgml.deb"
+cp --remove-destination "$PGML_DEB" "$ROOTFS/tmp/pgml.deb"
 host_lib=$(md5sum "$("$PG_CONFIG" --pkglibdir)/pgml.so" 2>/dev/null || true)
 
 log "package: apt-get install ./pgml.deb (its dependencies from $MIRROR)"
@@ -82,8 +91,10 @@ check "the package is installed" "$(in_root dpkg-query -W -f '${Status} ${Versio
 for dep in postgresql-15 libopenblas0 libgomp1; do
   check "dependency $dep installed with it" "$(in_root dpkg-query -W -f '${Status}' "$dep" 2>/dev/null)" "install ok installed"
 done
-check "pgml.so finds every library it links" \
-  "$(in_root ldd /usr/lib/postgresql/15/lib/pgml.so | grep -c 'not found')" 0
+libs=$(in_root ldd /usr/lib/postgresql/15/lib/pgml.so) || { echo "$libs"; exit 1; }
+check "pgml.so finds every library it links" "$(grep -c 'not found' <<< "$libs" || true)" 0
+check "pgml.so loads the package's libxgboost" \
+  "$(grep -o 'libxgboost.so.[0-9]* => [^ ]*' <<< "$libs" | sed 's/.*=> //')" "/usr/lib/postgresql/15/lib/libxgboost.so.3"
 
 log "package: a cluster the Debian way, CREATE EXTENSION, train, predict"
 in_root pg_createcluster 15 pgml_pkg --port "$PORT" -o "shared_preload_libraries=pgml" \
@@ -110,11 +121,16 @@ in_root pg_ctlcluster --skip-systemctl-redirect 15 pgml_pkg stop
 in_root pg_dropcluster 15 pgml_pkg
 
 log "package: apt-get purge"
-files=$(in_root dpkg -L postgresql-15-pgml | grep -E '\.(so(\.[0-9]+)?|sql|control)$')
+# Every file the package installed (dpkg -L also lists the directories it shares).
+files=$(in_root dpkg -L postgresql-15-pgml | while read -r f; do if [ -f "$ROOTFS$f" ]; then echo "$f"; fi; done)
 in_root "${APT[@]}" purge -y postgresql-15-pgml > "$ROOTFS/tmp/purge.log" 2>&1 || { tail -20 "$ROOTFS/tmp/purge.log"; exit 1; }
 left=$(for f in $files; do if [ -e "$ROOTFS$f" ]; then echo "$f"; fi; done | tr '\n' ' ')
-check "purge removed the package's $(wc -w <<< "$files") libraries and SQL files" "${left:-none}" none
+check "purge removed all $(wc -w <<< "$files") files the package installed" "${left:-none}" none
 check "dpkg no longer knows the package" "$(in_root dpkg-query -W -f '${Status}' postgresql-15-pgml 2>/dev/null || echo gone)" gone
 check "the development install is untouched" "$(md5sum "$("$PG_CONFIG" --pkglibdir)/pgml.so" 2>/dev/null || true)" "$host_lib"
 echo "package: $((checks - failed)) of $checks checks passed"
 [ "$failed" = 0 ]
+# Passed: the root (about 400 MB) goes; after a failure it stays for a look.
+trap - EXIT
+cleanup
+remove_root "$ROOTFS"
