@@ -80,3 +80,16 @@ install_release_sql() {
   if [ "$(id -u)" = 0 ]; then install -m 644 "$ROOT"/sql/releases/pgml--*.sql "$dir/"
   else sudo install -m 644 "$ROOT"/sql/releases/pgml--*.sql "$dir/"; fi
 }
+
+# cargo keeps one target/release/libpgml.so for every feature set, and a build whose inputs did
+# not change leaves there what another set's build wrote (cargo pgrx test builds with pg_test).
+# A pg_test library exports pgml_pg_test_build (src/tests/mod.rs).
+is_test_build() {
+  local syms
+  syms=$(nm -D --defined-only "$1" 2>/dev/null || true)
+  grep -q ' pgml_pg_test_build$' <<< "$syms"
+}
+# Before a release build: a test library in the target directory makes cargo rebuild pgml.
+before_release_build() {
+  if is_test_build "$CARGO_TARGET_DIR/release/libpgml.so"; then touch "$ROOT/src/lib.rs"; fi
+}

@@ -17,6 +17,7 @@ rm -rf "$STAGE"
 mkdir -p "$ROOT/dist"
 
 log "cargo pgrx package (a release build without the test schema)"
+before_release_build
 cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$STAGE/pgrx"
 LIBDIR="usr/lib/postgresql/$PG_MAJOR/lib"
 EXTDIR="usr/share/postgresql/$PG_MAJOR/extension"
@@ -26,6 +27,9 @@ built_lib=$(find "$STAGE/pgrx" -name pgml.so | head -n 1)
 built_ext=$(dirname "$(find "$STAGE/pgrx" -name pgml.control | head -n 1)")
 # Debug sections out (the dynamic symbols the server looks up stay).
 install -m 0644 "$built_lib" "$ROOTFS/$LIBDIR/pgml.so"
+if is_test_build "$ROOTFS/$LIBDIR/pgml.so"; then
+  echo "package.sh: the library is a pg_test build; touch src/lib.rs and run it again" >&2; exit 1
+fi
 strip --strip-unneeded "$ROOTFS/$LIBDIR/pgml.so"
 xgb=$(readlink -f "$PGML_CACHE/xgboost-3.4.0/lib/libxgboost.so")
 soname=$(objdump -p "$xgb" | awk '/SONAME/ {print $2}')

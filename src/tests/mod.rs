@@ -16,6 +16,13 @@ mod serving;
 mod training;
 mod vectors;
 
+/// Marks a pg_test build's library. cargo keeps one libpgml.so for the test and the release
+/// feature sets, and a build whose inputs did not change leaves the other set's library in
+/// place: scripts/install.sh and scripts/package.sh look for this symbol so that a test build
+/// is never installed as the release or packaged.
+#[no_mangle]
+pub extern "C" fn pgml_pg_test_build() {}
+
 fn one<T: FromDatum + IntoDatum>(sql: &str) -> T {
     Spi::get_one::<T>(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
