@@ -254,7 +254,7 @@ fn pipeline() -> (Pipeline, Vec<f32>) {
         nan, 0.0, 3.0, 6.0, nan, //
         4.0, 2.0, 5.0, 8.0, 40.0,
     ];
-    p.fit(&mut raw, 0..3, &dictionaries(), &[0.0, 1.0, 0.0])
+    p.fit(&mut raw, 0..3, &dictionaries(), &[0.0, 1.0, 0.0], 1)
         .unwrap();
     (p, raw)
 }
@@ -422,7 +422,7 @@ fn any_preprocess_json_applies_or_errs_never_panics() {
                 Ok(()) => {
                     applied.set(applied.get() + 1);
                     let mut x = raw.clone();
-                    if p.fit(&mut x, 0..3, &dictionaries(), &[0.0, 1.0, 0.0])
+                    if p.fit(&mut x, 0..3, &dictionaries(), &[0.0, 1.0, 0.0], 1)
                         .is_ok()
                     {
                         let mut out = vec![];

@@ -50,6 +50,32 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_unique_text_column_target_encoded_does_not_lower_the_test_metric() {
+        // Issue 36: a category's mean from the rows the model fits on is, for a column unique
+        // per row (a name, an id), the label itself; the fit leaned on it and the test rows,
+        // all unseen, got the overall mean. Cross-fitted encodings keep it out.
+        run("SELECT setseed(0.36)");
+        run(
+            "CREATE TABLE te_rows AS SELECT x1, x2, 3 * x1 - 2 * x2 + (random() - 0.5) AS y,
+                    md5(i::text) AS name
+               FROM (SELECT i, random() * 10 AS x1, random() * 10 AS x2
+                       FROM generate_series(1, 3000) i) s",
+        );
+        run("CREATE VIEW te_plain AS SELECT x1, x2, y FROM te_rows");
+        run("SELECT * FROM pgml.train('te plain', 'regression', 'te_plain', 'y', 'linear')");
+        run(
+            r#"SELECT * FROM pgml.train('te named', 'regression', 'te_rows', 'y', 'linear',
+                   preprocess => '{"name": {"encode": "target"}}')"#,
+        );
+        let (plain, named) = (metric("te plain", "r2"), metric("te named", "r2"));
+        assert!(plain > 0.95, "{plain}");
+        assert!(
+            named >= plain - 0.005,
+            "r2 {named} with the names, {plain} without"
+        );
+    }
+
+    #[pg_test]
     fn datasets_load_with_their_row_counts() {
         for (name, rows) in [
             ("iris", 150),

@@ -139,14 +139,28 @@ pub fn fit(mut a: Input<'_>, progress: &mut dyn ProgressHook) -> Result<Fitted, 
         .copied()
         .collect();
     let mut pipeline = a.pipeline;
-    pipeline.fit(&mut data.x, split.train.clone(), a.dictionaries, &y_train)?;
+    pipeline.fit(
+        &mut data.x,
+        split.train.clone(),
+        a.dictionaries,
+        &y_train,
+        a.seed,
+    )?;
     // A label per training row: gone before the fit, whose peak it would otherwise add to.
     drop(y_train);
     if !pipeline.is_identity() || pipeline.out_width() != data.num_features {
+        // Training rows through transform_training: target encodings out of fold.
+        let mut r: usize = 0;
         data.map_rows(pipeline.out_width(), |row, out| {
-            pipeline.transform(row, out)
+            let done = match r.checked_sub(split.train.start) {
+                Some(i) if split.train.contains(&r) => pipeline.transform_training(i, row, out),
+                _ => pipeline.transform(row, out),
+            };
+            r += 1;
+            done
         })?;
     }
+    pipeline.forget_training();
     let feature_names = pipeline.out_names();
 
     let train = TrainData {

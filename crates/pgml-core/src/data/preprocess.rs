@@ -89,6 +89,10 @@ pub struct Column {
     pub fill: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_means: Vec<f32>,
+    /// Target encoding at training only: each training row's value from the folds that do
+    /// not hold it ([`Pipeline::transform_training`]); never stored.
+    #[serde(skip)]
+    pub out_of_fold: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offset: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -136,6 +140,7 @@ impl Column {
             encode: Encode::Native,
             fill: vec![],
             target_means: vec![],
+            out_of_fold: vec![],
             offset: vec![],
             factor: vec![],
             train_nulls: 0,
@@ -171,8 +176,15 @@ impl Column {
             .map_or(f32::NAN, |i| i as f32)
     }
 
-    /// Raw value `v` of element `j` through impute, encode and scale, appended to `out`.
-    fn apply(&self, j: usize, v: f32, out: &mut Vec<f32>) -> Result<(), PreprocessError> {
+    /// Raw value `v` of element `j` through impute, encode and scale, appended to `out`;
+    /// `target`, when given, is the value's target encoding (a training row's out-of-fold one).
+    fn apply(
+        &self,
+        j: usize,
+        v: f32,
+        target: Option<f32>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), PreprocessError> {
         let mut v = v;
         if v.is_nan() {
             if self.impute == Some(Impute::Error) {
@@ -191,6 +203,9 @@ impl Column {
                 let hot = if v.is_nan() { usize::MAX } else { v as usize };
                 out.extend((0..k).map(|c| if c == hot { 1.0 } else { 0.0 }));
                 return Ok(());
+            }
+            Encode::Target if self.kind == Kind::Categorical && target.is_some() => {
+                v = target.unwrap_or(f32::NAN);
             }
             Encode::Target if self.kind == Kind::Categorical => {
                 let unseen = self.target_means.len().saturating_sub(1);
@@ -283,6 +298,35 @@ impl Pipeline {
 
     /// One raw row into model features, appended to `out`.
     pub fn transform(&self, raw: &[f32], out: &mut Vec<f32>) -> Result<(), PreprocessError> {
+        self.transform_row(None, raw, out)
+    }
+
+    /// [`Pipeline::transform`] for the `i`-th training row, right after [`Pipeline::fit`]: a
+    /// target-encoded column takes the row's out-of-fold value, as scikit-learn's
+    /// `TargetEncoder.fit_transform` gives, so that a model never sees a category's mean
+    /// computed from its own label (a unique-per-row column would otherwise be the label).
+    pub fn transform_training(
+        &self,
+        i: usize,
+        raw: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), PreprocessError> {
+        self.transform_row(Some(i), raw, out)
+    }
+
+    /// Drops what only the training rows' transform needed.
+    pub fn forget_training(&mut self) {
+        for c in &mut self.columns {
+            c.out_of_fold = Vec::new();
+        }
+    }
+
+    fn transform_row(
+        &self,
+        training: Option<usize>,
+        raw: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), PreprocessError> {
         if raw.len() < self.raw_width() {
             return Err(PreprocessError::RowWidth {
                 got: raw.len(),
@@ -291,8 +335,9 @@ impl Pipeline {
         }
         let mut at = 0;
         for c in &self.columns {
+            let target = training.and_then(|i| c.out_of_fold.get(i).copied());
             for j in 0..c.width {
-                c.apply(j, raw[at + j], out)?;
+                c.apply(j, raw[at + j], target, out)?;
             }
             at += c.width;
         }
@@ -367,13 +412,14 @@ impl Pipeline {
     /// Learns every statistic from the training rows and rewrites the categorical codes of
     /// all rows. `x` is row-major raw values of all rows (`raw_width` each); `codes[c]` maps a
     /// categorical column's read-time codes to its values (in first-seen order); `y` holds
-    /// the training rows' labels (for target encoding).
+    /// the training rows' labels and `seed` shuffles the folds (for target encoding).
     pub fn fit(
         &mut self,
         x: &mut [f32],
         train: std::ops::Range<usize>,
         dictionaries: &HashMap<String, Vec<String>>,
         y: &[f32],
+        seed: u64,
     ) -> Result<(), PreprocessError> {
         let width = self.raw_width().max(1);
         let rows = x.len() / width;
@@ -432,26 +478,19 @@ impl Pipeline {
             }
             if c.encode == Encode::Target && c.kind == Kind::Categorical {
                 let k = c.categories.len();
-                let (mut sum, mut n) = (vec![0f64; k + 1], vec![0usize; k + 1]);
-                for (r, label) in train.clone().zip(y) {
-                    let mut v = x[r * width + at];
-                    if v.is_nan() {
-                        v = c.fill.first().copied().unwrap_or(f32::NAN);
-                    }
-                    let i = if v.is_nan() { k } else { v as usize };
-                    sum[i] += f64::from(*label);
-                    n[i] += 1;
-                }
-                let overall = sum.iter().sum::<f64>() / n.iter().sum::<usize>().max(1) as f64;
-                c.target_means = (0..=k)
-                    .map(|i| {
-                        if n[i] > 0 && i < k {
-                            (sum[i] / n[i] as f64) as f32
-                        } else {
-                            overall as f32
+                let rows: Vec<(usize, f32)> = train
+                    .clone()
+                    .zip(y)
+                    .map(|(r, label)| {
+                        let mut v = x[r * width + at];
+                        if v.is_nan() {
+                            v = c.fill.first().copied().unwrap_or(f32::NAN);
                         }
+                        (if v.is_nan() { k } else { v as usize }, *label)
                     })
                     .collect();
+                c.target_means = target_encoding(&rows, k, |_| true);
+                c.out_of_fold = out_of_fold(&rows, k, seed);
             }
             if c.scale != Scale::Preserve {
                 // Scale statistics of the values the model would see without scaling.
@@ -465,9 +504,11 @@ impl Pipeline {
                 for j in 0..c.width {
                     let mut v = Vec::with_capacity(train.len());
                     let mut one = Vec::with_capacity(1);
-                    for i in values(j) {
+                    // Of the values the training rows become: out-of-fold ones where encoded.
+                    for (t, i) in values(j).enumerate() {
                         one.clear();
-                        unscaled.apply(j, x[i], &mut one)?;
+                        let target = c.out_of_fold.get(t).copied();
+                        unscaled.apply(j, x[i], target, &mut one)?;
                         if let Some(v1) = one.first().filter(|v| !v.is_nan()) {
                             v.push(*v1);
                         }
@@ -483,6 +524,81 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Folds of the cross-fitting in [`out_of_fold`] (scikit-learn's TargetEncoder: cv=5).
+const TARGET_FOLDS: usize = 5;
+
+/// Target encoding as scikit-learn's `TargetEncoder(smooth="auto")` fits it, from the rows
+/// `(category, label)` that `keep` selects by position (category `k`: NULL, not counted in
+/// any category): each category's mean label shrunk toward the overall mean by the empirical
+/// Bayes weight n·var(y) / (n·var(y) + var_c), var_c the variance of its own labels. A
+/// category with one row or constant labels and var(y) > 0 keeps its mean; none seen (or
+/// var(y) = 0 with var_c = 0: 0/0) gets the overall mean. Returns k + 1 values, the last the
+/// overall mean (for NULL and unseen categories).
+fn target_encoding(rows: &[(usize, f32)], k: usize, keep: impl Fn(usize) -> bool) -> Vec<f32> {
+    let (mut sum, mut n) = (vec![0f64; k + 1], vec![0usize; k + 1]);
+    let (mut total, mut count) = (0f64, 0usize);
+    for (t, (c, label)) in rows.iter().enumerate() {
+        if keep(t) {
+            sum[*c] += f64::from(*label);
+            n[*c] += 1;
+            total += f64::from(*label);
+            count += 1;
+        }
+    }
+    let overall = total / count.max(1) as f64;
+    let mean: Vec<f64> = (0..=k).map(|i| sum[i] / n[i].max(1) as f64).collect();
+    let (mut squares, mut y_squares) = (vec![0f64; k + 1], 0f64);
+    for (t, (c, label)) in rows.iter().enumerate() {
+        if keep(t) {
+            squares[*c] += (f64::from(*label) - mean[*c]).powi(2);
+            y_squares += (f64::from(*label) - overall).powi(2);
+        }
+    }
+    let y_variance = y_squares / count.max(1) as f64;
+    (0..=k)
+        .map(|i| {
+            let n_i = n[i] as f64;
+            let lambda = y_variance * n_i / (y_variance * n_i + squares[i] / n_i);
+            if i == k || n[i] == 0 || lambda.is_nan() {
+                overall as f32
+            } else {
+                (lambda * mean[i] + (1.0 - lambda) * overall) as f32
+            }
+        })
+        .collect()
+}
+
+/// Each training row's target encoding fit on the other folds: rows shuffled by `seed` into
+/// [`TARGET_FOLDS`] folds (scikit-learn shuffles a KFold; it stratifies for classes, this does
+/// not). A category seen only in the row's own fold gets the other folds' overall mean.
+fn out_of_fold(rows: &[(usize, f32)], k: usize, seed: u64) -> Vec<f32> {
+    let folds = TARGET_FOLDS.min(rows.len());
+    if folds < 2 {
+        return target_encoding(rows, k, |_| true)
+            .last()
+            .map_or_else(Vec::new, |m| vec![*m; rows.len()]);
+    }
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut rng = super::SplitMix64::new(seed ^ 0x7461_7267_6574); // "target"
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut fold = vec![0usize; rows.len()];
+    for (position, row) in order.iter().enumerate() {
+        fold[*row] = position * folds / rows.len();
+    }
+    let mut out = vec![0f32; rows.len()];
+    for f in 0..folds {
+        let encoding = target_encoding(rows, k, |t| fold[t] != f);
+        for (t, (c, _)) in rows.iter().enumerate() {
+            if fold[t] == f {
+                out[t] = encoding[*c];
+            }
+        }
+    }
+    out
 }
 
 fn parse_choice<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
@@ -618,7 +734,7 @@ mod tests {
     fn categories_come_from_the_training_rows_sorted() {
         let mut p = pipeline();
         let mut x = raw();
-        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0]).unwrap();
+        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0], 1).unwrap();
         assert_eq!(p.columns[1].categories, vec!["a", "z"]);
         // "z" -> 1, "a" -> 0, unseen "b" -> NaN
         assert_eq!(x[1], 1.0);
@@ -639,7 +755,7 @@ mod tests {
         }))
         .unwrap();
         let mut x = raw();
-        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0]).unwrap();
+        p.fit(&mut x, 0..3, &dicts(), &[0.0, 1.0, 0.0], 1).unwrap();
         // n: training values 1, 2 (NaN ignored) -> mean 1.5; the test row's 4 is not used
         assert_eq!(p.columns[0].fill, vec![1.5]);
         assert_eq!(p.columns[0].offset, vec![1.5]);
@@ -663,14 +779,74 @@ mod tests {
         let mut p = pipeline();
         p.set_rules(&json!({"c": {"encode": "target"}})).unwrap();
         let mut x = raw();
-        p.fit(&mut x, 0..3, &dicts(), &[10.0, 20.0, 30.0]).unwrap();
+        p.fit(&mut x, 0..3, &dicts(), &[10.0, 20.0, 30.0], 1)
+            .unwrap();
         // "a" (row 2) -> 20; "z" (rows 1 and 3) -> 20; unseen -> overall mean 20
         assert_eq!(p.columns[1].target_means, vec![20.0, 20.0, 20.0]);
         let mut p = pipeline();
         p.set_rules(&json!({"c": {"encode": "target"}})).unwrap();
         let mut x = raw();
-        p.fit(&mut x, 0..3, &dicts(), &[10.0, 40.0, 30.0]).unwrap();
-        assert_eq!(p.columns[1].target_means, vec![40.0, 20.0, 80.0 / 3.0]);
+        p.fit(&mut x, 0..3, &dicts(), &[10.0, 40.0, 30.0], 1)
+            .unwrap();
+        // scikit-learn 1.9.1: TargetEncoder(smooth="auto").fit([[1], [0], [1]], [10, 40, 30])
+        // .encodings_ == [40.0, 21.62162162], target_mean_ 26.666666666666668
+        let want = [40.0, 21.621_622, 26.666_666];
+        for (got, want) in p.columns[1].target_means.iter().zip(want) {
+            assert!((got - want).abs() < 1e-4, "{got} {want}");
+        }
+        // Training rows get out-of-fold values (3 rows: 3 folds), the test row the full fit's.
+        assert_eq!(p.columns[1].out_of_fold.len(), 3);
+        let mut out = vec![];
+        p.transform(&x[12..16], &mut out).unwrap();
+        assert!(
+            (out[1] - 26.666_666).abs() < 1e-4,
+            "unseen: the overall mean"
+        );
+        p.forget_training();
+        assert!(p.columns[1].out_of_fold.is_empty());
+    }
+
+    #[test]
+    fn target_encoding_matches_scikit_learn_on_200_rows() {
+        // Every 13th row in categories 0..2, the rest (7i + 3) mod 11; labels in f32.
+        let rows: Vec<(usize, f32)> = (0..200)
+            .map(|i: usize| {
+                let c = if !i.is_multiple_of(13) {
+                    (i * 7 + 3) % 11
+                } else {
+                    i % 3
+                };
+                (c, (((i * 37) % 101) as f64 / 10.0 + c as f64) as f32)
+            })
+            .collect();
+        // scikit-learn 1.9.1, TargetEncoder(smooth="auto", target_type="continuous")
+        // .fit(c, y): encodings_[0] and target_mean_.
+        let want = [
+            5.118983, 5.760278, 5.921688, 5.811401, 7.716591, 9.414918, 10.892772, 12.652882,
+            14.338855, 16.212912, 16.390751, 9.704500,
+        ];
+        let got = target_encoding(&rows, 11, |_| true);
+        for (g, w) in got.iter().zip(want) {
+            assert!((f64::from(*g) - w).abs() < 1e-5, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn a_unique_category_per_row_encodes_as_the_other_folds_mean_not_its_label() {
+        // Every row its own category: in-sample means would be the labels themselves.
+        let rows: Vec<(usize, f32)> = (0..1000).map(|i| (i, (i % 97) as f32)).collect();
+        let oof = out_of_fold(&rows, 1000, 7);
+        let labels: Vec<f32> = rows.iter().map(|r| r.1).collect();
+        let mean = labels.iter().sum::<f32>() / 1000.0;
+        assert!(
+            oof.iter().all(|v| (v - mean).abs() < 2.0),
+            "near the mean: {:?}",
+            &oof[..5]
+        );
+        assert!(oof.iter().zip(&labels).filter(|(o, l)| o == l).count() < 20);
+        // Seeded: the same folds again, another seed other folds.
+        assert_eq!(oof, out_of_fold(&rows, 1000, 7));
+        assert_ne!(oof, out_of_fold(&rows, 1000, 8));
     }
 
     #[test]
@@ -679,7 +855,7 @@ mod tests {
         p.set_rules(&json!({"n": {"impute": "error"}})).unwrap();
         let mut x = raw();
         assert_eq!(
-            p.fit(&mut x, 0..3, &dicts(), &[0.0; 3]),
+            p.fit(&mut x, 0..3, &dicts(), &[0.0; 3], 1),
             Err(PreprocessError::NullNotAllowed {
                 column: "n".into(),
                 count: 1
