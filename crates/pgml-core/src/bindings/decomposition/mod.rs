@@ -1,4 +1,10 @@
-//! Decomposition: principal component analysis from linfa-reduction (truncated SVD, seeded).
+//! Decomposition: principal component analysis, exact. The covariance matrix is summed in f64
+//! in blocks of rows (an interrupt point each) and decomposed by the symmetric eigensolver
+//! the linear models use (linfa-linalg): scikit-learn's `covariance_eigh` solver, which its
+//! "auto" picks for tall data. Components are ordered by variance, and each one's sign makes
+//! its largest entry positive, as scikit-learn's svd_flip does. Unscaled columns are fine:
+//! linfa-reduction's truncated SVD, used before, failed with "NaN values in array" on
+//! columns 1000x apart, and with every component kept gave non-orthogonal ones.
 //! The stored model is the mean and the components; `transform` projects rows onto them.
 
 use super::params::{p, ParamKind::*};
@@ -6,8 +12,8 @@ use super::{
     reject_missing, Backend, BindingError, Evaluation, Hyperparams, Model, ModelShape, ParamSpec,
     Progress, Result, Task, TrainData,
 };
-use linfa::prelude::*;
-use linfa_reduction::Pca;
+use linfa_linalg::eigh::EighInto;
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 pub struct Decomposition {
@@ -59,13 +65,12 @@ impl Backend for Decomposition {
             .int_in("n_components", 1, d as i64)?
             .unwrap_or(d as i64) as usize;
         progress.step(0, 1)?;
-        let x = data.x.mapv(f64::from);
-        let fitted = Pca::params(k).fit(&DatasetBase::from(x)).map_err(library)?;
+        let (mean, components) = principal_components(&data.x, k)?;
         progress.step(1, 1)?;
         let c = Components {
             num_features: d,
-            mean: fitted.mean().to_vec(),
-            components: fitted.components().iter().copied().collect(),
+            mean,
+            components,
         };
         let shape = ModelShape {
             task: Task::Decomposition,
@@ -141,6 +146,46 @@ impl Model for PcaModel {
     }
 }
 
+/// Rows per block of the covariance sum: about 1M values, an interrupt point each.
+const BLOCK_VALUES: usize = 1 << 20;
+
+/// The mean of `x` and its `k` leading principal components (`k` rows of `d`, by variance).
+fn principal_components(x: &ArrayView2<f32>, k: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (n, d) = x.dim();
+    let mut mean = Array1::<f64>::zeros(d);
+    for row in x.rows() {
+        mean.zip_mut_with(&row, |m, v| *m += f64::from(*v));
+    }
+    mean /= n.max(1) as f64;
+    // The scatter matrix of the centred rows; its eigenvectors are the components.
+    let mut scatter = Array2::<f64>::zeros((d, d));
+    for start in (0..n).step_by((BLOCK_VALUES / d.max(1)).max(1)) {
+        crate::interrupt::poll();
+        let end = (start + (BLOCK_VALUES / d.max(1)).max(1)).min(n);
+        let mut b = x.slice(ndarray::s![start..end, ..]).mapv(f64::from);
+        b -= &mean;
+        scatter += &b.t().dot(&b);
+    }
+    if scatter.iter().any(|v| !v.is_finite()) {
+        return Err(library("the covariance of the rows is not finite"));
+    }
+    let (values, vectors) = scatter.eigh_into().map_err(library)?;
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|a, b| values[*b].total_cmp(&values[*a]));
+    let mut components = Vec::with_capacity(k * d);
+    for &i in order.iter().take(k) {
+        let v = vectors.column(i);
+        let largest = v
+            .iter()
+            .copied()
+            .max_by(|a, b| a.abs().total_cmp(&b.abs()))
+            .unwrap_or(0.0);
+        let sign = if largest < 0.0 { -1.0 } else { 1.0 };
+        components.extend(v.iter().map(|c| c * sign));
+    }
+    Ok((mean.to_vec(), components))
+}
+
 /// Share of the variance of `x` (rows of `num_features`) that the `k` components per row in
 /// `projected` keep: scikit-learn's cumulative explained_variance_ratio_, on any rows.
 pub fn explained_variance(x: &[f32], num_features: usize, projected: &[f32], k: usize) -> f64 {
@@ -167,6 +212,82 @@ mod tests {
     use super::*;
     use ndarray::{Array1, Array2};
     use serde_json::json;
+
+    /// 300 rows whose columns differ in scale by up to 10^6 (a real table's look: amounts,
+    /// ratios, tiny rates, an offset column), one of them nearly a combination of others.
+    fn badly_scaled() -> Array2<f32> {
+        Array2::from_shape_fn((300, 4), |(i, j)| {
+            let a = ((i * 37) % 101) as f64 / 101.0;
+            let b = ((i * 53) % 89) as f64 / 89.0;
+            let c = ((i * 71) % 97) as f64 / 97.0;
+            (match j {
+                0 => a * 1000.0 + b * 50.0,
+                1 => a * 2.0 - c,
+                2 => b * 0.001 + c * 0.0005,
+                _ => 3000.0 + c * 800.0 - a * 400.0,
+            }) as f32
+        })
+    }
+
+    fn fit(x: &Array2<f32>, k: Option<usize>) -> Result<Box<dyn Model>> {
+        let y = Array1::zeros(x.nrows());
+        let data = TrainData {
+            x: x.view(),
+            y: y.view(),
+            task: Task::Decomposition,
+            num_classes: 0,
+            num_targets: 1,
+            threads: None,
+        };
+        let hp = match k {
+            Some(k) => json!({ "n_components": k }),
+            None => json!({}),
+        };
+        PCA.fit(
+            &data,
+            &Hyperparams::new(hp.as_object().unwrap().clone()),
+            &mut |_, _| Ok(()),
+        )
+    }
+
+    #[test]
+    fn unscaled_columns_give_scikit_learns_components() {
+        // Issue 36: fewer components than columns on such data failed with "NaN values in
+        // array". scikit-learn 1.9.1, PCA(n_components=2).fit(x) on the same f32 values:
+        let components = [
+            [
+                0.9019888257701844,
+                0.0018905638626331989,
+                -1.6523525360444243e-08,
+                -0.43175523616281136,
+            ],
+            [
+                0.43175678429764064,
+                -0.00048517290925920165,
+                7.417388408191282e-07,
+                0.9019899355423313,
+            ],
+        ];
+        let ratio = [0.6664288951016523, 0.3335711015032659];
+        let x = badly_scaled();
+        let m = fit(&x, Some(2)).unwrap();
+        let c: Components = serde_json::from_slice(&m.to_bytes().unwrap()).unwrap();
+        for (got, want) in c.components.chunks_exact(4).zip(components) {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-6, "{:?}", c.components);
+            }
+        }
+        let mut t = vec![];
+        m.transform(x.as_slice().unwrap(), &mut t).unwrap();
+        let first = explained_variance(x.as_slice().unwrap(), 4, &t[..], 2);
+        assert!((first - (ratio[0] + ratio[1])).abs() < 1e-5, "{first}");
+        // Every component: all the variance.
+        let all = fit(&x, None).unwrap();
+        let mut t = vec![];
+        all.transform(x.as_slice().unwrap(), &mut t).unwrap();
+        let kept = explained_variance(x.as_slice().unwrap(), 4, &t, 4);
+        assert!((kept - 1.0).abs() < 1e-5, "{kept}");
+    }
 
     #[test]
     fn first_component_follows_the_line() {
