@@ -11,20 +11,27 @@ source "$(dirname "$0")/../../scripts/common.sh"
 HERE="$ROOT/benches/read"
 PORT=${PGML_PORT:-5433}
 REPS=${REPS:-3}
+[ "$REPS" -ge 1 ] || { echo "benches/read: REPS must be at least 1" >&2; exit 1; }
 SIZES=("${@:-3000000 10000000}")
 read -r -a SIZES <<< "${SIZES[*]}"
 "$ROOT/scripts/cluster.sh" start >/dev/null
 PSQL=("$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U pgml -d pgml -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pgml"
-# best SQL: the fastest of REPS runs of SQL, in seconds (psql's \timing, one session each).
+# row LABEL ROWS SCAN_MS TRAIN_MS: a report line, ratios from the unrounded times.
+row() {
+  awk -v l="$1" -v n="$2" -v s="$3" -v t="$4" 'BEGIN {
+    printf "| %s | %.3f | %.2f | %.1f | %.2f |\n", l, s / 1000, t / 1000, t / s, n / (t / 1000) / 1e6 }'
+}
+# best SQL: the fastest of REPS runs of SQL, in ms (psql's \timing, one session each).
 best() {
   local sql=$1 t fastest=""
   for _ in $(seq "$REPS"); do
     t=$("${PSQL[@]}" -c "SET pgml.training_progress = off" -c '\timing on' -c "$sql" |
       sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
+    [ -n "$t" ] || { echo "benches/read: failed: $sql" >&2; exit 1; }
     if [ -z "$fastest" ] || awk "BEGIN {exit !($t < $fastest)}"; then fastest=$t; fi
   done
-  awk "BEGIN {printf \"%.2f\", $fastest / 1000}"
+  echo "$fastest"
 }
 ROWS_OUT=()
 for n in "${SIZES[@]}"; do
@@ -42,8 +49,8 @@ SQL
   "${PSQL[@]}" -c "SELECT count(*) FROM read_numeric" >/dev/null
   scan=$(best "SELECT sum(a + b + c + d + e + f + g + h + i + j + y) FROM read_numeric")
   train=$(best "SELECT count(*) FROM pgml.train('read numeric', 'regression', 'read_numeric', 'y', 'linear', test_size => 0.1)")
-  ROWS_OUT+=("| $n x 10 real | $scan | $train | $(awk "BEGIN {printf \"%.1f\", $train / $scan}") | $(awk "BEGIN {printf \"%.2f\", $n / $train / 1e6}") |")
-  echo "  scan $scan s, train $train s"
+  ROWS_OUT+=("$(row "$n x 10 real" "$n" "$scan" "$train")")
+  echo "  scan $scan ms, train $train ms"
 done
 n=${SIZES[0]}
 log "read: $n rows, mixed types"
@@ -65,8 +72,8 @@ SQL
 # Every column read and deformed, no conversion past it (count of a column deforms it).
 scan=$(best "SELECT count(region) + count(day) + count(flag) + count(count) + count(amount) + sum(x + y) FROM read_mixed")
 train=$(best "SELECT count(*) FROM pgml.train('read mixed', 'regression', 'read_mixed', 'y', 'linear', test_size => 0.1, preprocess => '{\"region\": {\"encode\": \"one_hot\"}, \"amount\": {\"impute\": \"mean\"}}')")
-ROWS_OUT+=("| $n mixed (text, date, boolean, integer, numeric 10% NULL, real) | $scan | $train | $(awk "BEGIN {printf \"%.1f\", $train / $scan}") | $(awk "BEGIN {printf \"%.2f\", $n / $train / 1e6}") |")
-echo "  scan $scan s, train $train s"
+ROWS_OUT+=("$(row "$n mixed (text, date, boolean, integer, numeric 10% NULL, real)" "$n" "$scan" "$train")")
+echo "  scan $scan ms, train $train ms"
 "${PSQL[@]}" -c "DROP TABLE read_numeric, read_mixed" -c "SELECT pgml.drop_project('read numeric')" -c "SELECT pgml.drop_project('read mixed')" >/dev/null
 
 {

@@ -421,6 +421,7 @@ impl Pipeline {
         y: &[f32],
         seed: u64,
     ) -> Result<(), PreprocessError> {
+        debug_assert_eq!(y.len(), train.len(), "one label per training row");
         let width = self.raw_width().max(1);
         let rows = x.len() / width;
         let mut at = 0;
@@ -498,6 +499,8 @@ impl Pipeline {
                     scale: Scale::Preserve,
                     offset: vec![],
                     factor: vec![],
+                    // Passed per row below, not copied.
+                    out_of_fold: vec![],
                     ..c.clone()
                 };
                 let (mut offset, mut factor) = (vec![], vec![]);

@@ -59,11 +59,11 @@ impl Backend for Decomposition {
     ) -> Result<Box<dyn Model>> {
         self.check_task(data.task)?;
         reject_missing(self.name, &data.x)?;
-        let d = data.x.ncols();
-        // scikit-learn keeps every component by default.
-        let k = params
-            .int_in("n_components", 1, d as i64)?
-            .unwrap_or(d as i64) as usize;
+        let (n, d) = data.x.dim();
+        // As scikit-learn: min(rows, columns) components by default and at most; more than
+        // the rank would be arbitrary directions of no variance.
+        let most = n.min(d).max(1) as i64;
+        let k = params.int_in("n_components", 1, most)?.unwrap_or(most) as usize;
         progress.step(0, 1)?;
         let (mean, components) = principal_components(&data.x, k)?;
         progress.step(1, 1)?;
@@ -175,11 +175,11 @@ fn principal_components(x: &ArrayView2<f32>, k: usize) -> Result<(Vec<f64>, Vec<
     let mut components = Vec::with_capacity(k * d);
     for &i in order.iter().take(k) {
         let v = vectors.column(i);
-        let largest = v
-            .iter()
-            .copied()
-            .max_by(|a, b| a.abs().total_cmp(&b.abs()))
-            .unwrap_or(0.0);
+        // The first of equally large entries, as NumPy's argmax in svd_flip.
+        let largest = v.iter().copied().fold(
+            0.0f64,
+            |best, c| if c.abs() > best.abs() { c } else { best },
+        );
         let sign = if largest < 0.0 { -1.0 } else { 1.0 };
         components.extend(v.iter().map(|c| c * sign));
     }
@@ -281,6 +281,9 @@ mod tests {
         m.transform(x.as_slice().unwrap(), &mut t).unwrap();
         let first = explained_variance(x.as_slice().unwrap(), 4, &t[..], 2);
         assert!((first - (ratio[0] + ratio[1])).abs() < 1e-5, "{first}");
+        // More components than rows or columns: refused, as scikit-learn does.
+        assert!(fit(&x, Some(5)).is_err());
+        assert!(fit(&x.slice(ndarray::s![..3, ..]).to_owned(), Some(4)).is_err());
         // Every component: all the variance.
         let all = fit(&x, None).unwrap();
         let mut t = vec![];
