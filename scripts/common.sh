@@ -71,6 +71,26 @@ INI
   "$PGBIN/psql" -X -h 127.0.0.1 -p "$port" -U pgml -d pgml -c "SELECT 1" >/dev/null
 }
 
+# The version in Cargo.toml (the release being built), and the one the installed control file
+# makes CREATE EXTENSION install.
+crate_version() { awk -F'"' '/^version = /{print $2; exit}' "$ROOT/Cargo.toml"; }
+installed_version() {
+  sed -n "s/^default_version = '\(.*\)'/\1/p" "$("$PG_CONFIG" --sharedir)/extension/pgml.control"
+}
+
+# check NAME GOT WANT, for the release tests (tests/upgrade.sh, tests/package.sh): counts a
+# failure when GOT is not WANT, and says ok or FAIL.
+failed=0 checks=0
+check() {
+  checks=$((checks + 1))
+  if [ "$2" != "$3" ]; then
+    failed=$((failed + 1))
+    echo "FAIL: $1: got '$2', want '$3'" >&2
+  else
+    echo "  ok: $1"
+  fi
+}
+
 # The frozen SQL of earlier releases (sql/releases/): cargo pgrx installs only the current
 # version's script and the upgrade scripts (sql/pgml--A--B.sql), and CREATE EXTENSION pgml
 # VERSION 'A' (tests/upgrade.sh) needs A's full script.

@@ -7,7 +7,7 @@ PSQL=("$PGBIN/psql" -X -h 127.0.0.1 -p "${PGML_PORT:-5433}" -U pgml -d pgml -v O
 # would (README.md, section Upgrading). One with no update path (a development build, 0.1.0)
 # is kept under a new name, and the demo starts in a new database.
 at=$("${PSQL[@]}" -qAt -c "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgml'")
-want=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$("$PG_CONFIG" --sharedir)/extension/pgml.control")
+want=$(installed_version)
 if [ -n "$at" ] && [ "$at" != "$want" ]; then
   path=$("${PSQL[@]}" -qAt -v at="$at" -v want="$want" <<'SQL'
 SELECT count(*) FROM pg_catalog.pg_extension_update_paths('pgml')

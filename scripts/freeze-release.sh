@@ -9,7 +9,7 @@
 # upgrade scripts never change (tests/upgrade.sh checks the sums).
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION=$(crate_version)
 OUT="sql/releases/pgml--$VERSION.sql"
 SUMS=sql/releases/SHA256SUMS
 if [ -e "$OUT" ]; then

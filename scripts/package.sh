@@ -8,7 +8,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 PG_MAJOR=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION=$(crate_version)
 ARCH=$(dpkg --print-architecture)
 NAME="postgresql-$PG_MAJOR-pgml"
 STAGE="$PGML_CACHE/package-stage"

@@ -22,12 +22,6 @@ case "$ROOTFS" in
 esac
 TARBALL="$PGML_CACHE/debian-bookworm-minbase.tar"
 PORT=${PGML_PACKAGE_PORT:-5439}
-failed=0 checks=0
-check() {
-  checks=$((checks + 1))
-  if [ "$2" != "$3" ]; then failed=$((failed + 1)); echo "FAIL: $1: got '$2', want '$3'" >&2
-  else echo "  ok: $1"; fi
-}
 
 # Mounts under a root go before anything under it is removed; what cannot be unmounted
 # keeps the directory from being removed.

@@ -32,23 +32,13 @@ stop
 rm -rf "$DATA" "$WORK"
 mkdir -p "$WORK"
 trap stop EXIT
-failed=0 checks=0
-check() {
-  checks=$((checks + 1))
-  if [ "$2" != "$3" ]; then
-    failed=$((failed + 1))
-    echo "FAIL: $1: got '$2', want '$3'" >&2
-  else
-    echo "  ok: $1"
-  fi
-}
 # diff_check NAME FILE_A FILE_B: the files are identical (the diff is shown when not).
 diff_check() {
   if diff -u "$2" "$3" > "$WORK/diff" ; then check "$1" same same
   else head -40 "$WORK/diff" >&2; check "$1" "differs ($(grep -c '^[-+][^-+]' "$WORK/diff") lines)" same; fi
 }
 
-CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+CURRENT=$(crate_version)
 EXTDIR="$("$PG_CONFIG" --sharedir)/extension"
 LIB="$("$PG_CONFIG" --pkglibdir)/pgml.so"
 mapfile -t RELEASES < <(cd "$ROOT/sql/releases" && ls pgml--*.sql | sed 's/^pgml--\(.*\)\.sql$/\1/' | sort -V)
@@ -61,7 +51,7 @@ for script in "$ROOT"/sql/pgml--*--*.sql; do
     "$([ -f "$ROOT/sql/releases/pgml--$from.sql" ] && echo yes || echo no)" yes
 done
 check "the installed control file's default_version is the crate's" \
-  "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$EXTDIR/pgml.control")" "$CURRENT"
+  "$(installed_version)" "$CURRENT"
 check "release $CURRENT (the crate's version) is frozen in sql/releases/ (scripts/freeze-release.sh)" \
   "$([ -f "$ROOT/sql/releases/pgml--$CURRENT.sql" ] && echo yes || echo no)" yes
 if [ -f "$ROOT/sql/releases/pgml--$CURRENT.sql" ]; then

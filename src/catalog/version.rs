@@ -43,15 +43,18 @@ fn local_transaction() -> u32 {
     }
 }
 
-/// One text value from a read-only select. Not Spi::get_one: pgrx runs that through
-/// `update`, which assigns a transaction id, and a hot standby refuses that.
+/// One text value from a read-only select, under the catalog's pinned search_path as every
+/// catalog statement. Not Spi::get_one: pgrx runs that through `update`, which assigns a
+/// transaction id, and a hot standby refuses that.
 fn select_text(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Option<String>> {
-    Spi::connect(|client| {
-        let table = client.select(sql, Some(1), args)?;
-        if table.is_empty() {
-            return Ok(None);
-        }
-        Ok(table.first().get_one::<String>()?)
+    super::pinned_search_path(|| {
+        Spi::connect(|client| {
+            let table = client.select(sql, Some(1), args)?;
+            if table.is_empty() {
+                return Ok(None);
+            }
+            Ok(table.first().get_one::<String>()?)
+        })
     })
 }
 

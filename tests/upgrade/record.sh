@@ -9,7 +9,7 @@ source "$(dirname "$0")/../../scripts/common.sh"
 HERE="$ROOT/tests/upgrade"
 PORT=${PGML_RECORD_PORT:-5440}
 DATA=/var/tmp/pgml-record
-VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$("$PG_CONFIG" --sharedir)/extension/pgml.control")
+VERSION=$(installed_version)
 OUT="$HERE/$VERSION"
 stop() { as_pg "$PGBIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true; }
 stop

@@ -139,7 +139,7 @@ pub fn fit(mut a: Input<'_>, progress: &mut dyn ProgressHook) -> Result<Fitted, 
         .copied()
         .collect();
     let mut pipeline = a.pipeline;
-    pipeline.fit(
+    let encodings = pipeline.fit(
         &mut data.x,
         split.train.clone(),
         a.dictionaries,
@@ -152,15 +152,16 @@ pub fn fit(mut a: Input<'_>, progress: &mut dyn ProgressHook) -> Result<Fitted, 
         // Training rows through transform_training: target encodings out of fold.
         let mut r: usize = 0;
         data.map_rows(pipeline.out_width(), |row, out| {
-            let done = match r.checked_sub(split.train.start) {
-                Some(i) if split.train.contains(&r) => pipeline.transform_training(i, row, out),
-                _ => pipeline.transform(row, out),
+            let done = if split.train.contains(&r) {
+                pipeline.transform_training(&encodings, r - split.train.start, row, out)
+            } else {
+                pipeline.transform(row, out)
             };
             r += 1;
             done
         })?;
     }
-    pipeline.forget_training();
+    drop(encodings);
     let feature_names = pipeline.out_names();
 
     let train = TrainData {

@@ -89,10 +89,6 @@ pub struct Column {
     pub fill: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_means: Vec<f32>,
-    /// Target encoding at training only: each training row's value from the folds that do
-    /// not hold it ([`Pipeline::transform_training`]); never stored.
-    #[serde(skip)]
-    pub out_of_fold: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offset: Vec<f32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,7 +136,6 @@ impl Column {
             encode: Encode::Native,
             fill: vec![],
             target_means: vec![],
-            out_of_fold: vec![],
             offset: vec![],
             factor: vec![],
             train_nulls: 0,
@@ -301,29 +296,24 @@ impl Pipeline {
         self.transform_row(None, raw, out)
     }
 
-    /// [`Pipeline::transform`] for the `i`-th training row, right after [`Pipeline::fit`]: a
-    /// target-encoded column takes the row's out-of-fold value, as scikit-learn's
-    /// `TargetEncoder.fit_transform` gives, so that a model never sees a category's mean
-    /// computed from its own label (a unique-per-row column would otherwise be the label).
+    /// [`Pipeline::transform`] for the `i`-th training row, with the encodings
+    /// [`Pipeline::fit`] returned: a target-encoded column takes the row's out-of-fold value,
+    /// as scikit-learn's `TargetEncoder.fit_transform` gives, so that a model never sees a
+    /// category's mean computed from its own label (a unique-per-row column would otherwise
+    /// be the label).
     pub fn transform_training(
         &self,
+        encodings: &TrainingEncodings,
         i: usize,
         raw: &[f32],
         out: &mut Vec<f32>,
     ) -> Result<(), PreprocessError> {
-        self.transform_row(Some(i), raw, out)
-    }
-
-    /// Drops what only the training rows' transform needed.
-    pub fn forget_training(&mut self) {
-        for c in &mut self.columns {
-            c.out_of_fold = Vec::new();
-        }
+        self.transform_row(Some((encodings, i)), raw, out)
     }
 
     fn transform_row(
         &self,
-        training: Option<usize>,
+        training: Option<(&TrainingEncodings, usize)>,
         raw: &[f32],
         out: &mut Vec<f32>,
     ) -> Result<(), PreprocessError> {
@@ -334,8 +324,8 @@ impl Pipeline {
             });
         }
         let mut at = 0;
-        for c in &self.columns {
-            let target = training.and_then(|i| c.out_of_fold.get(i).copied());
+        for (n, c) in self.columns.iter().enumerate() {
+            let target = training.and_then(|(e, i)| e.0.get(n)?.get(i).copied());
             for j in 0..c.width {
                 c.apply(j, raw[at + j], target, out)?;
             }
@@ -413,6 +403,7 @@ impl Pipeline {
     /// all rows. `x` is row-major raw values of all rows (`raw_width` each); `codes[c]` maps a
     /// categorical column's read-time codes to its values (in first-seen order); `y` holds
     /// the training rows' labels and `seed` shuffles the folds (for target encoding).
+    /// Returns the training rows' own encodings, for [`Pipeline::transform_training`].
     pub fn fit(
         &mut self,
         x: &mut [f32],
@@ -420,12 +411,14 @@ impl Pipeline {
         dictionaries: &HashMap<String, Vec<String>>,
         y: &[f32],
         seed: u64,
-    ) -> Result<(), PreprocessError> {
+    ) -> Result<TrainingEncodings, PreprocessError> {
         debug_assert_eq!(y.len(), train.len(), "one label per training row");
         let width = self.raw_width().max(1);
         let rows = x.len() / width;
         let mut at = 0;
+        let mut encodings = TrainingEncodings(Vec::with_capacity(self.columns.len()));
         for c in &mut self.columns {
+            let mut out_of_fold_values = Vec::new();
             // Categories: those seen in the training rows, sorted; codes become indices.
             if c.kind == Kind::Categorical {
                 let dict = dictionaries.get(&c.name).map_or(&[][..], Vec::as_slice);
@@ -491,7 +484,7 @@ impl Pipeline {
                     })
                     .collect();
                 c.target_means = target_encoding(&rows, k, |_| true);
-                c.out_of_fold = out_of_fold(&rows, k, seed);
+                out_of_fold_values = out_of_fold(&rows, k, seed);
             }
             if c.scale != Scale::Preserve {
                 // Scale statistics of the values the model would see without scaling.
@@ -499,8 +492,6 @@ impl Pipeline {
                     scale: Scale::Preserve,
                     offset: vec![],
                     factor: vec![],
-                    // Passed per row below, not copied.
-                    out_of_fold: vec![],
                     ..c.clone()
                 };
                 let (mut offset, mut factor) = (vec![], vec![]);
@@ -510,7 +501,7 @@ impl Pipeline {
                     // Of the values the training rows become: out-of-fold ones where encoded.
                     for (t, i) in values(j).enumerate() {
                         one.clear();
-                        let target = c.out_of_fold.get(t).copied();
+                        let target = out_of_fold_values.get(t).copied();
                         unscaled.apply(j, x[i], target, &mut one)?;
                         if let Some(v1) = one.first().filter(|v| !v.is_nan()) {
                             v.push(*v1);
@@ -523,11 +514,18 @@ impl Pipeline {
                 c.offset = offset;
                 c.factor = factor;
             }
+            encodings.0.push(out_of_fold_values);
             at += c.width;
         }
-        Ok(())
+        Ok(encodings)
     }
 }
+
+/// What the training rows' transform needs beyond the stored pipeline, from
+/// [`Pipeline::fit`]: per column, each training row's out-of-fold target encoding (empty for
+/// columns not target-encoded). Never stored; dropped once the training rows are transformed.
+#[derive(Debug, Default, PartialEq)]
+pub struct TrainingEncodings(Vec<Vec<f32>>);
 
 /// Folds of the cross-fitting in [`out_of_fold`] (scikit-learn's TargetEncoder: cv=5).
 const TARGET_FOLDS: usize = 5;
@@ -789,7 +787,8 @@ mod tests {
         let mut p = pipeline();
         p.set_rules(&json!({"c": {"encode": "target"}})).unwrap();
         let mut x = raw();
-        p.fit(&mut x, 0..3, &dicts(), &[10.0, 40.0, 30.0], 1)
+        let encodings = p
+            .fit(&mut x, 0..3, &dicts(), &[10.0, 40.0, 30.0], 1)
             .unwrap();
         // scikit-learn 1.9.1: TargetEncoder(smooth="auto").fit([[1], [0], [1]], [10, 40, 30])
         // .encodings_ == [40.0, 21.62162162], target_mean_ 26.666666666666668
@@ -798,15 +797,16 @@ mod tests {
             assert!((got - want).abs() < 1e-4, "{got} {want}");
         }
         // Training rows get out-of-fold values (3 rows: 3 folds), the test row the full fit's.
-        assert_eq!(p.columns[1].out_of_fold.len(), 3);
+        assert_eq!(encodings.0[1].len(), 3);
         let mut out = vec![];
         p.transform(&x[12..16], &mut out).unwrap();
         assert!(
             (out[1] - 26.666_666).abs() < 1e-4,
             "unseen: the overall mean"
         );
-        p.forget_training();
-        assert!(p.columns[1].out_of_fold.is_empty());
+        // The stored pipeline holds only the full fit's encoding.
+        let back: Pipeline = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 
     #[test]
